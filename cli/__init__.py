@@ -1,0 +1,1 @@
+"""The `treeseq` command line: thin Typer wrappers over the library."""

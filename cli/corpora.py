@@ -1,0 +1,124 @@
+"""`treeseq corpora list|info|download`: the public corpora, their sources, checksums and licences."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from cli.common import Verbose, cli_errors, console, err_console
+from corpora.download import FileReport, corpus_dir, default_cache_dir, download_corpus, missing_files, with_mirror
+from corpora.registry import CORPORA, CorpusSpec, FileSpec, get_corpus
+
+app = typer.Typer(
+    help="Public corpora: list them, show their sources, checksums and licences, download and verify them.",
+    no_args_is_help=True,
+)
+
+CorpusName = Annotated[str, typer.Argument(help=f"One of: {', '.join(CORPORA)}.", show_default=False)]
+CacheDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--cache-dir",
+        help="Cache root; the corpus goes to <cache-dir>/<name>. Default: $TREESEQ_CACHE or ~/.cache/treeseq/corpora.",
+        file_okay=False,
+        show_default=False,
+    ),
+]
+
+
+@app.command("list")
+def list_corpora(cache_dir: CacheDir = None) -> None:
+    """List the registered corpora and whether each is already in the cache."""
+    table = Table(title=f"corpora (cache: {escape(str(cache_dir or default_cache_dir()))})", title_justify="left")
+    table.add_column("name", no_wrap=True)
+    table.add_column("format", no_wrap=True)
+    table.add_column("splits")
+    table.add_column("licence")
+    table.add_column("downloaded", no_wrap=True)
+    for spec in CORPORA.values():
+        table.add_row(
+            spec.name, spec.format, ", ".join(spec.splits), escape(spec.licence), _download_state(spec, cache_dir)
+        )
+    console.print(table)
+
+
+@app.command()
+def info(name: CorpusName, cache_dir: CacheDir = None, verbose: Verbose = False) -> None:
+    """Show everything about one corpus: licence, citation, URLs with sha256, the --data-dir folder."""
+    with cli_errors(verbose):
+        spec = get_corpus(name)
+    folder = corpus_dir(spec, cache_dir)
+    fields = {
+        "name": spec.name,
+        "description": spec.description,
+        "format": spec.format,
+        "splits": ", ".join(spec.splits),
+        "licence": spec.licence,
+        "citation": spec.citation,
+        "homepage": spec.homepage,
+        "data-dir": f"{folder} (downloaded: {_download_state(spec, cache_dir)})",
+        "layout": spec.layout_note,
+    }
+    for key, value in fields.items():
+        console.print(f"[bold]{key}:[/bold] {escape(value)}")
+    console.print("[bold]files:[/bold]")
+    for file_spec in spec.files:
+        for line in _describe_file(file_spec):
+            console.print(f"  {escape(line)}")
+
+
+@app.command()
+def download(
+    name: CorpusName,
+    cache_dir: CacheDir = None,
+    force: Annotated[bool, typer.Option("--force", help="Download again even if the files are present.")] = False,
+    mirror: Annotated[
+        str | None,
+        typer.Option(help="A mirror keeping the upstream paths, e.g. http://host:8080 or file:///srv/mirror."),
+    ] = None,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for a connection or for data.")] = 30.0,
+    verbose: Verbose = False,
+) -> None:
+    """Download a corpus, verify its checksums and print the folder to pass as --data-dir."""
+    with cli_errors(verbose):
+        spec = get_corpus(name)
+        if mirror is not None:
+            spec = with_mirror(spec, mirror)
+        folder = download_corpus(spec, cache_dir, force=force, timeout=timeout, report=_print_report)
+    console.print(escape(str(folder)))
+
+
+def _download_state(spec: CorpusSpec, cache_dir: Path | None) -> str:
+    missing = len(missing_files(spec, cache_dir))
+    total = len(spec.targets)
+    if missing == 0:
+        return "yes"
+    return "no" if missing == total else f"partial ({total - missing}/{total} files)"
+
+
+def _sha_text(sha256: str | None) -> str:
+    return f"sha256 {sha256}" if sha256 else "sha256 unknown (computed and shown when downloaded)"
+
+
+def _describe_file(spec: FileSpec) -> list[str]:
+    if not spec.is_archive:
+        return [f"{spec.target}  <-  {spec.url}  {_sha_text(spec.sha256)}"]
+    lines = [f"{spec.url}  (zip archive, {_sha_text(spec.sha256)}; not kept after extraction)"]
+    lines += [f"  {m.target}  <-  {m.member}  {_sha_text(m.sha256)}" for m in spec.members]
+    return lines
+
+
+def _print_report(result: FileReport) -> None:
+    action = "downloaded" if result.downloaded else "already present"
+    if result.verified:
+        err_console.print(f"{escape(result.target)}: {action}, sha256 ok", soft_wrap=True)
+        return
+    err_console.print(
+        f"[yellow]warning:[/yellow] {escape(result.target)}: {action}, but no sha256 is known so it could not be "
+        f"verified; computed sha256 {result.sha256}",
+        soft_wrap=True,
+    )

@@ -1,0 +1,61 @@
+"""`treeseq evaluate`: the task's standard metrics for a model on a corpus split."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from cli.common import DataDir, Device, ModelFile, Verbose, cli_errors, console
+from corpora.readers.ptb import read_trees
+from treeseq.checkpoint import load_archive
+from treeseq.device import resolve_device
+from treeseq.errors import ConfigError
+from treeseq.tasks.tree import TreePredictor, TreeReport
+
+Format = Annotated[str, typer.Option("--format", "-f", help="text (tables) or jsonl.")]
+
+
+def evaluate(
+    model: ModelFile,
+    data_dir: DataDir,
+    split: Annotated[str, typer.Option(help="Split to read: dev, test or any NAME (reads NAME.txt for trees).")] = "dev",
+    format: Format = "text",
+    device: Device = "auto",
+    verbose: Verbose = False,
+) -> None:
+    """Evaluate a trained model: root/phrase accuracy (fine and binary) and a confusion matrix for trees."""
+    with cli_errors(verbose):
+        if format not in ("text", "jsonl"):
+            raise ConfigError(f"--format {format!r}: expected text or jsonl")
+        archive = load_archive(model)
+        task = archive["task"]
+        if task != "tree":
+            raise ConfigError(f"{model}: evaluation of {task!r} models is not available in this version")
+        predictor = TreePredictor.from_archive(archive, resolve_device(device))
+        path = data_dir / f"{split}.txt"
+        report = predictor.evaluate(read_trees(path, predictor.scheme.check))
+        _print_tree_report(report, path, format)
+
+
+def _print_tree_report(report: TreeReport, path: Path, format: str) -> None:
+    if format == "jsonl":
+        console.print_json(json.dumps({"data": str(path), "sentences": report.sentences, **report.metrics,
+                                       "classes": list(report.classes), "confusion": report.confusion}), indent=None)  # fmt: skip
+        return
+    table = Table(title=f"{path} ({report.sentences} sentences)")
+    table.add_column("metric")
+    table.add_column("accuracy %", justify="right")
+    for name, value in report.metrics.items():
+        table.add_row(name, f"{value * 100:.2f}")
+    console.print(table)
+    matrix = Table(title="root confusion (rows: gold, columns: predicted)")
+    matrix.add_column("gold \\ pred")
+    for name in report.classes:
+        matrix.add_column(name, justify="right")
+    for name, row in zip(report.classes, report.confusion):
+        matrix.add_row(name, *(str(v) for v in row))
+    console.print(matrix)

@@ -1,0 +1,161 @@
+"""`treeseq train ...`: one command per model family, all on the shared engine."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import torch
+import typer
+
+from cli.common import DataDir, Device, Seed, Verbose, cli_errors, console, setup_logging
+from corpora.readers.ptb import read_trees
+from treeseq.checkpoint import load_archive
+from treeseq.config import TrainConfig, build_config, parse_overrides, read_config_file
+from treeseq.errors import ConfigError
+from treeseq.tasks.tree import LabelScheme, TreeModelConfig, TreeTask, build_model, encode, prepare_trees
+from treeseq.training.distributed import init_distributed, shutdown
+from treeseq.training.engine import fit, paths_for
+from treeseq.vocab import Vocab
+
+app = typer.Typer(help="Train a model (tree classifier, ...) on a corpus folder.", no_args_is_help=True)
+logger = logging.getLogger("treeseq.cli")
+
+Output = Annotated[Path, typer.Option("--output", "-o", help="Where to write the best model archive.", dir_okay=False)]
+Resume = Annotated[bool, typer.Option(help="Continue exactly from <output stem>.last.pt.")]
+ConfigFile = Annotated[Optional[Path], typer.Option("--config", help="TOML file with [model] and [train] sections.")]
+Overrides = Annotated[Optional[list[str]], typer.Option("--set", help="Override a setting: SECTION.KEY=VALUE.")]
+Epochs = Annotated[Optional[int], typer.Option(help="Training epochs (default 10).", min=1)]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or epoch lines.")]
+
+
+def train_settings(**options: Any) -> dict[str, Any]:
+    """The engine options given on the command line (None: not given)."""
+    return {k: v for k, v in options.items() if v is not None}
+
+
+@app.command("tree")
+def train_tree(
+    data_dir: DataDir,
+    output: Output,
+    epochs: Epochs = None,
+    seed: Annotated[Optional[int], typer.Option(help="Random seed (default 1).")] = None,
+    device: Device = "auto",
+    resume: Resume = False,
+    config: ConfigFile = None,
+    set_: Overrides = None,
+    model_kind: Annotated[Optional[str], typer.Option("--model-kind", help="rnn, rntn, binary-lstm or childsum-lstm.")] = None,
+    labels: Annotated[Optional[str], typer.Option(help="fine (all classes) or binary (SST: neutral dropped).")] = None,
+    embed_dim: Annotated[Optional[int], typer.Option(min=1)] = None,
+    hidden_size: Annotated[Optional[int], typer.Option(min=1)] = None,
+    dropout: Annotated[Optional[float], typer.Option(min=0.0, max=0.99)] = None,
+    lowercase: Annotated[Optional[bool], typer.Option("--lowercase/--cased", help="Lowercase the vocabulary.")] = None,
+    num_classes: Annotated[Optional[int], typer.Option(help="Classes of the treebank's labels (SST: 5).")] = None,
+    batch_size: Annotated[Optional[int], typer.Option(min=1)] = None,
+    optimizer: Annotated[Optional[str], typer.Option(help="adagrad, adam, adamw or sgd.")] = None,
+    lr: Annotated[Optional[float], typer.Option(help="Learning rate.")] = None,
+    weight_decay: Annotated[Optional[float], typer.Option()] = None,
+    schedule: Annotated[Optional[str], typer.Option(help="constant, linear, cosine or plateau.")] = None,
+    clip_norm: Annotated[Optional[float], typer.Option(help="Gradient-norm clipping (0: off).")] = None,
+    patience: Annotated[Optional[int], typer.Option(help="Stop after N epochs without dev improvement.")] = None,
+    precision: Annotated[Optional[str], typer.Option(help="fp32, bf16 or fp16 (autocast).")] = None,
+    checkpoint_every: Annotated[Optional[int], typer.Option(help="Also checkpoint every N steps.")] = None,
+    vectors: Annotated[Optional[Path], typer.Option(help="word2vec/GloVe text file to initialise embeddings.")] = None,
+    spacy_vectors: Annotated[Optional[str], typer.Option(help="Initialise embeddings from a spaCy pipeline's vectors.")] = None,
+    train_file: Annotated[str, typer.Option(help="Training trees inside --data-dir.")] = "train.txt",
+    dev_file: Annotated[str, typer.Option(help="Development trees inside --data-dir.")] = "dev.txt",
+    quiet: Quiet = False,
+    verbose: Verbose = False,
+) -> None:
+    """Train a recursive tree classifier (recursive NN, RNTN, binary or child-sum Tree-LSTM).
+
+    DIR holds bracketed trees one a line, a label on every node (SST format): train.txt and dev.txt.
+    """
+    setup_logging(verbose)
+    with cli_errors(verbose):
+        file_cfg = read_config_file(config)
+        sets = parse_overrides(set_)
+        model_cli = {
+            "kind": model_kind, "labels": labels, "embed_dim": embed_dim, "hidden_size": hidden_size,
+            "dropout": dropout, "lowercase": lowercase, "num_classes": num_classes,
+        }  # fmt: skip
+        train_cli = train_settings(
+            epochs=epochs, seed=seed, batch_size=batch_size, optimizer=optimizer, lr=lr, weight_decay=weight_decay,
+            schedule=schedule, clip_norm=clip_norm, patience=patience, precision=precision,
+            checkpoint_every=checkpoint_every,
+        )  # fmt: skip
+        for section in set(file_cfg) | set(sets):
+            if section not in ("model", "train"):
+                raise ConfigError(f"unknown config section [{section}]; expected [model] or [train]")
+        dist_info, torch_device = init_distributed(device)
+        vocab: Vocab | None = None
+        if resume:
+            saved = load_archive(paths_for(output)[0], task="tree")
+            model_cfg = build_config(TreeModelConfig, "model", saved["config"]["model"])
+            train_cfg = build_config(TrainConfig, "train", saved["training"]["train_config"], train_cli)
+            vocab = Vocab.from_dict(saved["vocabs"]["words"])
+        else:
+            model_cfg = build_config(TreeModelConfig, "model", file_cfg.get("model", {}), sets.get("model", {}), model_cli)
+            train_cfg = build_config(TrainConfig, "train", file_cfg.get("train", {}), sets.get("train", {}), train_cli)
+        scheme = LabelScheme(model_cfg)
+        train_trees = [t for t in prepare_trees(read_trees(data_dir / train_file, scheme.check), model_cfg) if scheme.keeps(t)]
+        dev_trees = [t for t in prepare_trees(read_trees(data_dir / dev_file, scheme.check), model_cfg) if scheme.keeps(t)]
+        if vocab is None:
+            vocab = Vocab.build((w for t in train_trees for w in t.tokens), model_cfg.min_count, lowercase=model_cfg.lowercase)
+        torch.manual_seed(train_cfg.seed)
+        model = build_model(model_cfg, len(vocab), sparse=model_cfg.sparse_embeddings and not dist_info.enabled)
+        if not resume and (vectors or spacy_vectors):
+            _init_vectors(model, vocab, vectors, spacy_vectors)
+        task = TreeTask(
+            model_cfg, train_cfg, vocab,
+            [encode(t, vocab, scheme) for t in train_trees], [encode(t, vocab, scheme) for t in dev_trees],
+            data_config={"data_dir": str(data_dir), "train_file": train_file, "dev_file": dev_file},
+        )  # fmt: skip
+        if dist_info.is_main and not quiet:
+            params = sum(p.numel() for p in model.parameters())
+            console.print(
+                f"{model_cfg.kind}, labels {model_cfg.labels}: {len(train_trees)} train / {len(dev_trees)} dev trees, "
+                f"vocabulary {len(vocab)}, {params:,} parameters, {torch_device}, {train_cfg.precision}"
+            )
+        result = fit(
+            task, model, train_cfg, output, torch_device, dist_info=dist_info, resume=resume,
+            show_progress=not quiet, epoch_hooks=[] if quiet or not dist_info.is_main else [_print_epoch],
+        )  # fmt: skip
+        shutdown(dist_info)
+        if dist_info.is_main and not quiet:
+            _print_result(result, output)
+        if result.status == "interrupted":
+            raise typer.Exit(code=130)
+
+
+def _init_vectors(model: torch.nn.Module, vocab: Vocab, path: Path | None, spacy_name: str | None) -> None:
+    from treeseq.vectors import read_text_vectors, spacy_vectors
+
+    weight = model.embedding.weight  # type: ignore[union-attr]
+    table, found = read_text_vectors(path, vocab, weight.shape[1]) if path else spacy_vectors(spacy_name or "", vocab)
+    if table.shape[1] != weight.shape[1]:
+        raise ConfigError(f"the vectors have {table.shape[1]} dimensions but --embed-dim is {weight.shape[1]}")
+    with torch.no_grad():
+        rows = table.abs().sum(-1) > 0
+        weight[rows] = table[rows]
+    logger.info("pretrained vectors for %d of %d words", found, len(vocab))
+
+
+def _print_epoch(state: Any, record: dict) -> None:
+    dev = ", ".join(f"{k[4:]} {v * 100:.2f}" for k, v in record.items() if k.startswith("dev_"))
+    mark = " *" if record["improved"] else ""
+    rate = next((f"{v:,.0f} {k[:-6]}/s" for k, v in record.items() if k.endswith("_per_s")), "")
+    console.print(f"epoch {record['epoch']:3d}  loss {record['train_loss']:.4f}  dev {dev}  {rate}{mark}")
+
+
+def _print_result(result: Any, output: Path) -> None:
+    last, log = paths_for(output)
+    state = result.state
+    if result.status == "interrupted":
+        console.print(f"interrupted at epoch {state.epoch + 1}, step {state.global_step}: resume with --resume ({last})")
+        return
+    console.print(
+        f"{result.status}: best dev {state.best_metric * 100:.2f} at epoch {state.best_epoch}; "
+        f"model {output}, last checkpoint {last}, metrics {log}"
+    )

@@ -1,0 +1,34 @@
+"""Shared fixtures: the project's sample treebank and tiny models."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "corpora" / "samples" / "sentiment"
+
+
+@pytest.fixture(autouse=True)
+def _fast_torch() -> None:
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+
+
+@pytest.fixture
+def sample_dir() -> Path:
+    return SAMPLE
+
+
+@pytest.fixture
+def small_treebank(tmp_path: Path) -> Path:
+    """A 40/20-sentence slice of the sample treebank, for fast CLI runs."""
+    folder = tmp_path / "data"
+    folder.mkdir()
+    train = (SAMPLE / "train.txt").read_text(encoding="utf-8").splitlines()
+    dev = (SAMPLE / "dev.txt").read_text(encoding="utf-8").splitlines()
+    (folder / "train.txt").write_text("\n".join(train[:40]) + "\n", encoding="utf-8")
+    (folder / "dev.txt").write_text("\n".join(dev[:20]) + "\n", encoding="utf-8")
+    return folder

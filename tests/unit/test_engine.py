@@ -1,0 +1,117 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from corpora.readers.ptb import read_trees
+from treeseq.checkpoint import FORMAT_VERSION, load_archive, save_atomic
+from treeseq.config import TrainConfig
+from treeseq.errors import CheckpointError
+from treeseq.tasks.tree import LabelScheme, TreeModelConfig, TreePredictor, TreeTask, build_model, encode
+from treeseq.training.engine import TrainState, fit, paths_for
+from treeseq.vocab import Vocab
+
+MODEL = TreeModelConfig(embed_dim=12, hidden_size=12, dropout=0.3, lowercase=True)
+
+
+def make_task(sample_dir: Path, train_cfg: TrainConfig) -> TreeTask:
+    scheme = LabelScheme(MODEL)
+    train = read_trees(sample_dir / "train.txt")[:60]
+    dev = read_trees(sample_dir / "dev.txt")[:20]
+    vocab = Vocab.build((w for t in train for w in t.tokens), lowercase=True)
+    return TreeTask(MODEL, train_cfg, vocab, [encode(t, vocab, scheme) for t in train], [encode(t, vocab, scheme) for t in dev])
+
+
+def run(task: TreeTask, cfg: TrainConfig, output: Path, **kwargs) -> tuple[dict, object]:
+    torch.manual_seed(cfg.seed)
+    model = build_model(MODEL, len(task.vocab))
+    result = fit(task, model, cfg, output, torch.device("cpu"), show_progress=False, **kwargs)
+    return {k: v.clone() for k, v in model.state_dict().items()}, result
+
+
+@pytest.mark.parametrize("optimizer", ["adagrad", "adam"])
+def test_resume_continues_exactly_like_an_uninterrupted_run(sample_dir: Path, tmp_path: Path, optimizer: str) -> None:
+    cfg = TrainConfig(epochs=3, batch_size=8, optimizer=optimizer, lr=0.01, schedule="linear", seed=3)
+    task = make_task(sample_dir, cfg)
+    straight, done = run(task, cfg, tmp_path / "a.pt")
+    assert done.status == "finished" and done.state.epoch == 3
+
+    def stop_mid_epoch(state: TrainState, record: dict) -> None:
+        if state.global_step == 11:  # inside epoch 2 (8 steps an epoch)
+            state.stop_requested = True
+
+    _, stopped = run(task, cfg, tmp_path / "b.pt", step_hooks=[stop_mid_epoch])
+    assert stopped.status == "interrupted" and (stopped.state.epoch, stopped.state.step_in_epoch) == (1, 3)
+    resumed, result = run(task, cfg, tmp_path / "b.pt", resume=True)
+    assert result.status == "finished"
+    for name, value in straight.items():
+        assert torch.equal(value, resumed[name]), name
+
+
+def test_best_and_last_checkpoints_and_metrics_log(sample_dir: Path, tmp_path: Path) -> None:
+    cfg = TrainConfig(epochs=3, batch_size=8, lr=0.05, log_every=2)
+    task = make_task(sample_dir, cfg)
+    output = tmp_path / "m.pt"
+    _, result = run(task, cfg, output)
+    last, log = paths_for(output)
+    assert output.is_file() and last.is_file()
+    assert "training" in load_archive(last) and "training" not in load_archive(output)
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    epochs = [r for r in records if "dev_root_acc" in r]
+    assert [r["epoch"] for r in epochs] == [1, 2, 3]
+    assert any("sent_per_s" in r and "dev_root_acc" not in r for r in records)
+    assert result.state.best_metric == max(r["dev_root_acc"] for r in epochs)
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_early_stopping_on_the_dev_metric(sample_dir: Path, tmp_path: Path) -> None:
+    cfg = TrainConfig(epochs=50, batch_size=8, lr=1e-9, optimizer="sgd", patience=2)
+    _, result = run(make_task(sample_dir, cfg), cfg, tmp_path / "m.pt")
+    assert result.status == "early-stopped" and result.state.epoch == 3
+
+
+def test_archive_round_trip_predicts_identically(sample_dir: Path, tmp_path: Path) -> None:
+    cfg = TrainConfig(epochs=1, batch_size=8)
+    task = make_task(sample_dir, cfg)
+    model = build_model(MODEL, len(task.vocab))
+    model.eval()
+    save_atomic(task.archive(model), tmp_path / "m.pt")
+    predictor = TreePredictor.from_archive(load_archive(tmp_path / "m.pt", task="tree"), torch.device("cpu"))
+    trees = read_trees(sample_dir / "test.txt")[:10]
+    batch = predictor.batches(predictor.encode(trees))[0]
+    torch.testing.assert_close(predictor.model(batch), model(batch), atol=0, rtol=0)
+
+
+def test_archive_errors_are_one_line(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"not a model")
+    with pytest.raises(CheckpointError, match="not a treeseq model archive"):
+        load_archive(junk)
+    plain = tmp_path / "plain.pt"
+    torch.save({"weights": torch.zeros(2)}, plain)
+    with pytest.raises(CheckpointError, match="no 'treeseq-archive' header"):
+        load_archive(plain)
+    newer = tmp_path / "newer.pt"
+    torch.save({"format": "treeseq-archive", "format_version": FORMAT_VERSION + 1}, newer)
+    with pytest.raises(CheckpointError, match="newer than this treeseq reads"):
+        load_archive(newer)
+    tagger = tmp_path / "tagger.pt"
+    torch.save({"format": "treeseq-archive", "format_version": 1, "task": "tagger"}, tagger)
+    with pytest.raises(CheckpointError, match="is a 'tagger' model, expected a 'tree' model"):
+        load_archive(tagger, task="tree")
+    with pytest.raises(CheckpointError, match="no such model file"):
+        load_archive(tmp_path / "missing.pt")
+
+
+def test_archives_hold_only_data(sample_dir: Path, tmp_path: Path) -> None:
+    class Evil:
+        def __reduce__(self):  # would run code under a plain pickle load
+            return (print, ("pwned",))
+
+    path = tmp_path / "evil.pt"
+    torch.save({"format": "treeseq-archive", "format_version": 1, "x": Evil()}, path)
+    with pytest.raises(CheckpointError, match="not a treeseq model archive"):
+        load_archive(path)

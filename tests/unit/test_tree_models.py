@@ -1,0 +1,113 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from corpora.readers.ptb import read_trees
+from treeseq.data.trees import TreeExample, batch_trees
+from treeseq.models.tree import MODEL_KINDS, TreeClassifier
+from treeseq.models.tree_reference import reference_logits
+from treeseq.trees import Tree
+from treeseq.vocab import Vocab
+
+
+def examples(trees: list[Tree], vocab: Vocab) -> list[TreeExample]:
+    return [TreeExample(t, tuple(vocab.encode(t.tokens)), tuple(-1 if l is None else int(l) for l in t.labels)) for t in trees]
+
+
+@pytest.fixture
+def sample(sample_dir: Path) -> tuple[list[TreeExample], Vocab]:
+    trees = read_trees(sample_dir / "dev.txt")[:24]
+    vocab = Vocab.build(w for t in trees for w in t.tokens)
+    return examples(trees, vocab), vocab
+
+
+def dependency_examples() -> list[TreeExample]:
+    trees = [
+        Tree.from_heads(["a", "b", "c", "d", "e"], [2, 0, 2, 3, 2], ["1", "2", "3", "4", "0"]),
+        Tree.from_heads(["x"], [0], ["2"]),
+        Tree.from_heads(["p", "q", "r"], [0, 1, 1], ["0", "1", "2"]),
+    ]
+    vocab = Vocab.build(w for t in trees for w in t.tokens)
+    return examples(trees, vocab)
+
+
+def test_level_schedule_invariants(sample: tuple[list[TreeExample], Vocab]) -> None:
+    exs, _ = sample
+    batch = batch_trees(exs)
+    assert batch.num_nodes == sum(len(e.tree) for e in exs)
+    assert batch.levels[0].start == 0 and batch.levels[-1].stop == batch.num_nodes
+    for before, after in zip(batch.levels, batch.levels[1:]):
+        assert before.stop == after.start
+    for level in batch.levels[1:]:
+        assert level.child_index is not None and int(level.child_index.max()) < level.start  # children computed earlier
+    assert sorted(batch.order.tolist()) == list(range(batch.num_nodes))
+    gold = torch.tensor([l for e in exs for l in e.labels])
+    assert torch.equal(batch.labels[batch.order], gold)
+    offsets = torch.tensor([0] + [len(e.tree) for e in exs]).cumsum(0)
+    assert torch.equal(batch.roots, batch.order[offsets[1:] - 1])
+
+
+@pytest.mark.parametrize("kind", MODEL_KINDS)
+def test_batched_equals_per_node_reference(kind: str, sample: tuple[list[TreeExample], Vocab]) -> None:
+    exs, vocab = sample
+    model = TreeClassifier(kind, len(vocab), 16, 16, 5, dropout=0.0)
+    batch = batch_trees(exs)
+    batched = model(batch)[batch.order]
+    reference = torch.cat([reference_logits(model, e) for e in exs])
+    torch.testing.assert_close(batched, reference, atol=1e-5, rtol=1e-5)
+    # Gradients agree too: the level schedule is the same computation, not an approximation.
+    labels = batch.labels[batch.order]
+    grads = torch.autograd.grad(torch.nn.functional.cross_entropy(batched, labels), list(model.parameters()))
+    ref_grads = torch.autograd.grad(torch.nn.functional.cross_entropy(reference, labels), list(model.parameters()))
+    for got, want in zip(grads, ref_grads):
+        torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-4)
+
+
+def test_child_sum_on_dependency_trees_equals_reference() -> None:
+    exs = dependency_examples()
+    model = TreeClassifier("childsum-lstm", 12, 8, 8, 5)
+    batch = batch_trees(exs)
+    torch.testing.assert_close(model(batch)[batch.order], torch.cat([reference_logits(model, e) for e in exs]), atol=1e-5, rtol=1e-5)
+
+
+def test_one_batch_equals_one_tree_at_a_time(sample: tuple[list[TreeExample], Vocab]) -> None:
+    exs, vocab = sample
+    model = TreeClassifier("binary-lstm", len(vocab), 16, 16, 5)
+    batch = batch_trees(exs)
+    single = torch.cat([model(batch_trees([e]))[batch_trees([e]).order] for e in exs])
+    torch.testing.assert_close(model(batch)[batch.order], single, atol=1e-6, rtol=1e-6)
+
+
+@pytest.mark.parametrize("kind", MODEL_KINDS)
+def test_every_model_overfits_a_tiny_sample(kind: str, sample: tuple[list[TreeExample], Vocab]) -> None:
+    exs, vocab = sample
+    exs = exs[:8]
+    model = TreeClassifier(kind, len(vocab), 24, 24, 5)
+    optim = torch.optim.Adam(model.parameters(), lr=0.02)
+    batch = batch_trees(exs)
+    for _ in range(150):
+        loss = torch.nn.functional.cross_entropy(model(batch), batch.labels, ignore_index=-1)
+        optim.zero_grad()
+        loss.backward()
+        optim.step()
+    assert torch.equal(model(batch).argmax(-1), batch.labels)
+
+
+def test_2000_token_right_branching_tree_trains_and_predicts() -> None:
+    text = "(4 w)"
+    for i in range(1999):
+        text = f"({i % 5} (2 w{i % 7}) {text})"
+    tree = Tree.from_brackets(text)
+    vocab = Vocab.build(tree.tokens)
+    (example,) = examples([tree], vocab)
+    model = TreeClassifier("binary-lstm", len(vocab), 8, 8, 5)
+    batch = batch_trees([example])
+    assert len(batch.levels) == 2000
+    loss = torch.nn.functional.cross_entropy(model(batch), batch.labels)
+    loss.backward()
+    assert torch.isfinite(loss) and model.cell.from_children.weight.grad is not None
+    with torch.no_grad():
+        assert model(batch).shape == (len(tree), 5)

@@ -1,0 +1,136 @@
+"""Configuration: frozen dataclasses, filled from defaults, then a TOML file, then command-line options."""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+from treeseq.errors import ConfigError
+from treeseq.training.optim import OPTIMIZERS, SCHEDULES
+
+Precision = Literal["fp32", "bf16", "fp16"]
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """What the engine needs; the same for every model family."""
+
+    epochs: int = 10
+    batch_size: int = 25
+    optimizer: str = "adagrad"
+    lr: float = 0.05
+    weight_decay: float = 1e-4
+    schedule: str = "constant"
+    warmup_steps: int = 0
+    plateau_decay: float = 0.5  # with schedule=plateau: lr multiplier after an epoch without improvement
+    clip_norm: float = 5.0
+    patience: int = 0  # epochs without dev improvement before stopping; 0 = never stop early
+    seed: int = 1
+    precision: str = "fp32"
+    checkpoint_every: int = 0  # optimizer steps between mid-epoch checkpoints; 0 = at epoch ends
+    log_every: int = 50
+
+    def __post_init__(self) -> None:
+        _positive(self, "epochs", "batch_size")
+        if self.lr <= 0:
+            raise ConfigError(f"train.lr must be > 0, got {self.lr}")
+        _choice(self, "optimizer", OPTIMIZERS)
+        _choice(self, "schedule", SCHEDULES)
+        _choice(self, "precision", ("fp32", "bf16", "fp16"))
+        if not 0 < self.plateau_decay <= 1:
+            raise ConfigError(f"train.plateau_decay must be in (0, 1], got {self.plateau_decay}")
+
+
+def _positive(obj: Any, *names: str) -> None:
+    for name in names:
+        if getattr(obj, name) < 1:
+            raise ConfigError(f"{type(obj).__name__}.{name} must be >= 1, got {getattr(obj, name)}")
+
+
+def _choice(obj: Any, name: str, allowed: tuple[str, ...]) -> None:
+    if getattr(obj, name) not in allowed:
+        raise ConfigError(f"{name} {getattr(obj, name)!r}: expected one of {', '.join(allowed)}")
+
+
+def choice(obj: Any, name: str, allowed: tuple[str, ...]) -> None:
+    """Raise ConfigError unless `obj.name` is one of `allowed` (for other config classes)."""
+    _choice(obj, name, allowed)
+
+
+C = TypeVar("C")
+
+
+def build_config(cls: type[C], section: str, *layers: dict[str, Any]) -> C:
+    """Fill `cls` from layers of overrides, later layers winning; None values are skipped.
+
+    Raises:
+        ConfigError: an unknown key or a value of the wrong type.
+    """
+    known = {f.name: f for f in fields(cls)}  # type: ignore[arg-type]
+    values: dict[str, Any] = {}
+    for layer in layers:
+        for key, value in layer.items():
+            if value is None:
+                continue
+            if key not in known:
+                raise ConfigError(f"unknown setting {section}.{key}; known: {', '.join(sorted(known))}")
+            values[key] = _coerce(value, known[key], section)
+    return cls(**values)
+
+
+def _coerce(value: Any, field: dataclasses.Field, section: str) -> Any:
+    kind = field.type if isinstance(field.type, str) else getattr(field.type, "__name__", str(field.type))
+    try:
+        if kind == "bool":
+            if isinstance(value, str):
+                if value.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                    raise ValueError(value)
+                return value.lower() in ("true", "1", "yes")
+            return bool(value)
+        if kind == "int":
+            if isinstance(value, float) and not value.is_integer():
+                raise ValueError(value)
+            return int(value)
+        if kind == "float":
+            return float(value)
+        if kind == "str":
+            return str(value)
+    except ValueError:
+        raise ConfigError(f"{section}.{field.name}: {value!r} is not a valid {kind}") from None
+    return value
+
+
+def read_config_file(path: str | Path | None) -> dict[str, dict[str, Any]]:
+    """Read a TOML config with sections such as [model], [train], [data]."""
+    if path is None:
+        return {}
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such config file") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        raise ConfigError(f"{path}: not valid TOML ({err})") from None
+    for key, value in data.items():
+        if not isinstance(value, dict):
+            raise ConfigError(f"{path}: top-level key {key!r} must be a section like [train]")
+    return data
+
+
+def parse_overrides(items: list[str] | None) -> dict[str, dict[str, Any]]:
+    """`--set train.lr=0.01` style overrides, grouped by section."""
+    out: dict[str, dict[str, Any]] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        section, dot, name = key.strip().partition(".")
+        if not sep or not dot or not name:
+            raise ConfigError(f"--set {item!r}: expected SECTION.KEY=VALUE, e.g. train.lr=0.01")
+        out.setdefault(section, {})[name] = value.strip()
+    return out
+
+
+def as_dict(config: Any) -> dict[str, Any]:
+    return dataclasses.asdict(config)

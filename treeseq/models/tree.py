@@ -1,0 +1,83 @@
+"""Tree classifiers: embeddings, a composition cell run level by level, a softmax on every node."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+from torch import Tensor, nn
+
+from treeseq.data.trees import TreeBatch
+from treeseq.nn.tree_cells import BinaryTreeLSTMCell, ChildSumTreeLSTMCell, RecursiveCell, RNTNCell
+
+TreeModelKind = Literal["rnn", "rntn", "binary-lstm", "childsum-lstm"]
+MODEL_KINDS: tuple[str, ...] = ("rnn", "rntn", "binary-lstm", "childsum-lstm")
+
+
+def build_cell(kind: str, input_size: int, hidden_size: int) -> nn.Module:
+    match kind:
+        case "rnn":
+            return RecursiveCell(input_size, hidden_size)
+        case "rntn":
+            return RNTNCell(input_size, hidden_size)
+        case "binary-lstm":
+            return BinaryTreeLSTMCell(input_size, hidden_size)
+        case "childsum-lstm":
+            return ChildSumTreeLSTMCell(input_size, hidden_size)
+    raise ValueError(f"unknown tree model {kind!r}; expected one of {', '.join(MODEL_KINDS)}")
+
+
+class TreeClassifier(nn.Module):
+    """Labels every node of a batch of trees.
+
+    Args:
+        kind: the composition cell (rnn, rntn, binary-lstm, childsum-lstm).
+        vocab_size, embed_dim, hidden_size, num_classes: sizes.
+        dropout: on word vectors and on the states the classifier reads.
+        sparse_embeddings: sparse gradients for the embedding table (cheap updates of large vocabularies).
+    """
+
+    def __init__(
+        self,
+        kind: str,
+        vocab_size: int,
+        embed_dim: int,
+        hidden_size: int,
+        num_classes: int,
+        dropout: float = 0.0,
+        sparse_embeddings: bool = False,
+    ) -> None:
+        super().__init__()
+        self.kind = kind
+        self.embedding = nn.Embedding(vocab_size, embed_dim, padding_idx=0, sparse=sparse_embeddings)
+        nn.init.uniform_(self.embedding.weight, -0.05, 0.05)
+        self.cell = build_cell(kind, embed_dim, hidden_size)
+        self.dropout = nn.Dropout(dropout)
+        self.output = nn.Linear(hidden_size, num_classes)
+
+    @staticmethod
+    def arity_of(kind: str) -> int:
+        """2 for the cells that need binary trees, 0 for any number of children."""
+        return 0 if kind == "childsum-lstm" else 2
+
+    def node_states(self, batch: TreeBatch) -> Tensor:
+        """The cell state of every node, (N, S) in batch buffer order."""
+        words = self.dropout(self.embedding(batch.word_ids))  # (M, D) for buffer rows [0, M)
+        num_words = words.shape[0]
+        first = batch.levels[0]
+        leaf_states = self.cell.leaf(words[first.start : first.stop])
+        if len(batch.levels) == 1:
+            return leaf_states
+        states = leaf_states.new_zeros(batch.num_nodes, self.cell.state_size)
+        states[first.start : first.stop] = leaf_states
+        for level in batch.levels[1:]:
+            n = level.stop - level.start
+            child = states.index_select(0, level.child_index).view(n, level.num_children, -1)  # (n, K, S)
+            x = words[level.start : level.stop] if level.start < num_words else None
+            states[level.start : level.stop] = self.cell.compose(x, child, level.child_mask)
+        return states
+
+    def forward(self, batch: TreeBatch) -> Tensor:
+        """Class logits for every node, (N, C) in batch buffer order."""
+        hidden = self.node_states(batch)[:, : self.cell.hidden_size]
+        return self.output(self.dropout(hidden))

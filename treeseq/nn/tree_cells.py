@@ -1,0 +1,117 @@
+"""Composition cells of the recursive models, each applied to all nodes of one tree level at once.
+
+Every cell maps to a per-node state of `state_size` features, of which the first `hidden_size` are
+the representation the classifier reads. A cell has two entry points:
+  leaf(x)                        x: (n, D) word vectors of nodes with no children
+  compose(x, child, child_mask)  x: (n, D) or None (constituency phrases carry no word);
+                                 child: (n, K, S) children's states; child_mask: (n, K) or None
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+
+class RecursiveCell(nn.Module):
+    """Recursive NN (Socher et al. 2011): p = tanh(W [a; b] + bias); a word's vector is its leaf state."""
+
+    arity = 2
+
+    def __init__(self, input_size: int, hidden_size: int) -> None:
+        super().__init__()
+        if input_size != hidden_size:
+            raise ValueError("the recursive NN uses word vectors as leaf states: embedding size must equal hidden size")
+        self.hidden_size = self.state_size = hidden_size
+        self.combine = nn.Linear(2 * hidden_size, hidden_size)
+
+    def leaf(self, x: Tensor) -> Tensor:
+        return x
+
+    def compose(self, x: Tensor | None, child: Tensor, child_mask: Tensor | None) -> Tensor:
+        return torch.tanh(self.combine(child.flatten(1)))  # (n, 2H) -> (n, H)
+
+
+class RNTNCell(nn.Module):
+    """Recursive neural tensor network (Socher et al. 2013): p = tanh([a;b]^T V [a;b] + W [a;b] + bias)."""
+
+    arity = 2
+
+    def __init__(self, input_size: int, hidden_size: int) -> None:
+        super().__init__()
+        if input_size != hidden_size:
+            raise ValueError("the RNTN uses word vectors as leaf states: embedding size must equal hidden size")
+        self.hidden_size = self.state_size = hidden_size
+        self.combine = nn.Linear(2 * hidden_size, hidden_size)
+        # V as a (2H, H * 2H) matrix: one product gives every slice's [a;b]^T V[k] row at once.
+        self.tensor = nn.Parameter(torch.empty(2 * hidden_size, hidden_size * 2 * hidden_size))
+        nn.init.normal_(self.tensor, std=1.0 / (4 * hidden_size))
+
+    def leaf(self, x: Tensor) -> Tensor:
+        return x
+
+    def compose(self, x: Tensor | None, child: Tensor, child_mask: Tensor | None) -> Tensor:
+        ab = child.flatten(1)  # (n, 2H)
+        n, width = ab.shape
+        bilinear = torch.bmm((ab @ self.tensor).view(n, self.hidden_size, width), ab.unsqueeze(2)).squeeze(2)
+        return torch.tanh(bilinear + self.combine(ab))  # (n, H)
+
+
+class BinaryTreeLSTMCell(nn.Module):
+    """Binary (N-ary, N=2) Tree-LSTM (Tai et al. 2015), with a forget gate per child. State: [h; c]."""
+
+    arity = 2
+
+    def __init__(self, input_size: int, hidden_size: int) -> None:
+        super().__init__()
+        self.hidden_size, self.state_size = hidden_size, 2 * hidden_size
+        self.from_word = nn.Linear(input_size, 3 * hidden_size)  # i, o, u of a leaf
+        self.from_children = nn.Linear(2 * hidden_size, 5 * hidden_size)  # i, f_left, f_right, o, u
+
+    def leaf(self, x: Tensor) -> Tensor:
+        i, o, u = self.from_word(x).chunk(3, dim=-1)
+        c = torch.sigmoid(i) * torch.tanh(u)
+        return torch.cat([torch.sigmoid(o) * torch.tanh(c), c], dim=-1)
+
+    def compose(self, x: Tensor | None, child: Tensor, child_mask: Tensor | None) -> Tensor:
+        h, c = child.split(self.hidden_size, dim=-1)  # (n, 2, H) each
+        pre = self.from_children(h.flatten(1))  # (n, 5H)
+        gates = torch.sigmoid(pre[:, : 4 * self.hidden_size])
+        i, f_left, f_right, o = gates.chunk(4, dim=-1)
+        u = torch.tanh(pre[:, 4 * self.hidden_size :])
+        c_new = i * u + f_left * c[:, 0] + f_right * c[:, 1]
+        return torch.cat([o * torch.tanh(c_new), c_new], dim=-1)
+
+
+class ChildSumTreeLSTMCell(nn.Module):
+    """Child-sum Tree-LSTM (Tai et al. 2015) for any number of children, e.g. dependency trees."""
+
+    arity = 0  # any
+
+    def __init__(self, input_size: int, hidden_size: int) -> None:
+        super().__init__()
+        self.hidden_size, self.state_size = hidden_size, 2 * hidden_size
+        self.from_word = nn.Linear(input_size, 4 * hidden_size)  # i, o, u, f
+        self.from_children = nn.Linear(hidden_size, 3 * hidden_size, bias=False)  # i, o, u from sum of h
+        self.forget_from_child = nn.Linear(hidden_size, hidden_size, bias=False)
+
+    def leaf(self, x: Tensor) -> Tensor:
+        i, o, u, _ = self.from_word(x).chunk(4, dim=-1)
+        c = torch.sigmoid(i) * torch.tanh(u)
+        return torch.cat([torch.sigmoid(o) * torch.tanh(c), c], dim=-1)
+
+    def compose(self, x: Tensor | None, child: Tensor, child_mask: Tensor | None) -> Tensor:
+        h, c = child.split(self.hidden_size, dim=-1)  # (n, K, H) each
+        if child_mask is not None:
+            keep = child_mask.unsqueeze(-1).to(h.dtype)  # (n, K, 1)
+            h, c = h * keep, c * keep
+        if x is None:
+            xi, xo, xu, xf = self.from_word.bias.chunk(4)
+        else:
+            xi, xo, xu, xf = self.from_word(x).chunk(4, dim=-1)
+        hi, ho, hu = self.from_children(h.sum(1)).chunk(3, dim=-1)
+        forget = torch.sigmoid(xf.unsqueeze(-2) + self.forget_from_child(h))  # (n, K, H)
+        if child_mask is not None:
+            forget = forget * keep
+        c_new = torch.sigmoid(xi + hi) * torch.tanh(xu + hu) + (forget * c).sum(1)
+        return torch.cat([torch.sigmoid(xo + ho) * torch.tanh(c_new), c_new], dim=-1)

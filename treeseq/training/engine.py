@@ -1,0 +1,351 @@
+"""One training engine for every model family: a task supplies batches, the loss and evaluation.
+
+The engine owns the optimizer and schedule, gradient clipping, mixed precision, early stopping on the
+dev metric, best and last checkpoints (atomic), exact resume, progress, the JSONL metrics log and data
+parallelism. Exact resume works because a task's batch order depends only on (seed, epoch) and the
+generators' states are saved with the position inside the epoch.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import math
+import signal
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator, Protocol, Sequence
+
+import torch
+from torch import Tensor, nn
+from torch.nn.parallel import DistributedDataParallel
+
+from treeseq.checkpoint import load_archive, save_atomic
+from treeseq.config import TrainConfig
+from treeseq.device import rng_state, seed_everything, set_rng_state
+from treeseq.errors import CheckpointError
+from treeseq.training.distributed import DistInfo, all_reduce_sum, shard
+from treeseq.training.optim import Optimizers, build_optimizers, grad_norm_clip, lr_factor
+
+logger = logging.getLogger(__name__)
+
+
+class Task(Protocol):
+    """What a model family gives the engine."""
+
+    metric: str  # the dev metric to maximize (a key of evaluate()'s result)
+    unit: str  # what throughput counts, e.g. "sent" or "tok"
+
+    def train_batches(self, epoch: int) -> Sequence[Sequence[Any]]:
+        """The epoch's global batches (lists of examples); must depend only on the seed and epoch."""
+
+    def collate(self, examples: Sequence[Any]) -> Any:
+        """Tensors for one (per-rank) batch, with a .to(device) method."""
+
+    def loss(self, model: nn.Module, batch: Any) -> tuple[Tensor, Tensor]:
+        """(summed loss, number of loss terms): the engine normalizes over the global batch."""
+
+    def items(self, batch: Any) -> int:
+        """How many `unit`s a batch holds, for throughput."""
+
+    def evaluate(self, model: nn.Module) -> dict[str, float]:
+        """Dev metrics of the (unwrapped) model."""
+
+    def archive(self, model: nn.Module) -> dict:
+        """The model archive (see treeseq.checkpoint.make_archive) for the current weights."""
+
+
+@dataclass
+class TrainState:
+    """Where training is; saved in every checkpoint."""
+
+    epoch: int = 0  # completed epochs
+    step_in_epoch: int = 0  # completed steps of the current epoch
+    global_step: int = 0
+    best_metric: float = -math.inf
+    best_epoch: int = 0
+    bad_epochs: int = 0
+    plateau_factor: float = 1.0
+    stop_requested: bool = False
+
+
+@dataclass
+class FitResult:
+    state: TrainState
+    status: str  # "finished", "early-stopped" or "interrupted"
+    history: list[dict]
+
+
+Hook = Callable[[TrainState, dict], None]
+
+
+def paths_for(output: Path) -> tuple[Path, Path]:
+    """The last checkpoint and the metrics log that go beside a model archive."""
+    return output.with_name(output.stem + ".last.pt"), output.with_name(output.stem + ".metrics.jsonl")
+
+
+def fit(
+    task: Task,
+    model: nn.Module,
+    cfg: TrainConfig,
+    output: Path,
+    device: torch.device,
+    *,
+    dist_info: DistInfo = DistInfo(),
+    resume: bool = False,
+    show_progress: bool = True,
+    step_hooks: Sequence[Hook] = (),
+    epoch_hooks: Sequence[Hook] = (),
+) -> FitResult:
+    """Train `model` on `task` and write the best archive to `output`.
+
+    Beside it go `<stem>.last.pt` (the last checkpoint, for --resume) and `<stem>.metrics.jsonl`.
+    """
+    last_path, log_path = paths_for(output)
+    model.to(device)
+    optim = build_optimizers(model, cfg.optimizer, cfg.lr, cfg.weight_decay)
+    state = TrainState()
+    seed_everything(cfg.seed + dist_info.rank)
+    if resume:
+        state = _restore(last_path, model, optim)
+    wrapped: nn.Module = model
+    if dist_info.enabled:
+        wrapped = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+    scaler = torch.amp.GradScaler(device.type, enabled=cfg.precision == "fp16")
+    history: list[dict] = []
+    status = "finished"
+    writer = _MetricsLog(log_path if dist_info.is_main else None, append=resume)
+
+    def save_last() -> None:
+        if dist_info.is_main:
+            save_atomic(_checkpoint(task, model, optim, state, cfg), last_path)
+
+    with _graceful_interrupt(state), _progress(show_progress and dist_info.is_main, task.unit) as bar:
+        while state.epoch < cfg.epochs and status == "finished":
+            batches = task.train_batches(state.epoch)
+            total_steps = cfg.epochs * len(batches)
+            model.train()
+            bar.start_epoch(state.epoch + 1, cfg.epochs, len(batches), state.step_in_epoch)
+            window = _Window()
+            for index in range(state.step_in_epoch, len(batches)):
+                optim.set_lr_factor(
+                    lr_factor(cfg.schedule, state.global_step, total_steps, cfg.warmup_steps, state.plateau_factor)
+                )
+                batch = task.collate(shard(batches[index], dist_info)).to(device)
+                loss = _step(task, wrapped, batch, optim, scaler, cfg, device, dist_info)
+                state.global_step += 1
+                state.step_in_epoch = index + 1
+                window.add(loss, task.items(batch) * dist_info.world_size)
+                bar.advance(loss, window.rate())
+                record = {"epoch": state.epoch + 1, "step": state.global_step, "loss": loss, "lr": optim.lr}
+                if state.global_step % cfg.log_every == 0:
+                    writer.write({**record, **window.summary(task.unit)})
+                for hook in step_hooks:
+                    hook(state, record)
+                if cfg.checkpoint_every and state.global_step % cfg.checkpoint_every == 0:
+                    save_last()
+                if state.stop_requested:
+                    status = "interrupted"
+                    break
+            if status == "interrupted":
+                save_last()
+                break
+            state.epoch += 1
+            state.step_in_epoch = 0
+            record = _end_epoch(task, model, cfg, state, output, dist_info, window)
+            history.append(record)
+            writer.write(record)
+            save_last()
+            for hook in epoch_hooks:
+                hook(state, record)
+            if cfg.patience and state.bad_epochs >= cfg.patience:
+                status = "early-stopped"
+    return FitResult(state, status, history)
+
+
+def _step(
+    task: Task,
+    model: nn.Module,
+    batch: Any,
+    optim: Optimizers,
+    scaler: torch.amp.GradScaler,
+    cfg: TrainConfig,
+    device: torch.device,
+    dist_info: DistInfo,
+) -> float:
+    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(cfg.precision)
+    with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
+        loss_sum, count = task.loss(model, batch)
+    # Normalize by the global number of loss terms; DDP averages gradients over ranks, hence * world.
+    total = all_reduce_sum(count.detach().to(torch.float64), dist_info).clamp_min(1.0)
+    loss = loss_sum.float() * (dist_info.world_size / total.float())
+    optim.zero_grad()
+    scaler.scale(loss).backward()
+    for opt in optim.optimizers:
+        scaler.unscale_(opt)
+    grad_norm_clip(model.parameters(), cfg.clip_norm)
+    for opt in optim.optimizers:
+        scaler.step(opt)
+    scaler.update()
+    return float(loss_sum.detach()) / max(1.0, float(count))
+
+
+def _end_epoch(
+    task: Task, model: nn.Module, cfg: TrainConfig, state: TrainState, output: Path, dist_info: DistInfo, window: _Window
+) -> dict:
+    # Every rank evaluates the same weights on the same dev set, so early stopping agrees everywhere.
+    model.eval()
+    with torch.no_grad():
+        metrics = task.evaluate(model)
+    model.train()
+    value = metrics[task.metric]
+    improved = value > state.best_metric
+    if improved:
+        state.best_metric, state.best_epoch, state.bad_epochs = value, state.epoch, 0
+        if dist_info.is_main:
+            save_atomic(task.archive(model), output)
+    else:
+        state.bad_epochs += 1
+        if cfg.schedule == "plateau":
+            state.plateau_factor *= cfg.plateau_decay
+    return {
+        "epoch": state.epoch,
+        "step": state.global_step,
+        **{f"dev_{k}": v for k, v in metrics.items()},
+        "best": state.best_metric,
+        "improved": improved,
+        **window.summary(task.unit),
+    }
+
+
+def _checkpoint(task: Task, model: nn.Module, optim: Optimizers, state: TrainState, cfg: TrainConfig) -> dict:
+    archive = task.archive(model)
+    saved = asdict(state)
+    saved.pop("stop_requested")
+    archive["training"] = {
+        "optimizer": optim.state_dict(),
+        "rng": rng_state(),
+        "state": saved,
+        "train_config": asdict(cfg),
+    }
+    return archive
+
+
+def _restore(path: Path, model: nn.Module, optim: Optimizers) -> TrainState:
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no checkpoint to resume from (train without --resume first)")
+    data = load_archive(path)
+    training = data.get("training")
+    if not isinstance(training, dict):
+        raise CheckpointError(f"{path}: a model archive without training state; cannot resume from it")
+    try:
+        model.load_state_dict(data["state_dict"])
+    except RuntimeError as err:
+        raise CheckpointError(f"{path}: the checkpoint's model does not match this configuration ({str(err).splitlines()[0]})") from None
+    optim.load_state_dict(training["optimizer"])
+    set_rng_state(training["rng"])
+    return TrainState(**training["state"])
+
+
+class _Window:
+    """Loss and throughput since the start of the epoch."""
+
+    def __init__(self) -> None:
+        self.start = time.perf_counter()
+        self.loss_total, self.steps, self.items = 0.0, 0, 0
+
+    def add(self, loss: float, items: int) -> None:
+        self.loss_total += loss
+        self.steps += 1
+        self.items += items
+
+    def rate(self) -> float:
+        return self.items / max(1e-9, time.perf_counter() - self.start)
+
+    def summary(self, unit: str) -> dict:
+        return {
+            "train_loss": self.loss_total / max(1, self.steps),
+            f"{unit}_per_s": round(self.rate(), 1),
+            "seconds": round(time.perf_counter() - self.start, 2),
+        }
+
+
+class _MetricsLog:
+    def __init__(self, path: Path | None, append: bool) -> None:
+        self.path = path
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if not append:
+                path.write_text("", encoding="utf-8")
+
+    def write(self, record: dict) -> None:
+        if self.path is not None:
+            with self.path.open("a", encoding="utf-8") as handle:
+                handle.write(json.dumps({"time": round(time.time(), 3), **record}) + "\n")
+
+
+@contextlib.contextmanager
+def _graceful_interrupt(state: TrainState) -> Iterator[None]:
+    """The first Ctrl-C stops after the current step with a checkpoint; a second one stops at once."""
+    try:
+        previous = signal.getsignal(signal.SIGINT)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        if state.stop_requested:
+            raise KeyboardInterrupt
+        state.stop_requested = True
+        logger.warning("interrupt: stopping after this step and saving a checkpoint (Ctrl-C again to abort)")
+
+    try:
+        signal.signal(signal.SIGINT, handler)
+    except ValueError:
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+class _Bar:
+    """A rich progress bar on stderr; silent when disabled."""
+
+    def __init__(self, progress: Any, unit: str) -> None:
+        self.progress, self.unit, self.task_id = progress, unit, None
+
+    def start_epoch(self, epoch: int, epochs: int, total: int, done: int) -> None:
+        if self.progress is None:
+            return
+        if self.task_id is not None:
+            self.progress.remove_task(self.task_id)
+        self.task_id = self.progress.add_task(f"epoch {epoch}/{epochs}", total=total, completed=done, loss=0.0, rate=0.0)
+
+    def advance(self, loss: float, rate: float) -> None:
+        if self.progress is not None:
+            self.progress.update(self.task_id, advance=1, loss=loss, rate=rate)
+
+
+@contextlib.contextmanager
+def _progress(enabled: bool, unit: str) -> Iterator[_Bar]:
+    if not enabled:
+        yield _Bar(None, unit)
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("loss {task.fields[loss]:.4f}"),
+        TextColumn("{task.fields[rate]:,.0f} " + unit + "/s"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
+        yield _Bar(progress, unit)
