@@ -121,7 +121,7 @@ def main() -> None:
         return TreeClassifier(cfg.kind, len(vocab), cfg.embed_dim, cfg.hidden_size, classes, cfg.dropout, sparse_embeddings=True).train()
 
     common = {"data": str(args.data_dir), "batch_size": size, "threads": args.threads, "model": "binary-lstm 300/150"}
-    train_batched(new_model(), batches(5 * size))  # warm-up
+    train_batched(new_model(), batches(5 * size), "fp32")  # warm-up
     ref_batches = batches(args.reference_sentences)
     ref_seconds = train_per_node(new_model(), ref_batches)
     ref_rate = args.reference_sentences / ref_seconds

@@ -41,7 +41,7 @@ def list_corpora(cache_dir: CacheDir = None) -> None:
     table.add_column("downloaded", no_wrap=True)
     for spec in CORPORA.values():
         table.add_row(
-            spec.name, spec.format, ", ".join(spec.splits), escape(spec.licence), _download_state(spec, cache_dir)
+            spec.name, spec.format, ", ".join(spec.splits), escape(_short(spec.licence)), _download_state(spec, cache_dir)
         )
     console.print(table)
 
@@ -122,3 +122,9 @@ def _print_report(result: FileReport) -> None:
         f"verified; computed sha256 {result.sha256}",
         soft_wrap=True,
     )
+
+
+def _short(licence: str) -> str:
+    """The licence's first clause for the table; `info` shows it whole."""
+    head = licence.split(";")[0].split(" (")[0].strip()
+    return head if len(head) <= 40 else head[:39] + "…"

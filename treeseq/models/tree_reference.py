@@ -15,13 +15,15 @@ def reference_logits(model: TreeClassifier, example: TreeExample) -> Tensor:
     tree = example.tree
     cell = model.cell
     states: dict[int, Tensor] = {}
+    # One lookup of the sentence's words; the composition is what runs node by node.
+    vectors = model.dropout(model.embedding(torch.tensor(example.word_ids)))  # (T, D)
 
     def visit(node: int) -> Tensor:
         kids = tree.children[node]
         word = tree.word[node]
         x = None
         if word >= 0:
-            x = model.dropout(model.embedding(torch.tensor([example.word_ids[word]])))  # (1, D)
+            x = vectors[word : word + 1]  # (1, D)
         if not kids:
             state = cell.leaf(x)
         else:
