@@ -13,6 +13,18 @@ import torch
 from torch import Tensor, nn
 
 
+def init_averaging(linear: nn.Linear, hidden_size: int, noise: float = 0.01) -> None:
+    """W = 0.5 [I I] + noise, bias 0 (Socher et al.): a new phrase starts as its children's mean.
+
+    With the default initialisation every composition shrinks its input, so roots of deep trees
+    all look alike and the recursive NN and RNTN barely learn; averaging keeps the words' signal.
+    """
+    with torch.no_grad():
+        eye = torch.eye(hidden_size)
+        linear.weight.uniform_(-noise, noise).add_(0.5 * torch.cat([eye, eye], dim=1))
+        linear.bias.zero_()
+
+
 class RecursiveCell(nn.Module):
     """Recursive NN (Socher et al. 2011): p = tanh(W [a; b] + bias); a word's vector is its leaf state."""
 
@@ -24,6 +36,7 @@ class RecursiveCell(nn.Module):
             raise ValueError("the recursive NN uses word vectors as leaf states: embedding size must equal hidden size")
         self.hidden_size = self.state_size = hidden_size
         self.combine = nn.Linear(2 * hidden_size, hidden_size)
+        init_averaging(self.combine, hidden_size)
 
     def leaf(self, x: Tensor) -> Tensor:
         return x
@@ -43,9 +56,13 @@ class RNTNCell(nn.Module):
             raise ValueError("the RNTN uses word vectors as leaf states: embedding size must equal hidden size")
         self.hidden_size = self.state_size = hidden_size
         self.combine = nn.Linear(2 * hidden_size, hidden_size)
+        init_averaging(self.combine, hidden_size)
         # V as a (2H, H * 2H) matrix: one product gives every slice's [a;b]^T V[k] row at once.
+        # V = tensor * scale: each of its 4H^2 entries moves by about lr per step under Adagrad/Adam,
+        # which unscaled swamps the tanh; the 1/(2H) factor keeps updates proportionate to W's.
+        self.scale = 1.0 / (2 * hidden_size)
         self.tensor = nn.Parameter(torch.empty(2 * hidden_size, hidden_size * 2 * hidden_size))
-        nn.init.normal_(self.tensor, std=1.0 / (4 * hidden_size))
+        nn.init.normal_(self.tensor, std=0.5)  # V's entries: std 1 / (4H)
 
     def leaf(self, x: Tensor) -> Tensor:
         return x
@@ -53,7 +70,7 @@ class RNTNCell(nn.Module):
     def compose(self, x: Tensor | None, child: Tensor, child_mask: Tensor | None) -> Tensor:
         ab = child.flatten(1)  # (n, 2H)
         n, width = ab.shape
-        bilinear = torch.bmm((ab @ self.tensor).view(n, self.hidden_size, width), ab.unsqueeze(2)).squeeze(2)
+        bilinear = torch.bmm((ab @ self.tensor).view(n, self.hidden_size, width), ab.unsqueeze(2)).squeeze(2) * self.scale
         return torch.tanh(bilinear + self.combine(ab))  # (n, H)
 
 
