@@ -12,9 +12,12 @@ from torch import Tensor, nn
 from treeseq.checkpoint import make_archive
 from treeseq.config import TrainConfig, choice
 from treeseq.data.trees import TreeBatch, TreeExample, batch_trees
-from treeseq.errors import ConfigError
+from treeseq.errors import ConfigError, CorpusFormatError
 from treeseq.metrics import accuracy, confusion_matrix
 from treeseq.models.tree import MODEL_KINDS, TreeClassifier
+from treeseq.parsing.spacy_trees import SpacyTrees, transfer_labels
+from treeseq.tasks.parser import ParserPredictor
+from treeseq.tokenize import detokenize, tokenize
 from treeseq.trees import Tree
 from treeseq.vocab import Vocab
 
@@ -173,8 +176,10 @@ class TreeTask:
         train: Sequence[TreeExample],
         dev: Sequence[TreeExample],
         data_config: dict | None = None,
+        parser: dict | None = None,
     ) -> None:
         self.cfg, self.train_cfg, self.vocab = cfg, train_cfg, vocab
+        self.parser = parser  # a parser archive carried inside this model's archive
         self.scheme = LabelScheme(cfg)
         self.train, self.dev = list(train), list(dev)
         self.data_config = data_config or {}
@@ -209,6 +214,7 @@ class TreeTask:
             {"words": self.vocab.to_dict()},
             model.state_dict(),
             classes=list(self.scheme.classes),
+            **({"parser": self.parser} if self.parser is not None else {}),
         )
 
 
@@ -221,15 +227,62 @@ class TreePredictor:
     vocab: Vocab
     scheme: LabelScheme
     device: torch.device
+    parser: ParserPredictor | None = None  # the archive's own constituency parser, for raw text
+    spacy: SpacyTrees | None = None  # the spaCy route, when the model was trained on spaCy trees
 
     @classmethod
-    def from_archive(cls, archive: dict, device: torch.device) -> TreePredictor:
+    def from_archive(
+        cls, archive: dict, device: torch.device, max_length: int | None = None, spacy_model: str | None = None
+    ) -> TreePredictor:
+        """Load the classifier and, when the archive carries one, its parser (or its spaCy pipeline).
+
+        Args:
+            max_length: the longest sentence the parser takes (default: the parser's own setting).
+            spacy_model: parse raw text with this spaCy pipeline instead of the archive's choice.
+        """
         cfg = TreeModelConfig(**archive["config"]["model"])
         vocab = Vocab.from_dict(archive["vocabs"]["words"])
         model = build_model(cfg, len(vocab), sparse=False)
         model.load_state_dict(archive["state_dict"])
         model.to(device).eval()
-        return cls(model, cfg, vocab, LabelScheme(cfg), device)
+        parser = ParserPredictor.from_archive(archive["parser"], device, max_length) if "parser" in archive else None
+        spacy_name = spacy_model or archive["config"].get("data", {}).get("spacy_model")
+        spacy = SpacyTrees(spacy_name) if spacy_name else None
+        return cls(model, cfg, vocab, LabelScheme(cfg), device, parser, spacy)
+
+    def trees_from_text(self, lines: Sequence[str], source: str = "<input>") -> list[Tree]:
+        """Tokenize raw sentences (one per item) and parse them into trees the model can label.
+
+        Raises:
+            ConfigError: the archive has no parser and no spaCy pipeline was named.
+            CorpusFormatError: `source:line: problem` for a line with no tokens or over the length limit.
+        """
+        sentences = [tokenize(line) for line in lines]
+        if self.spacy is not None:
+            for number, tokens in enumerate(sentences, start=1):
+                if not tokens:
+                    raise CorpusFormatError(f"{source}:{number}: no tokens to parse")
+            return self.spacy.parse_tokens(sentences)
+        if self.parser is None:
+            raise ConfigError(
+                "this model carries no parser: give bracketed trees, retrain with `train tree --parser FILE`, "
+                "or use --spacy-model NAME"
+            )
+        return self.parser.parse_tokens(sentences, source)
+
+    @torch.no_grad()
+    def evaluate_parsed(self, gold: Sequence[Tree]) -> TreeReport:
+        """Evaluate on trees predicted from raw text: each gold tree's tokens are detokenized, re-tokenized
+        and parsed; gold labels move to predicted nodes covering the same text (the root always gets
+        the gold sentence label), so root accuracy is exact and phrase accuracy counts matched spans only.
+        """
+        kept = [t for t in gold if self.scheme.keeps(t)]
+        predicted = self.trees_from_text([detokenize(t.tokens) for t in kept], "<gold text>")
+        relabelled = [transfer_labels(g, p) for g, p in zip(kept, predicted)]
+        report = evaluate_batches(self.model, self.batches(self.encode(relabelled)), self.scheme)
+        matched = sum(sum(lab is not None for lab in t.labels) for t in relabelled)
+        report.metrics["matched_labels"] = matched / max(1, sum(sum(lab is not None for lab in t.labels) for t in kept))
+        return report
 
     def encode(self, trees: Sequence[Tree], with_labels: bool = True) -> list[TreeExample]:
         return [encode(t, self.vocab, self.scheme, with_labels) for t in prepare_trees(trees, self.cfg)]
@@ -239,6 +292,8 @@ class TreePredictor:
 
     @torch.no_grad()
     def evaluate(self, trees: Sequence[Tree]) -> TreeReport:
+        if self.spacy is not None:  # a model trained on spaCy trees is evaluated on them
+            trees = self.spacy.labelled(trees)
         kept = [t for t in prepare_trees(trees, self.cfg) if self.scheme.keeps(t)]
         return evaluate_batches(self.model, self.batches(self.encode(kept)), self.scheme)
 

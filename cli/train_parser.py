@@ -1,0 +1,101 @@
+"""`treeseq train parser`: the span-based constituency parser (BiLSTM + CKY), on the shared engine.
+
+Registered on `cli.train.app` by cli/train.py; this module imports only cli.common at import time (so
+either module may be imported first) and borrows the epoch printing from cli.train when it runs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import torch
+import typer
+
+from cli.common import DataDir, Device, Verbose, cli_errors, console, setup_logging
+from corpora.readers.ptb import read_trees
+from treeseq.checkpoint import load_archive
+from treeseq.config import TrainConfig, build_config, parse_overrides, read_config_file
+from treeseq.errors import ConfigError
+from treeseq.parsing.data import ParserVocabs
+from treeseq.tasks.parser import TRAIN_DEFAULTS, ParserConfig, ParserTask, build_parser, build_vocabs, encode_tree
+from treeseq.training.distributed import init_distributed, shutdown
+from treeseq.training.engine import fit, paths_for
+from treeseq.trees import Tree
+from treeseq.vocab import Vocab
+
+Output = Annotated[Path, typer.Option("--output", "-o", help="Where to write the best parser archive.", dir_okay=False)]
+Opt = Optional
+
+
+def train_parser(
+    data_dir: DataDir,
+    output: Output,
+    epochs: Annotated[Opt[int], typer.Option(help="Training epochs (default 10).", min=1)] = None,
+    seed: Annotated[Opt[int], typer.Option(help="Random seed (default 1).")] = None,
+    device: Device = "auto",
+    resume: Annotated[bool, typer.Option(help="Continue exactly from <output stem>.last.pt.")] = False,
+    config: Annotated[Opt[Path], typer.Option("--config", help="TOML file with [model] and [train] sections.")] = None,
+    set_: Annotated[Opt[list[str]], typer.Option("--set", help="Override a setting: SECTION.KEY=VALUE.")] = None,
+    hidden_size: Annotated[Opt[int], typer.Option(help="BiLSTM size per direction (default 200).", min=1)] = None,
+    batch_size: Annotated[Opt[int], typer.Option(help="Sentences per batch (default 32).", min=1)] = None,
+    lr: Annotated[Opt[float], typer.Option(help="Learning rate (default 2e-3, adam).")] = None,
+    patience: Annotated[Opt[int], typer.Option(help="Stop after N epochs without dev improvement.")] = None,
+    precision: Annotated[Opt[str], typer.Option(help="fp32, bf16 or fp16 (autocast).")] = None,
+    train_file: Annotated[str, typer.Option(help="Training trees inside --data-dir.")] = "train.txt",
+    dev_file: Annotated[str, typer.Option(help="Development trees inside --data-dir.")] = "dev.txt",
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or epoch lines.")] = False,
+    verbose: Verbose = False,
+) -> None:
+    """Train the span-based constituency parser on the bracketing of a PTB-format treebank.
+
+    DIR holds bracketed trees one a line (train.txt, dev.txt); labels are ignored and trees are
+    binarized. The dev metric is unlabeled bracket F1 (spans of 2+ tokens, whole sentence excluded).
+    """
+    setup_logging(verbose)
+    with cli_errors(verbose):
+        file_cfg, sets = read_config_file(config), parse_overrides(set_)
+        for section in set(file_cfg) | set(sets):
+            if section not in ("model", "train"):
+                raise ConfigError(f"unknown config section [{section}]; expected [model] or [train]")
+        train_cli = {k: v for k, v in {"epochs": epochs, "seed": seed, "batch_size": batch_size, "lr": lr,
+                                       "patience": patience, "precision": precision}.items() if v is not None}  # fmt: skip
+        model_cli = {"hidden_size": hidden_size}
+        dist_info, torch_device = init_distributed(device)
+        train_trees = _binary(read_trees(data_dir / train_file))
+        dev_trees = _binary(read_trees(data_dir / dev_file))
+        if resume:
+            saved = load_archive(paths_for(output)[0], task="parser")
+            model_cfg = build_config(ParserConfig, "model", saved["config"]["model"])
+            train_cfg = build_config(TrainConfig, "train", saved["training"]["train_config"], train_cli)
+            vocabs = ParserVocabs(Vocab.from_dict(saved["vocabs"]["words"]), Vocab.from_dict(saved["vocabs"]["chars"]))
+        else:
+            model_cfg = build_config(ParserConfig, "model", file_cfg.get("model", {}), sets.get("model", {}), model_cli)
+            train_cfg = build_config(TrainConfig, "train", TRAIN_DEFAULTS, file_cfg.get("train", {}), sets.get("train", {}), train_cli)
+            vocabs = build_vocabs([t.tokens for t in train_trees], model_cfg)
+        torch.manual_seed(train_cfg.seed)
+        model = build_parser(model_cfg, vocabs)
+        task = ParserTask(
+            model_cfg, train_cfg, vocabs, [encode_tree(t, vocabs) for t in train_trees],
+            [encode_tree(t, vocabs) for t in dev_trees],
+            data_config={"data_dir": str(data_dir), "train_file": train_file, "dev_file": dev_file},
+        )  # fmt: skip
+        if dist_info.is_main and not quiet:
+            params = sum(p.numel() for p in model.parameters())
+            console.print(f"span parser: {len(train_trees)} train / {len(dev_trees)} dev trees, vocabulary "
+                          f"{len(vocabs.words)}, {params:,} parameters, {torch_device}, {train_cfg.precision}")  # fmt: skip
+        from cli.train import _print_epoch, _print_result  # noqa: PLC0415 (cli.train imports this module)
+
+        result = fit(
+            task, model, train_cfg, output, torch_device, dist_info=dist_info, resume=resume,
+            show_progress=not quiet, epoch_hooks=[] if quiet or not dist_info.is_main else [_print_epoch],
+        )  # fmt: skip
+        shutdown(dist_info)
+        if dist_info.is_main and not quiet:
+            _print_result(result, output)
+        if result.status == "interrupted":
+            raise typer.Exit(code=130)
+
+
+def _binary(trees: list[Tree]) -> list[Tree]:
+    return [t if t.is_binary() else t.binarize() for t in trees]

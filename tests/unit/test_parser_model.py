@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+import random
+
+import torch
+
+from treeseq.config import TrainConfig
+from treeseq.parsing.chart import spans_to_tree, tree_spans
+from treeseq.parsing.data import cell_batches
+from treeseq.parsing.model import reverse_within
+from treeseq.tasks.parser import (
+    TRAIN_DEFAULTS, ParserConfig, ParserPredictor, ParserTask, build_parser, build_vocabs, encode_tree, hinge_loss,
+)  # fmt: skip
+from treeseq.trees import Tree
+
+WORDS = "the a film movie is was not very good bad at all fun dull story plot".split()
+
+
+def random_tree(rng: random.Random, n: int) -> Tree:
+    """A random binary tree over n random words."""
+    tokens = [rng.choice(WORDS) for _ in range(n)]
+    spans, stack = [], [(0, n)]
+    while stack:
+        i, j = stack.pop()
+        spans.append((i, j))
+        if j - i > 1:
+            k = rng.randint(i + 1, j - 1)
+            stack += [(i, k), (k, j)]
+    return spans_to_tree(tokens, spans)
+
+
+def test_reverse_within_keeps_padding_in_place() -> None:
+    x = torch.arange(8.0).view(2, 4, 1)
+    out = reverse_within(x, torch.tensor([4, 2]))
+    assert out.view(2, 4).tolist() == [[3, 2, 1, 0], [5, 4, 6, 7]]
+
+
+def test_padding_does_not_change_scores() -> None:
+    rng = random.Random(3)
+    trees = [random_tree(rng, n) for n in (3, 7)]
+    cfg = ParserConfig(embed_dim=8, char_dim=4, char_out=6, hidden_size=8, mlp_size=8, dropout=0.0)
+    vocabs = build_vocabs([t.tokens for t in trees], cfg)
+    model = build_parser(cfg, vocabs).eval()
+    from treeseq.parsing.data import batch_examples
+
+    examples = [encode_tree(t, vocabs) for t in trees]
+    together = model(*_inputs(batch_examples(examples, vocabs)))
+    alone = model(*_inputs(batch_examples(examples[:1], vocabs)))
+    assert torch.allclose(together[0, :4, :4], alone[0], atol=1e-5)
+
+
+def _inputs(batch):  # type: ignore[no-untyped-def]
+    return batch.word_ids, batch.char_ids, batch.lengths
+
+
+def test_hinge_loss_is_zero_only_with_a_margin() -> None:
+    gold_tree = Tree.from_brackets("(X (X a) (X (X b) (X c)))")
+    from treeseq.parsing.chart import span_mask
+
+    gold = span_mask([tree_spans(gold_tree)], 4)
+    scores = torch.zeros(1, 4, 4, requires_grad=True)
+    assert float(hinge_loss(scores, gold, [3]).detach()) == 1.0  # the other tree costs 1 and scores the same
+    loss = hinge_loss(scores + 2.0 * gold.float(), gold, [3])
+    assert float(loss.detach()) == 0.0
+
+
+def test_parser_overfits_a_tiny_treebank_exactly() -> None:
+    rng = random.Random(0)
+    trees = [random_tree(rng, rng.randint(3, 8)) for _ in range(8)]
+    cfg = ParserConfig(embed_dim=24, char_dim=8, char_out=0, hidden_size=32, num_layers=1, mlp_size=32,
+                       dropout=0.0, word_dropout=0.0)  # fmt: skip
+    vocabs = build_vocabs([t.tokens for t in trees], cfg)
+    examples = [encode_tree(t, vocabs) for t in trees]
+    task = ParserTask(cfg, TrainConfig(**{**TRAIN_DEFAULTS, "batch_size": 8}), vocabs, examples, examples)
+    torch.manual_seed(0)
+    model = build_parser(cfg, vocabs)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    for _ in range(150):
+        loss, count = task.loss(model, task.collate(examples))
+        if float(loss.detach()) == 0.0:
+            break
+        optimizer.zero_grad()
+        (loss / count).backward()
+        optimizer.step()
+    model.eval()
+    assert task.evaluate(model)["exact"] == 1.0
+    predictor = ParserPredictor.from_archive(task.archive(model), torch.device("cpu"))
+    parsed = predictor.parse_tokens([list(t.tokens) for t in trees])
+    assert [set(tree_spans(p)) for p in parsed] == [set(tree_spans(t)) for t in trees]
+
+
+def test_cell_batches_bound_the_chart() -> None:
+    lengths = [5, 300, 20, 20, 1, 299]
+    groups = cell_batches(lengths, cell_budget=100_000)
+    assert sorted(i for g in groups for i in g) == list(range(6))
+    assert all(len(g) * (max(lengths[i] for i in g) + 1) ** 2 <= 100_000 or len(g) == 1 for g in groups)

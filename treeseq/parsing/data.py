@@ -1,0 +1,118 @@
+"""Parser inputs: token and character ids, padded batches with sentinels, gold span masks, metrics."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import torch
+from torch import Tensor
+
+from treeseq.parsing.chart import Span, span_mask
+from treeseq.vocab import Vocab
+
+MAX_WORD_CHARS = 16  # longer words keep their first and last 8 characters
+
+
+@dataclass(frozen=True)
+class ParseExample:
+    """One sentence: its tokens, their ids and (for training and evaluation) the gold spans."""
+
+    tokens: tuple[str, ...]
+    word_ids: tuple[int, ...]
+    char_ids: tuple[tuple[int, ...], ...]
+    spans: tuple[Span, ...] = ()
+
+
+@dataclass
+class ParseBatch:
+    """Padded sentences: position 0 is the start sentinel and length + 1 the end sentinel.
+
+    word_ids: (B, N + 2); char_ids: (B, N + 2, W); lengths: (B,) on the CPU;
+    gold: (B, N + 1, N + 1) bool, True at gold spans, or None without gold trees.
+    """
+
+    word_ids: Tensor
+    char_ids: Tensor
+    lengths: Tensor
+    gold: Tensor | None = None
+
+    def __len__(self) -> int:
+        return int(self.lengths.numel())
+
+    def to(self, device: torch.device) -> ParseBatch:
+        gold = None if self.gold is None else self.gold.to(device)
+        return ParseBatch(self.word_ids.to(device), self.char_ids.to(device), self.lengths, gold)
+
+
+class ParserVocabs:
+    """Words (with two sentinel ids after the vocabulary) and characters."""
+
+    def __init__(self, words: Vocab, chars: Vocab) -> None:
+        self.words, self.chars = words, chars
+        self.bos_id, self.eos_id = len(words), len(words) + 1
+
+    @property
+    def num_words(self) -> int:
+        return len(self.words) + 2
+
+    def encode(self, tokens: Sequence[str], spans: Sequence[Span] = ()) -> ParseExample:
+        """Ids for one sentence's tokens."""
+        chars = tuple(
+            tuple(self.chars.encode(tok if len(tok) <= MAX_WORD_CHARS else tok[:8] + tok[-8:])) for tok in tokens
+        )
+        return ParseExample(tuple(tokens), tuple(self.words.encode(tokens)), chars, tuple(spans))
+
+
+def batch_examples(examples: Sequence[ParseExample], vocabs: ParserVocabs, with_gold: bool = True) -> ParseBatch:
+    """Pad a list of sentences into one batch (sentinels added here)."""
+    n = max(len(ex.tokens) for ex in examples)
+    width = max((len(c) for ex in examples for c in ex.char_ids), default=1)
+    word_ids = torch.zeros(len(examples), n + 2, dtype=torch.long)
+    char_ids = torch.zeros(len(examples), n + 2, max(1, width), dtype=torch.long)
+    for b, ex in enumerate(examples):
+        length = len(ex.tokens)
+        word_ids[b, : length + 2] = torch.tensor([vocabs.bos_id, *ex.word_ids, vocabs.eos_id])
+        for t, chars in enumerate(ex.char_ids, start=1):
+            if chars:
+                char_ids[b, t, : len(chars)] = torch.tensor(chars)
+    lengths = torch.tensor([len(ex.tokens) for ex in examples])
+    gold = span_mask([ex.spans for ex in examples], n + 1) if with_gold else None
+    return ParseBatch(word_ids, char_ids, lengths, gold)
+
+
+def cell_batches(lengths: Sequence[int], cell_budget: int, max_sentences: int = 512) -> list[list[int]]:
+    """Indices grouped by similar length, each group's padded chart at most `cell_budget` cells.
+
+    Chart memory is (N + 1)^2 per sentence, so a batch holds many short sentences or few long ones.
+    """
+    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
+    groups: list[list[int]] = []
+    current: list[int] = []
+    for index in order:
+        cells = (lengths[index] + 1) ** 2
+        if current and ((len(current) + 1) * cells > cell_budget or len(current) >= max_sentences):
+            groups.append(current)
+            current = []
+        current.append(index)
+    if current:
+        groups.append(current)
+    return groups
+
+
+def bracket_counts(predicted: Sequence[Span], gold: Sequence[Span], length: int) -> tuple[int, int, int]:
+    """(matched, predicted, gold) spans of two or more tokens, the whole sentence excluded."""
+
+    def keep(spans: Sequence[Span]) -> set[Span]:
+        return {(i, j) for i, j in spans if j - i >= 2 and (i, j) != (0, length)}
+
+    pred, ref = keep(predicted), keep(gold)
+    return len(pred & ref), len(pred), len(ref)
+
+
+def f1_from_counts(matched: int, predicted: int, gold: int) -> dict[str, float]:
+    """Precision, recall and F1 (fractions; 1.0 when there is nothing to find and nothing found)."""
+    precision = matched / predicted if predicted else 1.0
+    recall = matched / gold if gold else 1.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {"precision": precision, "recall": recall, "f1": f1}

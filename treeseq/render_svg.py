@@ -1,0 +1,168 @@
+"""Pictures of labelled trees: a tidy layout computed iteratively, written as SVG or PNG (matplotlib).
+
+Layout: words sit on the bottom row in sentence order, each in a slot as wide as its word or its
+node's box. A constituency node is placed by height (leaves just above their words, the root on top)
+and centred over its first and last child; nodes are visited in post-order, so every child is placed
+before its parent and no recursion is needed. A dependency node sits above its own word, one row per
+depth, with a dotted line down to the word. Boxes are coloured by class on a red-grey-green scale.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+from xml.sax.saxutils import escape
+
+from treeseq.trees import Tree
+
+PALETTE = ("#d7191c", "#fdae61", "#d9d9d9", "#a6d96a", "#1a9641")  # negative ... positive
+CHAR_WIDTH, ROW, BOX_HEIGHT, GAP, MARGIN = 7.2, 62.0, 34.0, 10.0, 20.0
+
+
+def class_colour(index: int, num_classes: int) -> str:
+    """A fill colour for class `index` of `num_classes`, first class red, last green."""
+    if num_classes <= 1:
+        return PALETTE[2]
+    return PALETTE[round(index / (num_classes - 1) * (len(PALETTE) - 1))]
+
+
+@dataclass
+class Box:
+    """One node's box: centre x, top y, width, the two text lines, its colour."""
+
+    node: int
+    x: float
+    y: float
+    width: float
+    title: str
+    subtitle: str
+    colour: str
+
+
+@dataclass
+class Layout:
+    """Everything a writer draws; coordinates in pixels, y downwards."""
+
+    boxes: list[Box]
+    edges: list[tuple[float, float, float, float]]  # parent bottom centre -> child top centre
+    words: list[tuple[float, float, str]]  # x centre, baseline y, text
+    ties: list[tuple[float, float, float, float]]  # dotted lines from a node to its word
+    width: float
+    height: float
+
+
+def layout_tree(tree: Tree, classes: Sequence[str], predicted: Sequence[int], probs: Sequence[float]) -> Layout:
+    """Place every node, edge and word of a labelled tree."""
+    titles = [classes[predicted[n]] for n in range(len(tree))]
+    box_width = [max(len(t), 4) * CHAR_WIDTH + 12 for t in titles]
+    slot = [len(w) * CHAR_WIDTH + GAP for w in tree.tokens]
+    for node, token in enumerate(tree.word):
+        if token >= 0:
+            slot[token] = max(slot[token], box_width[node] + GAP)
+    centres, left = [], MARGIN
+    for width in slot:
+        centres.append(left + width / 2)
+        left += width
+    x, row = _positions(tree, centres)
+    rows = max(row) + 1
+    y = [MARGIN + r * ROW for r in row]
+    boxes = [
+        Box(n, x[n], y[n], box_width[n], titles[n], f"{probs[n]:.2f}", class_colour(predicted[n], len(classes)))
+        for n in range(len(tree))
+    ]  # fmt: skip
+    edges = [(x[p], y[p] + BOX_HEIGHT, x[c], y[c]) for p, kids in enumerate(tree.children) for c in kids]
+    word_y = MARGIN + rows * ROW + 4
+    words = [(centres[i], word_y, w) for i, w in enumerate(tree.tokens)]
+    ties = [(x[n], y[n] + BOX_HEIGHT, centres[t], word_y - 14) for n, t in enumerate(tree.word) if t >= 0]
+    return Layout(boxes, edges, words, ties, left + MARGIN, word_y + MARGIN)
+
+
+def _positions(tree: Tree, centres: list[float]) -> tuple[list[float], list[int]]:
+    """Per node its x and its row (0 at the top)."""
+    if tree.kind == "dependency":
+        depth = [0] * len(tree)
+        for node, d in tree.preorder():
+            depth[node] = d
+        return [centres[tree.word[n]] for n in range(len(tree))], depth
+    heights = tree.heights()
+    top = max(heights)
+    x = [0.0] * len(tree)
+    for node, kids in enumerate(tree.children):  # post-order: children are placed first
+        x[node] = centres[tree.word[node]] if not kids else (x[kids[0]] + x[kids[-1]]) / 2
+    return x, [top - h for h in heights]
+
+
+def to_svg(layout: Layout, title: str = "") -> str:
+    """The layout as a standalone SVG document; each node is one `<g class="node">` group."""
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{layout.width:.0f}" height="{layout.height:.0f}" '
+        f'viewBox="0 0 {layout.width:.0f} {layout.height:.0f}" font-family="DejaVu Sans, Arial, sans-serif">',
+        f"<title>{escape(title)}</title>",
+        f'<rect width="100%" height="100%" fill="white"/>',
+    ]
+    for x1, y1, x2, y2 in layout.edges:
+        parts.append(f'<line class="edge" x1="{x1:.1f}" y1="{y1:.1f}" x2="{x2:.1f}" y2="{y2:.1f}" stroke="#555" stroke-width="1.2"/>')
+    for x1, y1, x2, y2 in layout.ties:
+        parts.append(f'<line class="tie" x1="{x1:.1f}" y1="{y1:.1f}" x2="{x2:.1f}" y2="{y2:.1f}" stroke="#999" stroke-dasharray="2,3"/>')
+    for box in layout.boxes:
+        left = box.x - box.width / 2
+        parts.append(
+            f'<g class="node" data-node="{box.node}" data-label="{escape(box.title)}" data-prob="{box.subtitle}">'
+            f'<rect x="{left:.1f}" y="{box.y:.1f}" width="{box.width:.1f}" height="{BOX_HEIGHT}" rx="5" '
+            f'fill="{box.colour}" stroke="#333" stroke-width="0.8"/>'
+            f'<text x="{box.x:.1f}" y="{box.y + 14:.1f}" font-size="11" text-anchor="middle">{escape(box.title)}</text>'
+            f'<text x="{box.x:.1f}" y="{box.y + 28:.1f}" font-size="10" text-anchor="middle" fill="#222">{box.subtitle}</text></g>'
+        )  # fmt: skip
+    for x, y, word in layout.words:
+        parts.append(f'<text class="word" x="{x:.1f}" y="{y:.1f}" font-size="13" text-anchor="middle">{escape(word)}</text>')
+    parts.append("</svg>")
+    return "\n".join(parts) + "\n"
+
+
+def save_png(layout: Layout, path: str | Path, dpi: int = 110) -> None:
+    """Draw the layout with matplotlib (Agg) into a PNG file."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import FancyBboxPatch
+
+    scale = 1 / dpi
+    fig = plt.figure(figsize=(layout.width * scale, layout.height * scale), dpi=dpi)
+    ax = fig.add_axes((0, 0, 1, 1))
+    ax.set_xlim(0, layout.width)
+    ax.set_ylim(layout.height, 0)
+    ax.axis("off")
+    for x1, y1, x2, y2 in layout.edges:
+        ax.plot([x1, x2], [y1, y2], color="#555", linewidth=1)
+    for x1, y1, x2, y2 in layout.ties:
+        ax.plot([x1, x2], [y1, y2], color="#999", linewidth=0.8, linestyle=":")
+    for box in layout.boxes:
+        ax.add_patch(FancyBboxPatch((box.x - box.width / 2, box.y), box.width, BOX_HEIGHT, boxstyle="round,pad=0,rounding_size=5",
+                                    facecolor=box.colour, edgecolor="#333", linewidth=0.8))  # fmt: skip
+        ax.text(box.x, box.y + 11, box.title, ha="center", va="center", fontsize=8)
+        ax.text(box.x, box.y + 25, box.subtitle, ha="center", va="center", fontsize=7)
+    for x, y, word in layout.words:
+        ax.text(x, y - 4, word, ha="center", va="center", fontsize=9.5)
+    fig.savefig(path, dpi=dpi, facecolor="white")
+    plt.close(fig)
+
+
+def render_file(tree: Tree, classes: Sequence[str], predicted: Sequence[int], probs: Sequence[float], path: str | Path) -> None:
+    """Write a picture of the labelled tree; the format follows the suffix (.svg or .png)."""
+    from treeseq.checkpoint import write_text_atomic
+
+    layout = layout_tree(tree, classes, predicted, probs)
+    if str(path).lower().endswith(".png"):
+        save_png(layout, path)
+    else:
+        write_text_atomic(to_svg(layout, " ".join(tree.tokens)), path)
+
+
+def numbered_paths(path: str | Path, count: int) -> list[Path]:
+    """`out.svg` for one picture; `out-1.svg`, `out-2.svg`, ... for several."""
+    path = Path(path)
+    if count == 1:
+        return [path]
+    return [path.with_name(f"{path.stem}-{i}{path.suffix}") for i in range(1, count + 1)]
