@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 from rich.table import Table
@@ -24,6 +24,8 @@ def evaluate(
     data_dir: DataDir,
     split: Annotated[str, typer.Option(help="Split to read: dev, test or any NAME (reads NAME.txt for trees).")] = "dev",
     format: Format = "text",
+    parse: Annotated[bool, typer.Option("--parse", help="Tree models: re-parse each sentence from its raw text with the archive's parser (or spaCy pipeline) and score against the gold labels (phrases: matched spans only).")] = False,
+    max_length: Annotated[Optional[int], typer.Option("--max-length", help="With --parse: the parser's sentence length limit.", min=1)] = None,
     device: Device = "auto",
     verbose: Verbose = False,
 ) -> None:
@@ -33,11 +35,17 @@ def evaluate(
             raise ConfigError(f"--format {format!r}: expected text or jsonl")
         archive = load_archive(model)
         task = archive["task"]
+        if task == "tagger":
+            from cli.tag import evaluate_tagger  # noqa: PLC0415
+
+            evaluate_tagger(archive, data_dir, split, format, device)
+            return
         if task != "tree":
             raise ConfigError(f"{model}: evaluation of {task!r} models is not available in this version")
-        predictor = TreePredictor.from_archive(archive, resolve_device(device))
+        predictor = TreePredictor.from_archive(archive, resolve_device(device), max_length)
         path = data_dir / f"{split}.txt"
-        report = predictor.evaluate(read_trees(path, predictor.scheme.check))
+        gold = read_trees(path, predictor.scheme.check)
+        report = predictor.evaluate_parsed(gold) if parse else predictor.evaluate(gold)
         _print_tree_report(report, path, format)
 
 

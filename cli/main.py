@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from cli import classify, corpora, evaluate, train
+from cli import classify, corpora, evaluate, parse, tag, train
 
 app = typer.Typer(
     name="treeseq",
@@ -17,6 +17,8 @@ app.add_typer(train.app, name="train")
 app.add_typer(corpora.app, name="corpora")
 app.command("evaluate")(evaluate.evaluate)
 app.command("classify")(classify.classify)
+app.command("tag")(tag.tag)
+app.command("parse")(parse.parse)
 
 
 @app.callback()

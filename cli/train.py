@@ -65,6 +65,8 @@ def train_tree(
     spacy_vectors: Annotated[Optional[str], typer.Option(help="Initialise embeddings from a spaCy pipeline's vectors.")] = None,
     train_file: Annotated[str, typer.Option(help="Training trees inside --data-dir.")] = "train.txt",
     dev_file: Annotated[str, typer.Option(help="Development trees inside --data-dir.")] = "dev.txt",
+    parser: Annotated[Optional[Path], typer.Option("--parser", help="A parser archive (train parser) to carry inside the model, so classify takes raw text.", dir_okay=False)] = None,
+    spacy_model: Annotated[Optional[str], typer.Option("--spacy-model", help="Train on dependency trees from this spaCy pipeline (child-sum Tree-LSTM); classify parses raw text with it.")] = None,
     quiet: Quiet = False,
     verbose: Verbose = False,
 ) -> None:
@@ -95,12 +97,19 @@ def train_tree(
             model_cfg = build_config(TreeModelConfig, "model", saved["config"]["model"])
             train_cfg = build_config(TrainConfig, "train", saved["training"]["train_config"], train_cli)
             vocab = Vocab.from_dict(saved["vocabs"]["words"])
+            spacy_model = spacy_model or saved["config"].get("data", {}).get("spacy_model")
         else:
+            if spacy_model and model_kind is None and "kind" not in {**file_cfg.get("model", {}), **sets.get("model", {})}:
+                model_cli["kind"] = "childsum-lstm"
             model_cfg = build_config(TreeModelConfig, "model", file_cfg.get("model", {}), sets.get("model", {}), model_cli)
             train_cfg = build_config(TrainConfig, "train", file_cfg.get("train", {}), sets.get("train", {}), train_cli)
         scheme = LabelScheme(model_cfg)
-        train_trees = [t for t in prepare_trees(read_trees(data_dir / train_file, scheme.check), model_cfg) if scheme.keeps(t)]
-        dev_trees = [t for t in prepare_trees(read_trees(data_dir / dev_file, scheme.check), model_cfg) if scheme.keeps(t)]
+        parser_archive = _parser_archive(parser) if parser else (saved.get("parser") if resume else None)
+        train_trees, dev_trees = read_trees(data_dir / train_file, scheme.check), read_trees(data_dir / dev_file, scheme.check)
+        if spacy_model:
+            train_trees, dev_trees = _spacy_trees(spacy_model, model_cfg, train_trees, dev_trees)
+        train_trees = [t for t in prepare_trees(train_trees, model_cfg) if scheme.keeps(t)]
+        dev_trees = [t for t in prepare_trees(dev_trees, model_cfg) if scheme.keeps(t)]
         if vocab is None:
             vocab = Vocab.build((w for t in train_trees for w in t.tokens), model_cfg.min_count, lowercase=model_cfg.lowercase)
         torch.manual_seed(train_cfg.seed)
@@ -110,7 +119,9 @@ def train_tree(
         task = TreeTask(
             model_cfg, train_cfg, vocab,
             [encode(t, vocab, scheme) for t in train_trees], [encode(t, vocab, scheme) for t in dev_trees],
-            data_config={"data_dir": str(data_dir), "train_file": train_file, "dev_file": dev_file},
+            data_config={"data_dir": str(data_dir), "train_file": train_file, "dev_file": dev_file,
+                         **({"spacy_model": spacy_model} if spacy_model else {})},
+            parser=parser_archive,
         )  # fmt: skip
         if dist_info.is_main and not quiet:
             params = sum(p.numel() for p in model.parameters())
@@ -127,6 +138,23 @@ def train_tree(
             _print_result(result, output)
         if result.status == "interrupted":
             raise typer.Exit(code=130)
+
+
+def _parser_archive(path: Path) -> dict:
+    """A trained parser's archive, without its training state, to nest inside the classifier's archive."""
+    archive = load_archive(path, task="parser")
+    archive.pop("training", None)
+    return archive
+
+
+def _spacy_trees(name: str, cfg: TreeModelConfig, *splits: list) -> tuple[list, ...]:
+    """The splits as spaCy dependency trees carrying the treebank's labels (child-sum models only)."""
+    from treeseq.parsing.spacy_trees import SpacyTrees  # noqa: PLC0415 (spaCy pipelines load slowly)
+
+    if cfg.kind != "childsum-lstm":
+        raise ConfigError(f"--spacy-model gives dependency trees: use --model-kind childsum-lstm, not {cfg.kind}")
+    spacy = SpacyTrees(name)
+    return tuple(spacy.labelled(trees) for trees in splits)
 
 
 def _init_vectors(model: torch.nn.Module, vocab: Vocab, path: Path | None, spacy_name: str | None) -> None:
@@ -159,3 +187,12 @@ def _print_result(result: Any, output: Path) -> None:
         f"{result.status}: best dev {state.best_metric * 100:.2f} at epoch {state.best_epoch}; "
         f"model {output}, last checkpoint {last}, metrics {log}"
     )
+
+
+from cli.train_tagger import train_tagger  # noqa: E402 (the tagger command lives in its own module)
+
+app.command("tagger")(train_tagger)
+
+from cli.train_parser import train_parser  # noqa: E402 (the parser command lives in its own module)
+
+app.command("parser")(train_parser)

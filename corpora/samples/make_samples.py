@@ -99,3 +99,6 @@ DEMO = (  # for the README's demo: negation, intensifiers and "but" at work
 
 if __name__ == "__main__":
     write_sentiment(HERE / "sentiment")
+    from corpora.samples.make_tagging_samples import write_tagging_samples
+
+    write_tagging_samples()

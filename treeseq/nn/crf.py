@@ -13,6 +13,7 @@ from torch import Tensor, nn
 from treeseq.errors import ShapeError
 
 PENALTY = -1e4  # score of a forbidden transition inside the likelihood
+TINY = 1e-30  # floor of a step's summed probability mass (keeps log and its gradient finite)
 
 
 class CRF(nn.Module):
@@ -56,9 +57,15 @@ class CRF(nn.Module):
         self._check(emissions, mask)
         start, trans, end = self._scores(hard=False)
         emissions = emissions.float()
+        # logsumexp over the previous tag as a matrix product: exp(alpha - rowmax) @ exp(trans - colmax).
+        # Only B*K + K*K exponentials per step instead of B*K*K; forbidden transitions become exact zeros.
+        shift = trans.max(dim=0).values  # (K,)
+        exp_trans = torch.exp(trans - shift)  # (K, K)
         alpha = start + emissions[:, 0]  # (B, K)
         for t in range(1, emissions.shape[1]):
-            step = torch.logsumexp(alpha.unsqueeze(2) + trans, dim=1) + emissions[:, t]  # (B, K)
+            top = alpha.max(dim=1, keepdim=True).values  # (B, 1)
+            total = torch.exp(alpha - top) @ exp_trans  # (B, K)
+            step = torch.log(total.clamp_min(TINY)) + top + shift + emissions[:, t]
             alpha = torch.where(mask[:, t].unsqueeze(1), step, alpha)
         return torch.logsumexp(alpha + end, dim=1)
 

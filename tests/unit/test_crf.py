@@ -1,0 +1,93 @@
+from __future__ import annotations
+
+import itertools
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from treeseq.errors import ShapeError
+from treeseq.nn.crf import CRF
+from treeseq.tags import allowed_transitions, is_valid
+
+BIO_LABELS = ["B-A", "B-B", "I-A", "I-B", "O"]
+
+
+def random_crf(num_tags: int, constraints=None) -> CRF:
+    crf = CRF(num_tags, constraints)
+    with torch.no_grad():
+        for param in crf.parameters():
+            param.normal_()
+    return crf
+
+
+def brute_force(crf: CRF, emissions: torch.Tensor, length: int) -> tuple[torch.Tensor, list[int], torch.Tensor]:
+    """log Z, the best sequence and its score by enumerating every tag sequence of one sentence."""
+    start, trans, end = crf._scores(hard=False)
+    scores, paths = [], []
+    for path in itertools.product(range(crf.num_tags), repeat=length):
+        value = start[path[0]] + end[path[-1]] + sum(emissions[t, tag] for t, tag in enumerate(path))
+        value = value + sum(trans[a, b] for a, b in zip(path, path[1:]))
+        scores.append(value)
+        paths.append(list(path))
+    stacked = torch.stack(scores)
+    best = int(stacked.argmax())
+    return torch.logsumexp(stacked, 0), paths[best], stacked[best]
+
+
+@pytest.mark.parametrize("constrained", [False, True])
+def test_log_partition_and_viterbi_equal_enumeration(constrained: bool) -> None:
+    torch.manual_seed(3)
+    constraints = allowed_transitions(BIO_LABELS, "bio") if constrained else None
+    crf = random_crf(len(BIO_LABELS), constraints)
+    lengths = torch.tensor([4, 1, 3, 2])
+    mask = torch.arange(4).unsqueeze(0) < lengths.unsqueeze(1)
+    emissions = torch.randn(4, 4, len(BIO_LABELS)) * 2
+    log_z = crf.log_partition(emissions, mask)
+    best_tags, best_scores = crf.viterbi(emissions, mask)
+    for row, length in enumerate(lengths.tolist()):
+        want_z, want_path, want_score = brute_force(crf, emissions[row], length)
+        torch.testing.assert_close(log_z[row], want_z, atol=1e-4, rtol=1e-5)
+        assert best_tags[row, :length].tolist() == want_path
+        assert best_tags[row, length:].eq(0).all()
+        torch.testing.assert_close(best_scores[row], want_score, atol=1e-4, rtol=1e-5)
+        path = best_tags[row : row + 1]
+        torch.testing.assert_close(crf.sequence_score(emissions[row : row + 1], path, mask[row : row + 1])[0], want_score)
+
+
+def test_likelihood_of_all_sequences_sums_to_one() -> None:
+    torch.manual_seed(0)
+    crf = random_crf(3)
+    emissions = torch.randn(1, 3, 3)
+    mask = torch.ones(1, 3, dtype=torch.bool)
+    total = sum(
+        torch.exp(-crf.neg_log_likelihood(emissions, torch.tensor([p]), mask))
+        for p in itertools.product(range(3), repeat=3)
+    )
+    torch.testing.assert_close(total, torch.ones(1), atol=1e-5, rtol=1e-5)
+
+
+def test_gradients_flow_and_shapes_are_checked() -> None:
+    crf = random_crf(3)
+    emissions = torch.randn(2, 5, 3, requires_grad=True)
+    mask = torch.tensor([[True] * 5, [True] * 2 + [False] * 3])
+    loss = crf.neg_log_likelihood(emissions, torch.randint(0, 3, (2, 5)), mask).sum()
+    loss.backward()
+    assert emissions.grad is not None and emissions.grad[1, 2:].abs().sum() == 0  # padding gets no gradient
+    assert crf.transitions.grad is not None
+    with pytest.raises(ShapeError):
+        crf.log_partition(torch.randn(2, 5, 4), mask)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.lists(st.floats(-50, 50), min_size=5, max_size=5), min_size=1, max_size=7),
+    st.sampled_from(["bio", "bioes", "iob1"]),
+)
+def test_constrained_decoding_never_emits_an_invalid_sequence(rows: list[list[float]], scheme: str) -> None:
+    labels = {"bio": BIO_LABELS, "iob1": BIO_LABELS, "bioes": ["B-A", "E-A", "I-A", "O", "S-A"]}[scheme]
+    crf = random_crf(len(labels), allowed_transitions(labels, scheme))
+    emissions = torch.tensor(rows).unsqueeze(0)  # arbitrary, possibly huge emission scores
+    tags, _ = crf.viterbi(emissions, torch.ones(1, len(rows), dtype=torch.bool))
+    assert is_valid([labels[i] for i in tags[0].tolist()], scheme)
