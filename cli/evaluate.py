@@ -26,6 +26,7 @@ def evaluate(
     format: Format = "text",
     parse: Annotated[bool, typer.Option("--parse", help="Tree models: re-parse each sentence from its raw text with the archive's parser (or spaCy pipeline) and score against the gold labels (phrases: matched spans only).")] = False,
     max_length: Annotated[Optional[int], typer.Option("--max-length", help="With --parse: the parser's sentence length limit.", min=1)] = None,
+    beam: Annotated[int, typer.Option("--beam", help="Translators: beam size (1: greedy).", min=1)] = 5,
     device: Device = "auto",
     verbose: Verbose = False,
 ) -> None:
@@ -39,6 +40,9 @@ def evaluate(
             from cli.tag import evaluate_tagger  # noqa: PLC0415
 
             evaluate_tagger(archive, data_dir, split, format, device)
+            return
+        if task == "translator":
+            evaluate_translator(archive, data_dir, split, format, device, beam)
             return
         if task != "tree":
             raise ConfigError(f"{model}: evaluation of {task!r} models is not available in this version")
@@ -67,3 +71,20 @@ def _print_tree_report(report: TreeReport, path: Path, format: str) -> None:
     for name, row in zip(report.classes, report.confusion):
         matrix.add_row(name, *(str(v) for v in row))
     console.print(matrix)
+
+
+def evaluate_translator(archive: dict, data_dir: Path, split: str, format: str, device: str, beam: int) -> None:
+    """Translators: sacrebleu BLEU (cased and lowercased) and chrF with signatures, on NAME.SRC/NAME.TGT."""
+    from corpora.readers.parallel import read_split  # noqa: PLC0415
+    from treeseq.tasks.translator import DecodeConfig, TranslatorPredictor  # noqa: PLC0415
+
+    predictor = TranslatorPredictor.from_archive(archive, resolve_device(device))
+    data = read_split(data_dir, split, predictor.data_cfg.src, predictor.data_cfg.tgt)
+    scores, _ = predictor.evaluate(data.pairs, DecodeConfig(beam_size=beam))
+    if format == "jsonl":
+        console.print_json(json.dumps({"data": data.source, "sentences": len(data.pairs), "beam": beam, **scores}), indent=None)
+        return
+    console.print(f"{data.source}: {len(data.pairs)} sentences, beam {beam}")
+    console.print(f"BLEU {scores['bleu']:.2f}  ({scores['bleu_signature']})")
+    console.print(f"BLEU lowercased {scores['bleu_lc']:.2f}  ({scores['bleu_lc_signature']})")
+    console.print(f"chrF {scores['chrf']:.2f}  ({scores['chrf_signature']})")

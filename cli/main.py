@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from cli import classify, corpora, evaluate, parse, tag, train
+from cli import classify, corpora, evaluate, parse, tag, train, translate
 
 app = typer.Typer(
     name="treeseq",
@@ -19,6 +19,7 @@ app.command("evaluate")(evaluate.evaluate)
 app.command("classify")(classify.classify)
 app.command("tag")(tag.tag)
 app.command("parse")(parse.parse)
+app.command("translate")(translate.translate)
 
 
 @app.callback()

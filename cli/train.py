@@ -196,3 +196,7 @@ app.command("tagger")(train_tagger)
 from cli.train_parser import train_parser  # noqa: E402 (the parser command lives in its own module)
 
 app.command("parser")(train_parser)
+
+from cli.train_translator import train_translator  # noqa: E402 (the translator command lives in its own module)
+
+app.command("translator")(train_translator)

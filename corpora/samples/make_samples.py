@@ -102,3 +102,6 @@ if __name__ == "__main__":
     from corpora.samples.make_tagging_samples import write_tagging_samples
 
     write_tagging_samples()
+    from corpora.samples.make_parallel_samples import write_parallel
+
+    write_parallel()

@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+import pytest
+import torch
+
+from treeseq.decoding.beam import beam_search
+from treeseq.decoding.forced import forced_log_probs
+from treeseq.decoding.greedy import greedy_search
+from treeseq.models.seq2seq import Seq2Seq
+
+BOS, EOS = 2, 3
+
+
+def model_and_sources(attention: str = "general") -> tuple[Seq2Seq, torch.Tensor, torch.Tensor]:
+    torch.manual_seed(3)
+    model = Seq2Seq(20, 12, embed_dim=8, hidden_size=8, attention=attention, dropout=0.0, input_feeding=attention == "dot").eval()
+    with torch.no_grad():
+        model.output.bias[EOS] -= 1.5  # longer outputs make the search non-trivial
+    src = torch.tensor([[5, 6, 7, 8, 9], [10, 11, 0, 0, 0], [12, 13, 14, 0, 0], [15, 0, 0, 0, 0]])
+    return model, src, torch.tensor([5, 2, 3, 1])
+
+
+def run_beam(model: Seq2Seq, src: torch.Tensor, lengths: torch.Tensor, k: int, n_best: int = 1, alpha: float = 0.0):
+    with torch.no_grad():
+        return beam_search(model.decode_step, model.encode(src, lengths), bos_id=BOS, eos_id=EOS, beam_size=k,
+                           max_lens=lengths * 2 + 3, alpha=alpha, n_best=n_best, with_attention=True)  # fmt: skip
+
+
+@pytest.mark.parametrize("attention", ["bahdanau", "general", "dot"])
+def test_beam_of_one_equals_greedy(attention: str) -> None:
+    model, src, lengths = model_and_sources(attention)
+    with torch.no_grad():
+        greedy = greedy_search(model.decode_step, model.encode(src, lengths), bos_id=BOS, eos_id=EOS, max_lens=lengths * 2 + 3)
+    beam = run_beam(model, src, lengths, 1)
+    assert [h.tokens for h in greedy] == [b[0].tokens for b in beam]
+    assert [h.log_prob for h in greedy] == pytest.approx([b[0].log_prob for b in beam], abs=1e-4)
+
+
+def test_batched_beam_equals_one_sentence_at_a_time() -> None:
+    model, src, lengths = model_and_sources()
+    batched = run_beam(model, src, lengths, 4, n_best=3, alpha=0.6)
+    for row in range(src.shape[0]):
+        single = run_beam(model, src[row : row + 1, : int(lengths[row])], lengths[row : row + 1], 4, n_best=3, alpha=0.6)[0]
+        assert [h.tokens for h in single] == [h.tokens for h in batched[row]]
+        assert [h.score for h in single] == pytest.approx([h.score for h in batched[row]], abs=1e-4)
+
+
+def test_n_best_is_sorted_and_matches_forced_decoding() -> None:
+    model, src, lengths = model_and_sources()
+    found = run_beam(model, src, lengths, 5, n_best=5, alpha=0.6)
+    for row, hyps in enumerate(found):
+        assert len(hyps) == 5 and [h.score for h in hyps] == sorted((h.score for h in hyps), reverse=True)
+        with torch.no_grad():
+            state = model.encode(src[row : row + 1].expand(5, -1), lengths[row : row + 1].expand(5))
+            forced = forced_log_probs(model.decode_step, state, [h.tokens for h in hyps], bos_id=BOS, eos_id=EOS)
+            tgt = [h.tokens for h in hyps]
+            width = max(map(len, tgt)) + 1
+            tgt_in = torch.tensor([[BOS, *t] + [0] * (width - len(t) - 1) for t in tgt])
+            tgt_out = torch.tensor([[*t, EOS] + [0] * (width - len(t) - 1) for t in tgt])
+            fast = model.target_log_probs(src[row : row + 1].expand(5, -1), lengths[row : row + 1].expand(5), tgt_in, tgt_out)
+        assert [h.log_prob for h in hyps] == pytest.approx(forced, abs=1e-4)
+        assert [h.log_prob for h in hyps] == pytest.approx(fast.tolist(), abs=1e-4)
+
+
+def test_hypothesis_attention_rows_sum_to_one_over_the_source() -> None:
+    model, src, lengths = model_and_sources()
+    for row, hyps in enumerate(run_beam(model, src, lengths, 3)):
+        weights = hyps[0].attention
+        assert weights.shape[0] == len(hyps[0].tokens) + 1
+        assert torch.allclose(weights[:, : int(lengths[row])].sum(-1), torch.ones(weights.shape[0]), atol=1e-5)
+        assert float(weights[:, int(lengths[row]) :].sum()) == 0.0
+
+
+def test_output_budget_forces_eos() -> None:
+    model, src, lengths = model_and_sources()
+    with torch.no_grad():
+        model.output.bias[EOS] -= 50  # never ends by itself
+        found = beam_search(model.decode_step, model.encode(src, lengths), bos_id=BOS, eos_id=EOS, beam_size=3,
+                            max_lens=torch.tensor([4, 2, 3, 1]))  # fmt: skip
+    assert [len(h[0].tokens) for h in found] == [3, 1, 2, 0]

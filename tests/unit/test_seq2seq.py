@@ -1,0 +1,91 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from corpora.readers.parallel import read_split
+from treeseq.checkpoint import load_archive, save_atomic
+from treeseq.config import TrainConfig
+from treeseq.data.parallel import collate_pairs
+from treeseq.nn.attention import Attention
+from treeseq.models.seq2seq import Seq2Seq
+from treeseq.tasks.translator import (
+    DecodeConfig, TranslatorDataConfig, TranslatorModelConfig, TranslatorPredictor, TranslatorTask, build_codec, build_model,
+)  # fmt: skip
+from treeseq.training.engine import fit
+
+SAMPLE = Path(__file__).resolve().parents[2] / "corpora" / "samples" / "parallel"
+
+
+def tiny(attention: str = "general", rnn: str = "gru", input_feeding: bool = False) -> Seq2Seq:
+    torch.manual_seed(0)
+    return Seq2Seq(30, 25, rnn=rnn, embed_dim=8, hidden_size=8, attention=attention, input_feeding=input_feeding,
+                   dropout=0.0, enc_layers=2, dec_layers=2).eval()  # fmt: skip
+
+
+def toy_batch() -> tuple[torch.Tensor, ...]:
+    src = torch.tensor([[5, 6, 7, 8], [9, 10, 0, 0], [11, 0, 0, 0]])
+    lengths = torch.tensor([4, 2, 1])
+    tgt_in = torch.tensor([[2, 5, 6, 7], [2, 8, 9, 0], [2, 4, 0, 0]])
+    tgt_out = torch.tensor([[5, 6, 7, 3], [8, 9, 3, 0], [4, 3, 0, 0]])
+    return src, lengths, tgt_in, tgt_out
+
+
+@pytest.mark.parametrize("kind", ["bahdanau", "dot", "general"])
+def test_attention_rows_sum_to_one_over_real_positions(kind: str) -> None:
+    attention = Attention(kind, 6, 6, 5)
+    memory, mask = torch.randn(2, 4, 6), torch.tensor([[True, True, True, False], [True, False, False, False]])
+    context, weights = attention(torch.randn(2, 3, 6), attention.keys(memory), memory, mask)
+    assert context.shape == (2, 3, 6) and weights.shape == (2, 3, 4)
+    assert torch.allclose(weights.sum(-1), torch.ones(2, 3))
+    assert float(weights.masked_select(~mask.unsqueeze(1).expand(2, 3, 4)).abs().sum()) == 0.0
+
+
+@pytest.mark.parametrize("rnn", ["gru", "lstm"])
+def test_whole_target_fast_path_equals_stepwise(rnn: str) -> None:
+    model = tiny(rnn=rnn)
+    src, lengths, tgt_in, _ = toy_batch()
+    fast = model.whole_target_logits(model.encode(src, lengths), tgt_in)
+    slow = model.stepwise_logits(model.encode(src, lengths), tgt_in)
+    real = tgt_in != 0
+    assert torch.allclose(fast[real], slow[real], atol=1e-5)
+
+
+@pytest.mark.parametrize("attention,feeding", [("bahdanau", False), ("general", True), ("dot", False)])
+def test_every_variant_trains_a_step_and_scores(attention: str, feeding: bool) -> None:
+    model = tiny(attention, input_feeding=feeding).train()
+    loss, count = model(*toy_batch(), sampling_prob=0.5)
+    loss.backward()
+    assert int(count) == 9 and torch.isfinite(loss) and model.src_embed.weight.grad is not None
+    assert model.output.weight is model.tgt_embed.weight
+
+
+def test_tiny_model_overfits_the_sample_and_round_trips_through_the_archive(tmp_path: Path) -> None:
+    data = read_split(SAMPLE, "train", "de", "en")
+    pairs = data.pairs[:12]
+    data_cfg = TranslatorDataConfig(vocab_size=330, dev_bleu=False)
+    model_cfg = TranslatorModelConfig(embed_dim=48, hidden_size=48, dropout=0.0, label_smoothing=0.0)
+    train_cfg = TrainConfig(epochs=80, batch_size=200, optimizer="adam", lr=0.02, weight_decay=0.0, clip_norm=1.0)
+    codec = build_codec(pairs, data_cfg)
+    examples, _ = codec.encode_pairs(pairs, 100, strict=False)
+    torch.manual_seed(0)
+    model = build_model(model_cfg, codec)
+    task = TranslatorTask(model_cfg, data_cfg, train_cfg, codec, examples, pairs[:12])
+    fit(task, model, train_cfg, tmp_path / "m.pt", torch.device("cpu"), show_progress=False)
+    predictor = TranslatorPredictor.from_archive(load_archive(tmp_path / "m.pt", task="translator"), torch.device("cpu"))
+    outputs = [t.texts[0] for t in predictor.translate([p.src for p in pairs[:12]], DecodeConfig(beam_size=3))]
+    assert outputs == [p.tgt for p in pairs[:12]]
+    save_atomic(task.archive(predictor.model), tmp_path / "again.pt")
+    again = TranslatorPredictor.from_archive(load_archive(tmp_path / "again.pt"), torch.device("cpu"))
+    src = [p.src for p in pairs[:5]]
+    assert predictor.score(src, outputs[:5]) == again.score(src, outputs[:5])
+
+
+def test_collate_splits_targets_into_decoder_input_and_output() -> None:
+    from treeseq.data.parallel import PairExample
+
+    batch = collate_pairs([PairExample((5, 6), (7,)), PairExample((8,), (9, 10))])
+    assert batch.tgt_in.tolist() == [[2, 7, 0], [2, 9, 10]] and batch.tgt_out.tolist() == [[7, 3, 0], [9, 10, 3]]
+    assert batch.src_lengths.tolist() == [2, 1] and batch.num_tgt_tokens == 5

@@ -1,0 +1,110 @@
+"""Batched beam search: all sentences and all their beams in one tensor (N = B x K rows).
+
+Each step takes the 2K best continuations of every sentence; those ending in eos among its K best become
+finished hypotheses, the K best others go on. A sentence is done with K finished hypotheses or at its
+output budget (where eos is forced). Scores are log-probabilities divided by GNMT's length penalty.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor
+
+from treeseq.decoding import DecoderState, Hypothesis, StepFn, length_penalty
+
+
+@dataclass
+class _Beams:
+    """The search's bookkeeping, kept out of the loop."""
+
+    scores: Tensor  # (B, K) summed log-probabilities of the live beams
+    seqs: Tensor  # (B*K, t) tokens so far
+    attention: Tensor | None  # (B*K, t, S) when requested
+    finished: list[list[Hypothesis]] = field(default_factory=list)
+    done: list[bool] = field(default_factory=list)
+
+
+def beam_search(step: StepFn, state: DecoderState, *, bos_id: int, eos_id: int, beam_size: int, max_lens: Tensor,
+                alpha: float = 0.0, n_best: int = 1, with_attention: bool = False) -> list[list[Hypothesis]]:  # fmt: skip
+    """Beam search for a batch of sentences.
+
+    Args:
+        step: the model's step function (see treeseq.decoding).
+        state: one row per sentence; expanded here to `beam_size` rows each.
+        bos_id: first input token.
+        eos_id: end token.
+        beam_size: beams per sentence (K).
+        max_lens: (B,) output budget per sentence, eos included.
+        alpha: length-penalty exponent (0: raw log-probabilities).
+        n_best: hypotheses returned per sentence (<= beam_size).
+        with_attention: keep attention weights (len + 1, S) with each hypothesis.
+
+    Returns:
+        For each sentence its n best hypotheses, best first.
+    """
+    batch, k = max_lens.shape[0], beam_size
+    device = max_lens.device
+    state = state.reorder(torch.arange(batch, device=device).repeat_interleave(k))
+    scores = torch.full((batch, k), float("-inf"), device=device)
+    scores[:, 0] = 0.0
+    beams = _Beams(scores, torch.zeros(batch * k, 0, dtype=torch.long, device=device), None,
+                   [[] for _ in range(batch)], [False] * batch)  # fmt: skip
+    row_budget = max_lens.repeat_interleave(k).unsqueeze(1)
+    prev = torch.full((batch * k,), bos_id, dtype=torch.long, device=device)
+    for t in range(int(max_lens.max())):
+        log_probs, state, weights = step(prev, state)
+        vocab = log_probs.shape[1]
+        eos_only = (row_budget <= t + 1) & (torch.arange(vocab, device=device) != eos_id)
+        log_probs = log_probs.masked_fill(eos_only, float("-inf"))
+        cand = (beams.scores.unsqueeze(-1) + log_probs.view(batch, k, vocab)).view(batch, k * vocab)
+        top_scores, top_index = cand.topk(min(2 * k, k * vocab), dim=1)
+        sources, tokens = top_index // vocab, top_index % vocab
+        _finalize(beams, top_scores, sources, tokens, weights if with_attention else None, eos_id, k, alpha)
+        rows, prev = _advance(beams, top_scores, sources, tokens, eos_id, k)
+        state = state.reorder(rows)
+        _extend(beams, rows, prev, weights if with_attention else None)
+        for index in (max_lens <= t + 1).nonzero().flatten().tolist():
+            beams.done[index] = True
+        if all(beams.done):
+            break
+    return [sorted(hyps, key=lambda h: -h.score)[:n_best] for hyps in beams.finished]
+
+
+def _finalize(beams: _Beams, top_scores: Tensor, sources: Tensor, tokens: Tensor, weights: Tensor | None,
+              eos_id: int, k: int, alpha: float) -> None:  # fmt: skip
+    """Turn eos candidates among each sentence's K best into finished hypotheses."""
+    hits = ((tokens[:, :k] == eos_id) & torch.isfinite(top_scores[:, :k])).nonzero().tolist()
+    for sentence, rank in hits:
+        if beams.done[sentence]:
+            continue
+        row = sentence * k + int(sources[sentence, rank])
+        seq = beams.seqs[row].tolist()
+        log_prob = float(top_scores[sentence, rank])
+        attention = None
+        if weights is not None:
+            last = weights[row].float().cpu().unsqueeze(0)
+            attention = last if beams.attention is None else torch.cat([beams.attention[row].cpu(), last], 0)
+        beams.finished[sentence].append(Hypothesis(seq, log_prob, log_prob / length_penalty(len(seq) + 1, alpha), attention))
+        if len(beams.finished[sentence]) >= k:
+            beams.done[sentence] = True
+
+
+def _advance(beams: _Beams, top_scores: Tensor, sources: Tensor, tokens: Tensor, eos_id: int, k: int) -> tuple[Tensor, Tensor]:
+    """Keep the K best candidates that do not end in eos; returns their source rows and tokens, (B*K,)."""
+    width = top_scores.shape[1]
+    rank_key = (tokens == eos_id).long() * width + torch.arange(width, device=tokens.device)
+    keep = rank_key.argsort(dim=1)[:, :k]  # (B, K)
+    beams.scores = top_scores.gather(1, keep).masked_fill(tokens.gather(1, keep) == eos_id, float("-inf"))
+    offsets = torch.arange(top_scores.shape[0], device=tokens.device).unsqueeze(1) * k
+    rows = (offsets + sources.gather(1, keep)).flatten()
+    return rows, tokens.gather(1, keep).flatten()
+
+
+def _extend(beams: _Beams, rows: Tensor, new_tokens: Tensor, weights: Tensor | None) -> None:
+    beams.seqs = torch.cat([beams.seqs.index_select(0, rows), new_tokens.unsqueeze(1)], dim=1)
+    if weights is not None:
+        step_weights = weights.index_select(0, rows).float().unsqueeze(1)
+        previous = beams.attention.index_select(0, rows) if beams.attention is not None else None
+        beams.attention = step_weights if previous is None else torch.cat([previous, step_weights], dim=1)

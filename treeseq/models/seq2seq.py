@@ -1,0 +1,185 @@
+"""Attentional encoder-decoder: a bidirectional GRU/LSTM encoder over packed sequences and an RNN decoder.
+
+Decoder variants (Bahdanau et al. 2015; Luong et al. 2015):
+- `bahdanau`: additive attention from the previous decoder state; the context is an RNN input.
+- `dot` / `general`: Luong attention from the current decoder output; with `input_feeding` the previous
+  attentional vector is an RNN input. Without input feeding nothing flows from one step's attention to
+  the next, so training runs the decoder RNN over the whole target in one call and attends with all
+  target positions at once (`whole_target_logits`, the fast path).
+Every variant also has the step-by-step path (`stepwise_logits`), used for scheduled sampling and as the
+reference. The attentional vector tanh(W [h; c]) has the embedding size, so the output layer can share
+the target embedding matrix (tied embeddings).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from treeseq.errors import ConfigError, ShapeError
+from treeseq.nn.attention import Attention
+
+RNNS = ("gru", "lstm")
+PAD_ID, BOS_ID = 0, 2
+Hidden = Tensor | tuple[Tensor, Tensor]  # GRU: h (L, N, H); LSTM: (h, c)
+
+
+@dataclass
+class Seq2SeqState:
+    """Decoder state for N = B x k rows (k rows per sentence); memory, keys and mask stay per sentence."""
+
+    hidden: Hidden
+    feed: Tensor | None  # (N, E): the previous attentional vector (input feeding), else None
+    memory: Tensor  # (B, S, M)
+    keys: Tensor  # (B, S, K)
+    mask: Tensor  # (B, S) bool
+
+    def reorder(self, indices: Tensor) -> Seq2SeqState:
+        """Rows `indices` (each within its own sentence's group); memory is shared and not copied."""
+        if isinstance(self.hidden, tuple):
+            hidden: Hidden = (self.hidden[0].index_select(1, indices), self.hidden[1].index_select(1, indices))
+        else:
+            hidden = self.hidden.index_select(1, indices)
+        feed = None if self.feed is None else self.feed.index_select(0, indices)
+        return replace(self, hidden=hidden, feed=feed)
+
+    @property
+    def rows(self) -> int:
+        return (self.hidden[0] if isinstance(self.hidden, tuple) else self.hidden).shape[1]
+
+
+class Seq2Seq(nn.Module):
+    """Encoder, bridge, attention and decoder; `forward` is the training loss."""
+
+    def __init__(
+        self, src_vocab: int, tgt_vocab: int, *, rnn: str = "gru", embed_dim: int = 256, hidden_size: int = 512,
+        enc_layers: int = 1, dec_layers: int = 1, attention: str = "general", input_feeding: bool = False,
+        dropout: float = 0.3, tie_embeddings: bool = True, label_smoothing: float = 0.1,
+    ) -> None:  # fmt: skip
+        super().__init__()
+        if rnn not in RNNS:
+            raise ConfigError(f"rnn {rnn!r}: expected one of {', '.join(RNNS)}")
+        cell = nn.GRU if rnn == "gru" else nn.LSTM
+        memory_size = 2 * hidden_size
+        self.rnn_kind, self.attention_kind, self.input_feeding = rnn, attention, input_feeding and attention != "bahdanau"
+        dec_size = memory_size if attention == "dot" else hidden_size  # dot products need equal sizes
+        self.dec_layers, self.hidden_size, self.label_smoothing = dec_layers, dec_size, label_smoothing
+        self.src_embed = nn.Embedding(src_vocab, embed_dim, padding_idx=PAD_ID)
+        self.tgt_embed = nn.Embedding(tgt_vocab, embed_dim, padding_idx=PAD_ID)
+        self.encoder = cell(embed_dim, hidden_size, enc_layers, batch_first=True, bidirectional=True,
+                            dropout=dropout if enc_layers > 1 else 0.0)  # fmt: skip
+        self.bridge = nn.Linear(memory_size, dec_layers * dec_size * (2 if rnn == "lstm" else 1))
+        extra = memory_size if attention == "bahdanau" else (embed_dim if self.input_feeding else 0)
+        self.decoder = cell(embed_dim + extra, dec_size, dec_layers, batch_first=True,
+                            dropout=dropout if dec_layers > 1 else 0.0)  # fmt: skip
+        self.attention = Attention(attention, dec_size, memory_size, hidden_size)
+        self.combine = nn.Linear(dec_size + memory_size, embed_dim, bias=False)
+        self.output = nn.Linear(embed_dim, tgt_vocab)
+        if tie_embeddings:
+            self.output.weight = self.tgt_embed.weight
+        self.dropout = nn.Dropout(dropout)
+
+    @property
+    def has_fast_path(self) -> bool:
+        """Whether training can run the decoder over the whole target at once."""
+        return self.attention_kind != "bahdanau" and not self.input_feeding
+
+    def encode(self, src_ids: Tensor, src_lengths: Tensor) -> Seq2SeqState:
+        """Encode padded sources (B, S) into the initial decoder state (one row per sentence)."""
+        if src_ids.dim() != 2 or src_lengths.shape != src_ids.shape[:1]:
+            raise ShapeError(f"src_ids must be (B, S) with lengths (B,), got {tuple(src_ids.shape)}, {tuple(src_lengths.shape)}")
+        embedded = self.dropout(self.src_embed(src_ids))
+        packed = pack_padded_sequence(embedded, src_lengths.cpu(), batch_first=True, enforce_sorted=False)
+        outputs, final = self.encoder(packed)
+        memory, _ = pad_packed_sequence(outputs, batch_first=True, total_length=src_ids.shape[1])  # (B, S, 2H)
+        final_h = final[0] if isinstance(final, tuple) else final  # (layers * 2, B, H)
+        summary = torch.cat([final_h[-2], final_h[-1]], dim=-1)  # last layer, both directions: (B, 2H)
+        bridged = torch.tanh(self.bridge(summary)).view(summary.shape[0], -1, self.dec_layers, self.hidden_size)
+        states = bridged.permute(1, 2, 0, 3).contiguous()  # (1 or 2, layers, B, H)
+        hidden: Hidden = (states[0], states[1]) if self.rnn_kind == "lstm" else states[0]
+        mask = torch.arange(src_ids.shape[1], device=src_ids.device) < src_lengths.to(src_ids.device).unsqueeze(1)
+        feed = memory.new_zeros(src_ids.shape[0], self.tgt_embed.embedding_dim) if self.input_feeding else None
+        return Seq2SeqState(hidden, feed, memory, self.attention.keys(memory), mask)
+
+    def _attend(self, query: Tensor, state: Seq2SeqState) -> tuple[Tensor, Tensor]:
+        """query (N, H) -> context (N, M), weights (N, S), with the N rows grouped by sentence."""
+        batch = state.memory.shape[0]
+        context, weights = self.attention(query.view(batch, -1, query.shape[-1]), state.keys, state.memory, state.mask)
+        return context.reshape(query.shape[0], -1), weights.reshape(query.shape[0], -1)
+
+    def step_logits(self, prev_ids: Tensor, state: Seq2SeqState) -> tuple[Tensor, Seq2SeqState, Tensor]:
+        """One decoder step for N rows: logits (N, V), the new state, attention weights (N, S)."""
+        embedded = self.dropout(self.tgt_embed(prev_ids))  # (N, E)
+        if self.attention_kind == "bahdanau":
+            top = (state.hidden[0] if isinstance(state.hidden, tuple) else state.hidden)[-1]
+            context, weights = self._attend(top, state)
+            output, hidden = self.decoder(torch.cat([embedded, context.to(embedded.dtype)], -1).unsqueeze(1), state.hidden)
+            output = output.squeeze(1)
+        else:
+            inputs = embedded if state.feed is None else torch.cat([embedded, state.feed.to(embedded.dtype)], -1)
+            output, hidden = self.decoder(inputs.unsqueeze(1), state.hidden)
+            output = output.squeeze(1)
+            context, weights = self._attend(output, state)
+        attentional = torch.tanh(self.combine(torch.cat([output, context.to(output.dtype)], -1)))  # (N, E)
+        feed = attentional if self.input_feeding else None
+        return self.output(self.dropout(attentional)), replace(state, hidden=hidden, feed=feed), weights
+
+    def decode_step(self, prev_ids: Tensor, state: Seq2SeqState) -> tuple[Tensor, Seq2SeqState, Tensor]:
+        """The step function for treeseq.decoding: fp32 log-probabilities (N, V), state, attention (N, S).
+
+        Padding and bos (ids 0 and 2) are never predicted: their probability mass is removed.
+        """
+        logits, state, weights = self.step_logits(prev_ids, state)
+        logits = logits.float().index_fill(1, torch.tensor([PAD_ID, BOS_ID], device=logits.device), float("-inf"))
+        return torch.log_softmax(logits, dim=-1), state, weights
+
+    def whole_target_logits(self, state: Seq2SeqState, tgt_in: Tensor) -> Tensor:
+        """The fast path: the decoder over the whole target at once, (B, T) -> logits (B, T, V)."""
+        if not self.has_fast_path:
+            raise ConfigError("the whole-target decoder needs Luong attention without input feeding")
+        embedded = self.dropout(self.tgt_embed(tgt_in))
+        outputs, _ = self.decoder(embedded, state.hidden)  # (B, T, H); padding at the end cannot leak back
+        context, _ = self.attention(outputs, state.keys, state.memory, state.mask)  # (B, T, M)
+        attentional = torch.tanh(self.combine(torch.cat([outputs, context.to(outputs.dtype)], -1)))
+        return self.output(self.dropout(attentional))
+
+    def stepwise_logits(self, state: Seq2SeqState, tgt_in: Tensor, sampling_prob: float = 0.0) -> Tensor:
+        """The decoder one step at a time; with `sampling_prob` > 0 each input token is replaced, with that
+        probability, by the model's own greedy choice at the previous step (scheduled sampling)."""
+        logits: list[Tensor] = []
+        prev = tgt_in[:, 0]
+        for t in range(tgt_in.shape[1]):
+            if t > 0:
+                prev = tgt_in[:, t]
+                if sampling_prob > 0:
+                    sampled = torch.rand(prev.shape, device=prev.device) < sampling_prob
+                    prev = torch.where(sampled & (prev != PAD_ID), logits[-1].detach().argmax(-1), prev)
+            step, state, _ = self.step_logits(prev, state)
+            logits.append(step)
+        return torch.stack(logits, dim=1)
+
+    def teacher_forced_logits(self, src_ids: Tensor, src_lengths: Tensor, tgt_in: Tensor, sampling_prob: float = 0.0) -> Tensor:
+        """Logits (B, T, V) for decoder inputs `tgt_in` (bos + target); the fast path when it applies."""
+        state = self.encode(src_ids, src_lengths)
+        if self.has_fast_path and sampling_prob == 0:
+            return self.whole_target_logits(state, tgt_in)
+        return self.stepwise_logits(state, tgt_in, sampling_prob)
+
+    def forward(self, src_ids: Tensor, src_lengths: Tensor, tgt_in: Tensor, tgt_out: Tensor,
+                sampling_prob: float = 0.0) -> tuple[Tensor, Tensor]:  # fmt: skip
+        """Training loss: (label-smoothed cross-entropy summed over target tokens, number of tokens)."""
+        logits = self.teacher_forced_logits(src_ids, src_lengths, tgt_in, sampling_prob)
+        loss = F.cross_entropy(logits.flatten(0, 1).float(), tgt_out.flatten(), ignore_index=PAD_ID,
+                               label_smoothing=self.label_smoothing, reduction="sum")  # fmt: skip
+        return loss, (tgt_out != PAD_ID).sum()
+
+    def target_log_probs(self, src_ids: Tensor, src_lengths: Tensor, tgt_in: Tensor, tgt_out: Tensor) -> Tensor:
+        """Forced decoding: each target's summed log-probability (eos included), (B,)."""
+        logits = self.teacher_forced_logits(src_ids, src_lengths, tgt_in).float()
+        logits[..., [PAD_ID, BOS_ID]] = float("-inf")  # as in decode_step
+        log_probs = torch.log_softmax(logits, dim=-1).gather(-1, tgt_out.unsqueeze(-1)).squeeze(-1)
+        return log_probs.masked_fill(tgt_out == PAD_ID, 0.0).sum(-1)
