@@ -26,7 +26,7 @@ from corpora.readers.ptb import read_trees  # noqa: E402
 from treeseq.data.trees import TreeExample, batch_trees  # noqa: E402
 from treeseq.models.tree import TreeClassifier  # noqa: E402
 from treeseq.models.tree_reference import reference_logits  # noqa: E402
-from treeseq.tasks.tree import LabelScheme, TreeModelConfig, encode  # noqa: E402
+from treeseq.tasks.tree import LabelScheme, TreeModelConfig, encode, make_batches  # noqa: E402
 from treeseq.training.optim import build_optimizers  # noqa: E402
 from treeseq.vocab import Vocab  # noqa: E402
 
@@ -118,6 +118,10 @@ def main() -> None:
         pool = (examples * (1 + (offset + count) // len(examples)))[offset : offset + count]
         return [pool[i : i + size] for i in range(0, len(pool), size)]
 
+    def height_batches(chunk: list[list[TreeExample]]) -> list[list[TreeExample]]:
+        """The same sentences batched as training batches them by default (by tree height)."""
+        return make_batches([e for b in chunk for e in b], size, "height", seed=0)
+
     def new_model() -> TreeClassifier:
         torch.manual_seed(0)
         return TreeClassifier(cfg.kind, len(vocab), cfg.embed_dim, cfg.hidden_size, classes, cfg.dropout, sparse_embeddings=True).train()
@@ -126,13 +130,15 @@ def main() -> None:
     train_batched(new_model(), batches(5 * size), "fp32")  # warm-up
     # Interleave the two in rounds, so that both see the same machine load; report medians.
     rounds = max(1, args.rounds)
-    ref_model, fast_model = new_model(), new_model()
-    ref_rates, fast_rates, fast_seconds, fast_batches = [], [], 0.0, []
+    ref_model, random_model, fast_model = new_model(), new_model(), new_model()
+    ref_rates, random_rates, fast_rates, fast_seconds, fast_batches = [], [], [], 0.0, []
     ref_per_round, fast_per_round = args.reference_sentences // rounds, args.batched_sentences // rounds
     for r in range(rounds):
         chunk = batches(ref_per_round, offset=r * ref_per_round)
         ref_rates.append(ref_per_round / train_per_node(ref_model, chunk))
         chunk = batches(fast_per_round, offset=r * fast_per_round)
+        random_rates.append(fast_per_round / train_batched(random_model, chunk, "fp32"))
+        chunk = height_batches(chunk)
         seconds = train_batched(fast_model, chunk, "fp32")
         fast_rates.append(fast_per_round / seconds)
         fast_seconds += seconds
@@ -140,11 +146,14 @@ def main() -> None:
     ratios = sorted(f / r for f, r in zip(fast_rates, ref_rates))
     ref_rate, rate = statistics.median(ref_rates), statistics.median(fast_rates)
     emit(impl="per-node reference", sent_per_s=round(ref_rate, 1), sentences=ref_per_round * rounds, rounds=rounds, **common)
-    emit(impl="level-batched", precision="fp32", sent_per_s=round(rate, 1), sentences=fast_per_round * rounds, rounds=rounds, **common)
+    emit(impl="level-batched", batching="random", precision="fp32", sent_per_s=round(statistics.median(random_rates), 1),
+         sentences=fast_per_round * rounds, rounds=rounds, **common)  # fmt: skip
+    emit(impl="level-batched", batching="height (default)", precision="fp32", sent_per_s=round(rate, 1),
+         sentences=fast_per_round * rounds, rounds=rounds, **common)  # fmt: skip
     seconds = fast_seconds
 
     bf16_count = args.batched_sentences // 5
-    bf16_seconds = train_batched(new_model(), batches(bf16_count), "bf16")
+    bf16_seconds = train_batched(new_model(), height_batches(batches(bf16_count)), "bf16")
     emit(impl="level-batched", precision="bf16", sent_per_s=round(bf16_count / bf16_seconds, 1), sentences=bf16_count, **common)
 
     # Roofline: the composition product at the mean number of phrase nodes per level.
@@ -162,7 +171,7 @@ def main() -> None:
         share_of_level_shape_rate=round(achieved / peak_level, 4),
         share_of_1024_row_rate=round(achieved / peak_large, 4),
     )
-    emit(summary="level-batched vs per-node training (median of interleaved rounds)", batched_sent_per_s=round(rate, 1),
+    emit(summary="level-batched (height batches) vs per-node training, median of interleaved rounds", batched_sent_per_s=round(rate, 1),
          reference_sent_per_s=round(ref_rate, 1), round_speedups=[round(x, 2) for x in ratios],
          speedup=round(statistics.median(ratios), 2))  # fmt: skip
 

@@ -40,10 +40,14 @@ class TreeModelConfig:
     min_count: int = 1
     sparse_embeddings: bool = True
     binarize: bool = True  # binarize non-binary trees for the binary-arity cells
+    # random: batches of shuffled trees; height: shuffled pools of 50 batches sorted by tree height,
+    # so a batch's trees share their number of levels (fewer sequential steps per sentence).
+    batching: str = "height"
 
     def __post_init__(self) -> None:
         choice(self, "kind", MODEL_KINDS)
         choice(self, "labels", ("fine", "binary"))
+        choice(self, "batching", ("random", "height"))
         if self.kind in ("rnn", "rntn") and self.embed_dim != self.hidden_size:
             raise ConfigError(
                 f"model.kind={self.kind} uses word vectors as leaf states: embed_dim ({self.embed_dim}) "
@@ -162,6 +166,21 @@ def evaluate_batches(model: TreeClassifier, batches: Sequence[TreeBatch], scheme
     return TreeReport(metrics, confusion, scheme.classes, int(root.sum()))
 
 
+def make_batches(examples: Sequence[TreeExample], size: int, batching: str, seed: int) -> list[list[TreeExample]]:
+    """An epoch's batches, a function of the seed alone (exact resume depends on it)."""
+    rng = random.Random(seed)
+    order = list(range(len(examples)))
+    rng.shuffle(order)
+    if batching == "height":
+        pool = 50 * size
+        order = [i for start in range(0, len(order), pool)
+                 for i in sorted(order[start : start + pool], key=lambda j: examples[j].heights[-1])]  # fmt: skip
+    batches = [[examples[i] for i in order[start : start + size]] for start in range(0, len(order), size)]
+    if batching == "height":
+        rng.shuffle(batches)
+    return batches
+
+
 class TreeTask:
     """The engine's view of tree classification."""
 
@@ -186,10 +205,7 @@ class TreeTask:
         self._dev_batches = [batch_trees(self.dev[i : i + 256]) for i in range(0, len(self.dev), 256)]
 
     def train_batches(self, epoch: int) -> list[list[TreeExample]]:
-        order = list(range(len(self.train)))
-        random.Random(self.train_cfg.seed * 1_000_003 + epoch).shuffle(order)
-        size = self.train_cfg.batch_size
-        return [[self.train[i] for i in order[start : start + size]] for start in range(0, len(order), size)]
+        return make_batches(self.train, self.train_cfg.batch_size, self.cfg.batching, self.train_cfg.seed * 1_000_003 + epoch)
 
     def collate(self, examples: Sequence[TreeExample]) -> TreeBatch:
         return batch_trees(examples)
