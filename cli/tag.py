@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Annotated, Optional, Sequence
 
+import torch
 import typer
 from rich.table import Table
 
@@ -30,6 +31,7 @@ def tag(
     input: Annotated[Optional[Path], typer.Option("--input", "-i", help="Read this file instead of stdin.", dir_okay=False)] = None,
     tokenized: Annotated[bool, typer.Option(help="Text is already tokenized: split on whitespace, not spaCy.")] = False,
     precision: Annotated[str, typer.Option(help="fp32, or bf16 (faster on CPUs with bf16 units).")] = "fp32",
+    threads: Annotated[Optional[int], typer.Option(help="CPU threads for torch (default: torch's choice).", min=1)] = None,
     device: Device = "auto",
     verbose: Verbose = False,
 ) -> None:
@@ -43,6 +45,8 @@ def tag(
     with cli_errors(verbose):
         if format not in FORMATS:
             raise ConfigError(f"--format {format!r}: expected one of {', '.join(FORMATS)}")
+        if threads:
+            torch.set_num_threads(threads)
         predictor = TaggerPredictor.from_archive(load_archive(model, task="tagger"), resolve_device(device), precision)
         if format == "conllu":
             conllu = read_conllu(input) if input else list(_sentences(_stdin_lines(), "<stdin>"))
