@@ -1,6 +1,6 @@
 """Parse + classify throughput from raw text: batched (vectorized chart) against per sentence, per cell.
 
-    python benchmarks/parse.py [--parser /work/runs/parser-sst.pt] [--classifier /work/runs/lstm-fine-mc2.pt]
+    python benchmarks/parse.py [--parser runs/parser-sst.pt] [--classifier runs/lstm-fine-mc2.pt]
                                [--data ../shared/corpora/sst/dev.txt] [--baseline-sentences 150] [--threads 1]
 
 Both pipelines start from the raw text of the SST dev sentences (treebank tokens detokenized) and do
@@ -37,7 +37,7 @@ from treeseq.tasks.tree import TreeModelConfig, TreePredictor, TreeTask, build_m
 from treeseq.tokenize import detokenize, tokenize  # noqa: E402
 from treeseq.vocab import Vocab  # noqa: E402
 
-RUNS = Path("/work/runs")
+RUNS = ROOT / "runs"  # where the docs' commands write models (ignored by git)
 DEFAULT_DATA = ROOT.parent / "shared" / "corpora" / "sst" / "dev.txt"
 
 

@@ -1,6 +1,6 @@
 """Tagging throughput: batched against one sentence at a time, and the CRF against plain Python.
 
-    python benchmarks/tagger.py [--model /work/runs/ewt.pt] [--data-dir ../shared/corpora/ud-english-ewt]
+    python benchmarks/tagger.py [--model runs/ewt.pt] [--data-dir ../shared/corpora/ud-english-ewt]
 
 1. Batched tagging of the EWT dev set in words/s, *including* reading the CoNLL-U file and writing
    the tagged CoNLL-U text, against tagging one sentence at a time (same model, same run).
