@@ -9,14 +9,15 @@ from typing import Annotated, Any, Optional
 import torch
 import typer
 
-from cli.common import DataDir, Device, Seed, Verbose, cli_errors, console, setup_logging
+from cli.common import DataDir, Device, Verbose, cli_errors, console, setup_logging
+from cli.training import run_training
 from corpora.readers.ptb import read_trees
 from treeseq.checkpoint import load_archive
 from treeseq.config import TrainConfig, build_config, parse_overrides, read_config_file
 from treeseq.errors import ConfigError
 from treeseq.tasks.tree import LabelScheme, TreeModelConfig, TreeTask, build_model, encode, prepare_trees
-from treeseq.training.distributed import init_distributed, shutdown
-from treeseq.training.engine import fit, paths_for
+from treeseq.training.distributed import init_distributed
+from treeseq.training.engine import paths_for
 from treeseq.vocab import Vocab
 
 app = typer.Typer(help="Train a model (tree classifier, ...) on a corpus folder.", no_args_is_help=True)
@@ -129,15 +130,7 @@ def train_tree(
                 f"{model_cfg.kind}, labels {model_cfg.labels}: {len(train_trees)} train / {len(dev_trees)} dev trees, "
                 f"vocabulary {len(vocab)}, {params:,} parameters, {torch_device}, {train_cfg.precision}"
             )
-        result = fit(
-            task, model, train_cfg, output, torch_device, dist_info=dist_info, resume=resume,
-            show_progress=not quiet, epoch_hooks=[] if quiet or not dist_info.is_main else [_print_epoch],
-        )  # fmt: skip
-        shutdown(dist_info)
-        if dist_info.is_main and not quiet:
-            _print_result(result, output)
-        if result.status == "interrupted":
-            raise typer.Exit(code=130)
+        run_training(task, model, train_cfg, output, torch_device, dist_info, resume, quiet)
 
 
 def _parser_archive(path: Path) -> dict:
@@ -168,26 +161,6 @@ def _init_vectors(model: torch.nn.Module, vocab: Vocab, path: Path | None, spacy
         rows = table.abs().sum(-1) > 0
         weight[rows] = table[rows]
     logger.info("pretrained vectors for %d of %d words", found, len(vocab))
-
-
-def _print_epoch(state: Any, record: dict) -> None:
-    dev = ", ".join(f"{k[4:]} {v * 100:.2f}" for k, v in record.items() if k.startswith("dev_"))
-    mark = " *" if record["improved"] else ""
-    rate = next((f"{v:,.0f} {k[:-6]}/s" for k, v in record.items() if k.endswith("_per_s")), "")
-    console.print(f"epoch {record['epoch']:3d}  loss {record['train_loss']:.4f}  dev {dev}  {rate}{mark}")
-
-
-def _print_result(result: Any, output: Path) -> None:
-    last, log = paths_for(output)
-    state = result.state
-    if result.status == "interrupted":
-        console.print(f"interrupted at epoch {state.epoch + 1}, step {state.global_step}: resume with --resume ({last})")
-        return
-    console.print(
-        f"{result.status}: best dev {state.best_metric * 100:.2f} at epoch {state.best_epoch}; "
-        f"model {output}, last checkpoint {last}, metrics {log}"
-    )
-
 
 from cli.train_tagger import train_tagger  # noqa: E402 (the tagger command lives in its own module)
 

@@ -12,6 +12,7 @@ from typing import Annotated, Optional
 import torch
 import typer
 
+from cli.training import run_training
 from cli.common import DataDir, Device, Verbose, cli_errors, console, setup_logging
 from corpora.readers.ptb import read_trees
 from treeseq.checkpoint import load_archive
@@ -19,8 +20,8 @@ from treeseq.config import TrainConfig, build_config, parse_overrides, read_conf
 from treeseq.errors import ConfigError
 from treeseq.parsing.data import ParserVocabs
 from treeseq.tasks.parser import TRAIN_DEFAULTS, ParserConfig, ParserTask, build_parser, build_vocabs, encode_tree
-from treeseq.training.distributed import init_distributed, shutdown
-from treeseq.training.engine import fit, paths_for
+from treeseq.training.distributed import init_distributed
+from treeseq.training.engine import paths_for
 from treeseq.trees import Tree
 from treeseq.vocab import Vocab
 
@@ -84,17 +85,7 @@ def train_parser(
             params = sum(p.numel() for p in model.parameters())
             console.print(f"span parser: {len(train_trees)} train / {len(dev_trees)} dev trees, vocabulary "
                           f"{len(vocabs.words)}, {params:,} parameters, {torch_device}, {train_cfg.precision}")  # fmt: skip
-        from cli.train import _print_epoch, _print_result  # noqa: PLC0415 (cli.train imports this module)
-
-        result = fit(
-            task, model, train_cfg, output, torch_device, dist_info=dist_info, resume=resume,
-            show_progress=not quiet, epoch_hooks=[] if quiet or not dist_info.is_main else [_print_epoch],
-        )  # fmt: skip
-        shutdown(dist_info)
-        if dist_info.is_main and not quiet:
-            _print_result(result, output)
-        if result.status == "interrupted":
-            raise typer.Exit(code=130)
+        run_training(task, model, train_cfg, output, torch_device, dist_info, resume, quiet)
 
 
 def _binary(trees: list[Tree]) -> list[Tree]:

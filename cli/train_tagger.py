@@ -9,11 +9,12 @@ from __future__ import annotations
 import logging
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Optional
 
 import torch
 import typer
 
+from cli.training import run_training
 from cli.common import DataDir, Device, Verbose, cli_errors, console, setup_logging
 from corpora.readers.tagging import Split, check_tagged, read_split
 from treeseq.checkpoint import load_archive
@@ -24,8 +25,8 @@ from treeseq.tasks.tagger import (
     TRAIN_DEFAULTS, TaggerDataConfig, TaggerModelConfig, TaggerTask, build_encoder, build_model, check_labels,
     encode_sentences, task_kind,
 )  # fmt: skip
-from treeseq.training.distributed import init_distributed, shutdown
-from treeseq.training.engine import fit, paths_for
+from treeseq.training.distributed import init_distributed
+from treeseq.training.engine import paths_for
 from treeseq.vocab import Vocab
 
 logger = logging.getLogger("treeseq.cli")
@@ -94,7 +95,7 @@ def train_tagger(
                           dev_split.sentences, data_cfg, info)  # fmt: skip
         if dist_info.is_main and not quiet:
             _describe(kind, model_cfg, train_cfg, train_split, dev_split, encoder, model, torch_device)
-        _run(task, model, train_cfg, output, torch_device, dist_info, resume, quiet)
+        run_training(task, model, train_cfg, output, torch_device, dist_info, resume, quiet)
 
 
 def _configs(
@@ -138,18 +139,3 @@ def _describe(kind: str, cfg: TaggerModelConfig, train_cfg: TrainConfig, train: 
         f"{params:,} parameters, {device}, {train_cfg.precision}"
     )
     logger.debug("model config %s", asdict(cfg))
-
-
-def _run(task: TaggerTask, model: torch.nn.Module, train_cfg: TrainConfig, output: Path, device: torch.device,
-         dist_info: Any, resume: bool, quiet: bool) -> None:  # fmt: skip
-    from cli.train import _print_epoch, _print_result  # noqa: PLC0415 (cli.train imports this module)
-
-    result = fit(
-        task, model, train_cfg, output, device, dist_info=dist_info, resume=resume,
-        show_progress=not quiet, epoch_hooks=[] if quiet or not dist_info.is_main else [_print_epoch],
-    )  # fmt: skip
-    shutdown(dist_info)
-    if dist_info.is_main and not quiet:
-        _print_result(result, output)
-    if result.status == "interrupted":
-        raise typer.Exit(code=130)

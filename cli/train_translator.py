@@ -11,6 +11,7 @@ from typing import Annotated, Optional
 import torch
 import typer
 
+from cli.training import run_training
 from cli.common import DataDir, Device, Verbose, cli_errors, console, setup_logging
 from corpora.readers.parallel import read_split
 from treeseq.checkpoint import load_archive
@@ -77,9 +78,7 @@ def train_translator(
                 f"{len(examples)} train / {len(dev_data.pairs)} dev pairs, subwords {len(codec.src)}/{len(codec.tgt)}, "
                 f"{params:,} parameters, {torch_device}, {train_cfg.precision}"
             )
-        from cli.train_tagger import _run  # noqa: PLC0415 (the shared fit + report wrapper)
-
-        _run(task, model, train_cfg, output, torch_device, dist_info, resume, quiet)  # type: ignore[arg-type]
+        run_training(task, model, train_cfg, output, torch_device, dist_info, resume, quiet)
 
 
 def _configs(config: Path | None, set_: list[str] | None, model_cli: dict, train_cli: dict, data_cli: dict, resume: bool,
