@@ -10,7 +10,7 @@ import torch
 import typer
 
 from cli.common import DataDir, Device, Verbose, cli_errors, console, setup_logging
-from cli.training import run_training
+from cli.training import ConfigFile, Epochs, Output, Overrides, Precision, Quiet, Resume, TrainSeed, run_training
 from corpora.readers.ptb import read_trees
 from treeseq.checkpoint import load_archive
 from treeseq.config import TrainConfig, build_config, parse_overrides, read_config_file
@@ -23,12 +23,6 @@ from treeseq.vocab import Vocab
 app = typer.Typer(help="Train a model (tree classifier, ...) on a corpus folder.", no_args_is_help=True)
 logger = logging.getLogger("treeseq.cli")
 
-Output = Annotated[Path, typer.Option("--output", "-o", help="Where to write the best model archive.", dir_okay=False)]
-Resume = Annotated[bool, typer.Option(help="Continue exactly from <output stem>.last.pt.")]
-ConfigFile = Annotated[Optional[Path], typer.Option("--config", help="TOML file with [model] and [train] sections.")]
-Overrides = Annotated[Optional[list[str]], typer.Option("--set", help="Override a setting: SECTION.KEY=VALUE.")]
-Epochs = Annotated[Optional[int], typer.Option(help="Training epochs (default 10).", min=1)]
-Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or epoch lines.")]
 
 
 def train_settings(**options: Any) -> dict[str, Any]:
@@ -41,7 +35,7 @@ def train_tree(
     data_dir: DataDir,
     output: Output,
     epochs: Epochs = None,
-    seed: Annotated[Optional[int], typer.Option(help="Random seed (default 1).")] = None,
+    seed: TrainSeed = None,
     device: Device = "auto",
     resume: Resume = False,
     config: ConfigFile = None,
@@ -60,7 +54,7 @@ def train_tree(
     schedule: Annotated[Optional[str], typer.Option(help="constant, linear, cosine or plateau.")] = None,
     clip_norm: Annotated[Optional[float], typer.Option(help="Gradient-norm clipping (0: off).")] = None,
     patience: Annotated[Optional[int], typer.Option(help="Stop after N epochs without dev improvement.")] = None,
-    precision: Annotated[Optional[str], typer.Option(help="fp32, bf16 or fp16 (autocast).")] = None,
+    precision: Precision = None,
     checkpoint_every: Annotated[Optional[int], typer.Option(help="Also checkpoint every N steps.")] = None,
     vectors: Annotated[Optional[Path], typer.Option(help="word2vec/GloVe text file to initialise embeddings.")] = None,
     spacy_vectors: Annotated[Optional[str], typer.Option(help="Initialise embeddings from a spaCy pipeline's vectors.")] = None,

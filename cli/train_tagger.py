@@ -14,7 +14,7 @@ from typing import Annotated, Optional
 import torch
 import typer
 
-from cli.training import run_training
+from cli.training import ConfigFile, Epochs, Output, Overrides, Precision, Quiet, Resume, TrainSeed, run_training
 from cli.common import DataDir, Device, Verbose, cli_errors, console, setup_logging
 from corpora.readers.tagging import Split, check_tagged, read_split
 from treeseq.checkpoint import load_archive
@@ -31,20 +31,19 @@ from treeseq.vocab import Vocab
 
 logger = logging.getLogger("treeseq.cli")
 
-Output = Annotated[Path, typer.Option("--output", "-o", help="Where to write the best model archive.", dir_okay=False)]
 Opt = Optional
 
 
 def train_tagger(
     data_dir: DataDir,
     output: Output,
-    epochs: Annotated[Opt[int], typer.Option(help="Training epochs (default 20).", min=1)] = None,
-    seed: Annotated[Opt[int], typer.Option(help="Random seed (default 1).")] = None,
+    epochs: Epochs = None,
+    seed: TrainSeed = None,
     device: Device = "auto",
-    resume: Annotated[bool, typer.Option(help="Continue exactly from <output stem>.last.pt.")] = False,
-    config: Annotated[Opt[Path], typer.Option("--config", help="TOML file with [model], [train], [data].")] = None,
-    set_: Annotated[Opt[list[str]], typer.Option("--set", help="Override a setting: SECTION.KEY=VALUE.")] = None,
-    precision: Annotated[Opt[str], typer.Option(help="fp32, bf16 or fp16 (autocast).")] = None,
+    resume: Resume = False,
+    config: ConfigFile = None,
+    set_: Overrides = None,
+    precision: Precision = None,
     rnn: Annotated[Opt[str], typer.Option(help="lstm or gru.")] = None,
     layers: Annotated[Opt[int], typer.Option(help="Stacked bidirectional layers.", min=1)] = None,
     hidden_size: Annotated[Opt[int], typer.Option(help="RNN size per direction.", min=1)] = None,
@@ -59,7 +58,7 @@ def train_tagger(
     patience: Annotated[Opt[int], typer.Option(help="Stop after N epochs without dev improvement.")] = None,
     vectors: Annotated[Opt[Path], typer.Option(help="word2vec/GloVe text file to initialise embeddings.")] = None,
     spacy_vectors: Annotated[Opt[str], typer.Option(help="Initialise embeddings from a spaCy pipeline's vectors.")] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or epoch lines.")] = False,
+    quiet: Quiet = False,
     verbose: Verbose = False,
 ) -> None:
     """Train a BiLSTM/BiGRU tagger (word + character features, softmax or CRF, joint intent for NLU).

@@ -11,7 +11,7 @@ from typing import Annotated, Optional
 import torch
 import typer
 
-from cli.training import run_training
+from cli.training import ConfigFile, Epochs, Output, Overrides, Precision, Quiet, Resume, TrainSeed, run_training
 from cli.common import DataDir, Device, Verbose, cli_errors, console, setup_logging
 from corpora.readers.parallel import read_split
 from treeseq.checkpoint import load_archive
@@ -28,16 +28,16 @@ Opt = Optional
 
 def train_translator(
     data_dir: DataDir,
-    output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the best model archive.", dir_okay=False)],
+    output: Output,
     src: Annotated[Opt[str], typer.Option(help="Source language suffix (default de).")] = None,
     tgt: Annotated[Opt[str], typer.Option(help="Target language suffix (default en).")] = None,
-    epochs: Annotated[Opt[int], typer.Option(help="Training epochs (default 10).", min=1)] = None,
-    seed: Annotated[Opt[int], typer.Option(help="Random seed (default 1).")] = None,
+    epochs: Epochs = None,
+    seed: TrainSeed = None,
     device: Device = "auto",
-    resume: Annotated[bool, typer.Option(help="Continue exactly from <output stem>.last.pt.")] = False,
-    config: Annotated[Opt[Path], typer.Option("--config", help="TOML file with [model], [train], [data].")] = None,
-    set_: Annotated[Opt[list[str]], typer.Option("--set", help="Override a setting: SECTION.KEY=VALUE.")] = None,
-    precision: Annotated[Opt[str], typer.Option(help="fp32, bf16 or fp16 (autocast).")] = None,
+    resume: Resume = False,
+    config: ConfigFile = None,
+    set_: Overrides = None,
+    precision: Precision = None,
     rnn: Annotated[Opt[str], typer.Option(help="gru or lstm.")] = None,
     attention: Annotated[Opt[str], typer.Option(help="bahdanau, dot or general.")] = None,
     hidden_size: Annotated[Opt[int], typer.Option(min=1)] = None,
@@ -47,7 +47,7 @@ def train_translator(
     lr: Annotated[Opt[float], typer.Option(help="Learning rate (default 1e-3, Adam).")] = None,
     patience: Annotated[Opt[int], typer.Option(help="Stop after N epochs without dev improvement.")] = None,
     strict: Annotated[bool, typer.Option("--strict", help="Fail on empty or over-long pairs instead of skipping them.")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or epoch lines.")] = False,
+    quiet: Quiet = False,
     verbose: Verbose = False,
 ) -> None:
     """Train a translator: bi-GRU/LSTM encoder, attentional decoder, SentencePiece subwords in the archive.

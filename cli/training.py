@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated, Optional
 import torch
 import typer
 
@@ -10,6 +11,17 @@ from cli.common import console
 from treeseq.config import TrainConfig
 from treeseq.training.distributed import DistInfo, shutdown
 from treeseq.training.engine import FitResult, Task, TrainState, fit, paths_for
+
+
+# The options every `train` command takes, declared once.
+Output = Annotated[Path, typer.Option("--output", "-o", help="Where to write the best model archive.", dir_okay=False)]
+Epochs = Annotated[Optional[int], typer.Option(help="Training epochs (default: the model family's).", min=1)]
+TrainSeed = Annotated[Optional[int], typer.Option("--seed", help="Random seed (default 1).")]
+Resume = Annotated[bool, typer.Option(help="Continue exactly from <output stem>.last.pt.")]
+ConfigFile = Annotated[Optional[Path], typer.Option("--config", help="TOML file with [model], [train] (and [data]) sections.")]
+Overrides = Annotated[Optional[list[str]], typer.Option("--set", help="Override a setting: SECTION.KEY=VALUE.")]
+Precision = Annotated[Optional[str], typer.Option(help="fp32, bf16 or fp16 (autocast).")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or epoch lines.")]
 
 
 def run_training(
