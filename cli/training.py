@@ -18,7 +18,7 @@ Output = Annotated[Path, typer.Option("--output", "-o", help="Where to write the
 Epochs = Annotated[Optional[int], typer.Option(help="Training epochs (default: the model family's).", min=1)]
 TrainSeed = Annotated[Optional[int], typer.Option("--seed", help="Random seed (default 1).")]
 Resume = Annotated[bool, typer.Option(help="Continue exactly from <output stem>.last.pt.")]
-ConfigFile = Annotated[Optional[Path], typer.Option("--config", help="TOML file with [model], [train] (and [data]) sections.")]
+ConfigFile = Annotated[Optional[Path], typer.Option("--config", help="TOML file with model, train (and data) sections, e.g. docs/configs/sst-fine.toml.")]
 Overrides = Annotated[Optional[list[str]], typer.Option("--set", help="Override a setting: SECTION.KEY=VALUE.")]
 Precision = Annotated[Optional[str], typer.Option(help="fp32, bf16 or fp16 (autocast).")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or epoch lines.")]
