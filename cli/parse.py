@@ -23,6 +23,8 @@ def parse(
     texts: Annotated[Optional[list[str]], typer.Argument(help="Sentences; stdin (one a line) when none.")] = None,
     format: Annotated[str, typer.Option("--format", "-f", help="brackets (one tree a line), jsonl or text (an outline).")] = "brackets",
     max_length: Annotated[Optional[int], typer.Option("--max-length", help="Refuse sentences longer than this many tokens (default 300: chart memory grows with length squared).", min=1)] = None,
+    precision: Annotated[str, typer.Option(help="fp32, or bf16 (autocast: faster on CPUs with bf16 units; a few trees change).")] = "fp32",
+    workers: Annotated[int, typer.Option(help="Batches parsed at once by this many threads (set OMP_NUM_THREADS=1 with 2+).", min=1)] = 1,
     device: Device = "auto",
     verbose: Verbose = False,
 ) -> None:
@@ -41,7 +43,7 @@ def parse(
             archive = archive["parser"]
         elif archive.get("task") != "parser":
             raise ConfigError(f"{model}: a {archive.get('task')!r} model cannot parse; expected a parser archive")
-        parser = ParserPredictor.from_archive(archive, resolve_device(device), max_length)
+        parser = ParserPredictor.from_archive(archive, resolve_device(device), max_length, precision, workers)
         lines, source = read_inputs(texts)
         numbered = [(no, line) for no, line in enumerate(lines, start=1) if line.strip()]
         sentences = [tokenize(line) for _, line in numbered]

@@ -46,6 +46,9 @@ def test_parse_raw_text_formats(models: tuple[Path, Path]) -> None:
     assert len(lines) == 2 and lines[0].startswith("(X ") and "(X -LRB-)" in lines[1]
     record = json.loads(runner.invoke(app, ["parse", "-m", str(classifier), "-f", "jsonl", "a b c d"]).output)
     assert record["tokens"] == ["a", "b", "c", "d"] and [0, 4] in record["spans"] and len(record["spans"]) == 3
+    fast = runner.invoke(app, ["parse", "-m", str(parser), "--precision", "bf16", "--workers", "2", "a b c", "d e"])
+    assert fast.exit_code == 0 and len(fast.output.strip().splitlines()) == 2, fast.output
+    assert runner.invoke(app, ["parse", "-m", str(parser), "--precision", "fp8", "a"]).exit_code == 2
 
 
 def test_classify_raw_text_and_brackets_together(models: tuple[Path, Path]) -> None:

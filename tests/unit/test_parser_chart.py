@@ -7,7 +7,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from treeseq.parsing.chart import cky_decode, span_mask, spans_to_tree, tree_spans
+from treeseq.parsing.chart import cky_decode, preorder_to_tree, span_mask, spans_to_tree, tree_spans
 from treeseq.parsing.reference import cky_decode_per_cell
 from treeseq.trees import Tree
 
@@ -73,3 +73,13 @@ def test_long_right_branching_chart_is_iterative() -> None:
     spans, _ = cky_decode(scores, [n])
     tree = spans_to_tree([f"w{i}" for i in range(n)], spans[0])
     assert max(tree.heights()) == n - 1
+
+
+def test_preorder_to_tree_equals_spans_to_tree_on_decoded_trees() -> None:
+    torch.manual_seed(0)
+    lengths = [1, 2, 5, 9, 14]
+    spans, _ = cky_decode(torch.randn(len(lengths), 15, 15), lengths)
+    for n, sentence_spans in zip(lengths, spans):
+        tokens = [f"w{i}" for i in range(n)]
+        fast, slow = preorder_to_tree(tokens, sentence_spans), spans_to_tree(tokens, sentence_spans)
+        assert fast.children == slow.children and fast.word == slow.word

@@ -94,3 +94,19 @@ def test_cell_batches_bound_the_chart() -> None:
     groups = cell_batches(lengths, cell_budget=100_000)
     assert sorted(i for g in groups for i in g) == list(range(6))
     assert all(len(g) * (max(lengths[i] for i in g) + 1) ** 2 <= 100_000 or len(g) == 1 for g in groups)
+
+
+def test_threaded_and_bf16_prediction() -> None:
+    rng = random.Random(5)
+    trees = [random_tree(rng, rng.randint(1, 30)) for _ in range(40)]
+    cfg = ParserConfig(embed_dim=8, char_dim=4, char_out=6, hidden_size=8, mlp_size=8, dropout=0.0)
+    vocabs = build_vocabs([t.tokens for t in trees], cfg)
+    archive = ParserTask(cfg, TrainConfig(), vocabs, [], []).archive(build_parser(cfg, vocabs))
+    sentences = [list(t.tokens) for t in trees]
+    one = ParserPredictor.from_archive(archive, torch.device("cpu"))
+    one.cell_budget = 300  # many small batches
+    two = ParserPredictor.from_archive(archive, torch.device("cpu"), workers=2)
+    two.cell_budget = 300
+    assert [t.children for t in two.parse_tokens(sentences)] == [t.children for t in one.parse_tokens(sentences)]
+    bf16 = ParserPredictor.from_archive(archive, torch.device("cpu"), precision="bf16")
+    assert all(t.is_binary() and len(t.tokens) == len(s) for t, s in zip(bf16.parse_tokens(sentences), sentences))

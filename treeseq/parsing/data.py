@@ -68,14 +68,16 @@ def batch_examples(examples: Sequence[ParseExample], vocabs: ParserVocabs, with_
     """Pad a list of sentences into one batch (sentinels added here)."""
     n = max(len(ex.tokens) for ex in examples)
     width = max((len(c) for ex in examples for c in ex.char_ids), default=1)
-    word_ids = torch.zeros(len(examples), n + 2, dtype=torch.long)
-    char_ids = torch.zeros(len(examples), n + 2, max(1, width), dtype=torch.long)
-    for b, ex in enumerate(examples):
-        length = len(ex.tokens)
-        word_ids[b, : length + 2] = torch.tensor([vocabs.bos_id, *ex.word_ids, vocabs.eos_id])
-        for t, chars in enumerate(ex.char_ids, start=1):
-            if chars:
-                char_ids[b, t, : len(chars)] = torch.tensor(chars)
+    width = max(1, width)
+    # Padded rows as Python lists, then one tensor each: one small tensor per word was 10x slower.
+    words, chars = [], []
+    no_word = [0] * width
+    for ex in examples:
+        pad = n - len(ex.tokens)
+        words.append([vocabs.bos_id, *ex.word_ids, vocabs.eos_id] + [0] * pad)
+        chars.append([no_word] + [list(c) + [0] * (width - len(c)) for c in ex.char_ids] + [no_word] * (pad + 1))
+    word_ids = torch.tensor(words, dtype=torch.long)  # (B, N + 2)
+    char_ids = torch.tensor(chars, dtype=torch.long)  # (B, N + 2, W)
     lengths = torch.tensor([len(ex.tokens) for ex in examples])
     gold = span_mask([ex.spans for ex in examples], n + 1) if with_gold else None
     return ParseBatch(word_ids, char_ids, lengths, gold)

@@ -10,6 +10,7 @@ trees, so gradients reach exactly the spans where they differ.
 from __future__ import annotations
 
 import random
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import Sequence
 
@@ -19,7 +20,7 @@ from torch import Tensor, nn
 from treeseq.checkpoint import make_archive
 from treeseq.config import TrainConfig
 from treeseq.errors import ConfigError, CorpusFormatError
-from treeseq.parsing.chart import cky_decode, span_mask, spans_to_tree, tree_spans
+from treeseq.parsing.chart import cky_decode, preorder_to_tree, span_mask, tree_spans
 from treeseq.parsing.data import (
     ParseBatch, ParseExample, ParserVocabs, batch_examples, bracket_counts, cell_batches, f1_from_counts,
 )  # fmt: skip
@@ -165,16 +166,44 @@ def bracket_scores(predicted: Sequence[Sequence[tuple[int, int]]], gold: Sequenc
     return {**f1_from_counts(matched, found, wanted), "exact": exact / max(1, len(lengths))}
 
 
-@torch.no_grad()
+PRECISIONS = {"fp32": None, "bf16": torch.bfloat16}  # inference autocast dtypes
+
+
 def parse_examples(
-    model: SpanParser, examples: Sequence[ParseExample], vocabs: ParserVocabs, device: torch.device, cell_budget: int
+    model: SpanParser,
+    examples: Sequence[ParseExample],
+    vocabs: ParserVocabs,
+    device: torch.device,
+    cell_budget: int,
+    precision: str = "fp32",
+    workers: int = 1,
 ) -> list[list[tuple[int, int]]]:
-    """The best tree's spans for each example, in input order; batches bounded by chart cells."""
-    out: list[list[tuple[int, int]]] = [[] for _ in examples]
-    for group in cell_batches([len(ex.tokens) for ex in examples], cell_budget):
+    """The best tree's spans for each example, in input order; batches bounded by chart cells.
+
+    Args:
+        precision: fp32, or bf16 (autocast for the BiLSTM and the span scorer; the chart stays fp32).
+        workers: batches parsed at once by this many threads (PyTorch releases the GIL inside its
+            operators); give each one intra-op thread (`torch.set_num_threads(1)`) to avoid oversubscription.
+    """
+    if precision not in PRECISIONS:
+        raise ConfigError(f"precision {precision!r}: expected one of {', '.join(PRECISIONS)}")
+    dtype = PRECISIONS[precision]
+
+    def parse_group(group: list[int]) -> list[list[tuple[int, int]]]:
         batch = batch_examples([examples[i] for i in group], vocabs, with_gold=False).to(device)
-        scores = model(batch.word_ids, batch.char_ids, batch.lengths)
-        spans, _ = cky_decode(scores.float(), batch.lengths.tolist())
+        # no_grad and autocast are per thread, so they are set here, inside the worker.
+        with torch.no_grad(), torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
+            scores = model(batch.word_ids, batch.char_ids, batch.lengths)
+        return cky_decode(scores.float(), batch.lengths.tolist())[0]
+
+    groups = cell_batches([len(ex.tokens) for ex in examples], cell_budget)
+    if workers > 1 and len(groups) > 1:
+        with ThreadPoolExecutor(workers) as pool:
+            results = list(pool.map(parse_group, groups))
+    else:
+        results = [parse_group(group) for group in groups]
+    out: list[list[tuple[int, int]]] = [[] for _ in examples]
+    for group, spans in zip(groups, results):
         for index, sentence_spans in zip(group, spans):
             out[index] = sentence_spans
     return out
@@ -190,15 +219,21 @@ class ParserPredictor:
     device: torch.device
     max_length: int
     cell_budget: int = 32_000  # chart cells per batch: about 64 SST sentences; measured faster than larger batches
+    precision: str = "fp32"  # or bf16: autocast at inference (docs/parsing.md: speed and F1 measured)
+    workers: int = 1  # batches parsed in parallel threads (see parse_examples)
 
     @classmethod
-    def from_archive(cls, archive: dict, device: torch.device, max_length: int | None = None) -> ParserPredictor:
+    def from_archive(
+        cls, archive: dict, device: torch.device, max_length: int | None = None, precision: str = "fp32", workers: int = 1
+    ) -> ParserPredictor:
         cfg = ParserConfig(**archive["config"]["model"])
         vocabs = ParserVocabs(Vocab.from_dict(archive["vocabs"]["words"]), Vocab.from_dict(archive["vocabs"]["chars"]))
         model = build_parser(cfg, vocabs)
         model.load_state_dict(archive["state_dict"])
         model.to(device).eval()
-        return cls(model, cfg, vocabs, device, max_length or cfg.max_length)
+        if precision not in PRECISIONS or workers < 1:
+            raise ConfigError(f"precision {precision!r} (expected fp32 or bf16), workers {workers} (expected >= 1)")
+        return cls(model, cfg, vocabs, device, max_length or cfg.max_length, precision=precision, workers=workers)
 
     def check(self, tokens: Sequence[str], where: str) -> None:
         """Raise CorpusFormatError (`where: problem`) for a sentence this parser will not parse."""
@@ -215,5 +250,5 @@ class ParserPredictor:
         for number, tokens in enumerate(sentences, start=1):
             self.check(tokens, f"{where}:{number}")
         examples = [self.vocabs.encode(tokens) for tokens in sentences]
-        spans = parse_examples(self.model, examples, self.vocabs, self.device, self.cell_budget)
-        return [spans_to_tree(tokens, s) for tokens, s in zip(sentences, spans)]
+        spans = parse_examples(self.model, examples, self.vocabs, self.device, self.cell_budget, self.precision, self.workers)
+        return [preorder_to_tree(tokens, s) for tokens, s in zip(sentences, spans)]
