@@ -6,13 +6,12 @@ either module may be imported first) and borrows the epoch printing from cli.tra
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Optional
 
 import torch
 import typer
 
-from cli.training import run_training
+from cli.training import ConfigFile, Epochs, Output, Overrides, Precision, Quiet, Resume, TrainSeed, run_training
 from cli.common import DataDir, Device, Verbose, cli_errors, console, setup_logging
 from corpora.readers.ptb import read_trees
 from treeseq.checkpoint import load_archive
@@ -25,27 +24,26 @@ from treeseq.training.engine import paths_for
 from treeseq.trees import Tree
 from treeseq.vocab import Vocab
 
-Output = Annotated[Path, typer.Option("--output", "-o", help="Where to write the best parser archive.", dir_okay=False)]
 Opt = Optional
 
 
 def train_parser(
     data_dir: DataDir,
     output: Output,
-    epochs: Annotated[Opt[int], typer.Option(help="Training epochs (default 10).", min=1)] = None,
-    seed: Annotated[Opt[int], typer.Option(help="Random seed (default 1).")] = None,
+    epochs: Epochs = None,
+    seed: TrainSeed = None,
     device: Device = "auto",
-    resume: Annotated[bool, typer.Option(help="Continue exactly from <output stem>.last.pt.")] = False,
-    config: Annotated[Opt[Path], typer.Option("--config", help="TOML file with [model] and [train] sections.")] = None,
-    set_: Annotated[Opt[list[str]], typer.Option("--set", help="Override a setting: SECTION.KEY=VALUE.")] = None,
+    resume: Resume = False,
+    config: ConfigFile = None,
+    set_: Overrides = None,
     hidden_size: Annotated[Opt[int], typer.Option(help="BiLSTM size per direction (default 200).", min=1)] = None,
     batch_size: Annotated[Opt[int], typer.Option(help="Sentences per batch (default 32).", min=1)] = None,
     lr: Annotated[Opt[float], typer.Option(help="Learning rate (default 2e-3, adam).")] = None,
     patience: Annotated[Opt[int], typer.Option(help="Stop after N epochs without dev improvement.")] = None,
-    precision: Annotated[Opt[str], typer.Option(help="fp32, bf16 or fp16 (autocast).")] = None,
+    precision: Precision = None,
     train_file: Annotated[str, typer.Option(help="Training trees inside --data-dir.")] = "train.txt",
     dev_file: Annotated[str, typer.Option(help="Development trees inside --data-dir.")] = "dev.txt",
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or epoch lines.")] = False,
+    quiet: Quiet = False,
     verbose: Verbose = False,
 ) -> None:
     """Train the span-based constituency parser on the bracketing of a PTB-format treebank.
