@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from cli.common import DataDir, Device, ModelFile, Verbose, cli_errors, console
+from cli.common import DataDir, Device, ModelFile, Verbose, cli_errors, console, print_metrics
 from corpora.readers.ptb import read_trees
 from treeseq.checkpoint import load_archive
 from treeseq.device import resolve_device
@@ -58,12 +58,7 @@ def _print_tree_report(report: TreeReport, path: Path, format: str) -> None:
         console.print_json(json.dumps({"data": str(path), "sentences": report.sentences, **report.metrics,
                                        "classes": list(report.classes), "confusion": report.confusion}), indent=None)  # fmt: skip
         return
-    table = Table(title=f"{path} ({report.sentences} sentences)")
-    table.add_column("metric")
-    table.add_column("accuracy %", justify="right")
-    for name, value in report.metrics.items():
-        table.add_row(name, f"{value * 100:.2f}")
-    console.print(table)
+    print_metrics(f"{path} ({report.sentences} sentences)", report.metrics, header="accuracy %")
     matrix = Table(title="root confusion (rows: gold, columns: predicted)")
     matrix.add_column("gold \\ pred")
     for name in report.classes:

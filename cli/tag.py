@@ -11,7 +11,7 @@ import torch
 import typer
 from rich.table import Table
 
-from cli.common import Device, ModelFile, Verbose, cli_errors, console, read_inputs
+from cli.common import Device, ModelFile, Verbose, cli_errors, console, print_metrics, read_inputs
 from corpora.readers.conllu import UPOS, XPOS, _sentences, read_conllu, write_conllu  # _sentences: parse stdin lines
 from corpora.readers.tagging import check_tagged, conllu_sentences, read_split, tokenize, whitespace_tokens
 from treeseq.checkpoint import load_archive
@@ -125,12 +125,7 @@ def evaluate_tagger(archive: dict, data_dir: Path, split: str, format: str, devi
 
 
 def _print_report(report: TaggingReport, path: Path) -> None:
-    table = Table(title=f"{path} ({report.sentences} sentences, {report.tokens} tokens)")
-    table.add_column("metric")
-    table.add_column("%", justify="right")
-    for name, value in report.metrics.items():
-        table.add_row(name, f"{value * 100:.2f}")
-    console.print(table)
+    print_metrics(f"{path} ({report.sentences} sentences, {report.tokens} tokens)", report.metrics)
     if report.chunks is None:
         return
     types = Table(title="chunks by type (conlleval)")

@@ -3,7 +3,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import torch
 
 from treeseq.config import TrainConfig, build_config, parse_overrides, read_config_file
 from treeseq.errors import ConfigError, CorpusFormatError

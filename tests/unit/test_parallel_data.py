@@ -23,7 +23,8 @@ def test_misaligned_files_fail_with_file_and_line(tmp_path: Path) -> None:
 
 
 def test_empty_lines_are_skipped_and_counted_or_fail_when_strict(tmp_path: Path) -> None:
-    src, tgt = write(tmp_path / "train.de.gz", "eins\n  \ndrei\n"), write(tmp_path / "train.en", "one\ntwo\nthree\n")
+    write(tmp_path / "train.de.gz", "eins\n  \ndrei\n")
+    write(tmp_path / "train.en", "one\ntwo\nthree\n")
     data = read_split(tmp_path, "train", "de", "en")
     assert [p.tgt for p in data.pairs] == ["one", "three"] and data.skipped == {"empty": 1}
     assert data.pairs[1].where.endswith("train.de.gz:3")
