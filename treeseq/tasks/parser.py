@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
-from typing import Sequence
+from typing import Any, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -46,6 +46,8 @@ class ParserConfig:
     dropout: float = 0.3
     word_dropout: float = 0.3  # probability of replacing a training word seen once by <unk>
     lowercase: bool = True  # word vectors; characters keep their case
+    pos_tags: str = ""  # a spaCy pipeline whose tagger supplies part-of-speech inputs; "" = none
+    tag_dim: int = 32
     min_count: int = 1
     max_length: int = 300  # longest sentence parsed by default; chart memory grows as length^2
     cell_budget: int = 32_000  # chart cells (sentences x (length + 1)^2) per dev-evaluation batch
@@ -55,27 +57,37 @@ class ParserConfig:
             raise ConfigError("model.dropout and model.word_dropout must be in [0, 1)")
         if min(self.embed_dim, self.hidden_size, self.num_layers, self.mlp_size, self.min_count, self.max_length) < 1:
             raise ConfigError("parser sizes must be >= 1")
-        if self.char_out < 0 or self.char_dim < 1:
-            raise ConfigError("model.char_out must be >= 0 and model.char_dim >= 1")
+        if self.char_out < 0 or self.char_dim < 1 or self.tag_dim < 1:
+            raise ConfigError("model.char_out must be >= 0, model.char_dim and model.tag_dim >= 1")
 
 
-def build_vocabs(sentences: Sequence[Sequence[str]], cfg: ParserConfig) -> ParserVocabs:
-    """Word and character vocabularies from the training sentences."""
+def build_vocabs(sentences: Sequence[Sequence[str]], cfg: ParserConfig,
+                 tags: Sequence[Sequence[str]] | None = None) -> ParserVocabs:  # fmt: skip
+    """Word, character (and, with `tags`, tag) vocabularies from the training sentences."""
     words = Vocab.build((w for s in sentences for w in s), cfg.min_count, lowercase=cfg.lowercase)
     chars = Vocab.build(c for s in sentences for w in s for c in w)
-    return ParserVocabs(words, chars)
+    return ParserVocabs(words, chars, Vocab.build(t for s in tags for t in s) if tags is not None else None)
 
 
 def build_parser(cfg: ParserConfig, vocabs: ParserVocabs) -> SpanParser:
     return SpanParser(
         vocabs.num_words, len(vocabs.chars), cfg.embed_dim, cfg.char_dim, cfg.char_out,
-        cfg.hidden_size, cfg.num_layers, cfg.mlp_size, cfg.dropout,
+        cfg.hidden_size, cfg.num_layers, cfg.mlp_size, cfg.dropout, vocabs.num_tags, cfg.tag_dim,
     )  # fmt: skip
 
 
-def encode_tree(tree: Tree, vocabs: ParserVocabs) -> ParseExample:
-    """A training or evaluation example: the tree's tokens and its spans."""
-    return vocabs.encode(tree.tokens, tree_spans(tree))
+def encode_tree(tree: Tree, vocabs: ParserVocabs, tags: Sequence[str] = ()) -> ParseExample:
+    """A training or evaluation example: the tree's tokens (and tags) and its spans."""
+    return vocabs.encode(tree.tokens, tree_spans(tree), tags)
+
+
+def tag_sentences(cfg: ParserConfig, sentences: Sequence[Sequence[str]]) -> list[tuple[str, ...]] | None:
+    """The configured tagger's tags for each sentence, or None when the parser reads no tags."""
+    if not cfg.pos_tags:
+        return None
+    from treeseq.parsing.pos import SpacyPosTagger  # noqa: PLC0415
+
+    return SpacyPosTagger(cfg.pos_tags).tag(sentences)
 
 
 def hinge_loss(scores: Tensor, gold: Tensor, lengths: Sequence[int]) -> Tensor:
@@ -134,7 +146,7 @@ class ParserTask:
         return batch
 
     def loss(self, model: nn.Module, batch: ParseBatch) -> tuple[Tensor, Tensor]:
-        scores = model(batch.word_ids, batch.char_ids, batch.lengths)
+        scores = model(*batch.inputs)
         assert batch.gold is not None
         losses = hinge_loss(scores, batch.gold, batch.lengths.tolist())
         return losses.sum(), torch.tensor(len(batch))
@@ -151,7 +163,7 @@ class ParserTask:
         return make_archive(
             TASK,
             {"model": asdict(self.cfg), "train": asdict(self.train_cfg), "data": self.data_config},
-            {"words": self.vocabs.words.to_dict(), "chars": self.vocabs.chars.to_dict()},
+            self.vocabs.to_dict(),
             model.state_dict(),
         )
 
@@ -193,7 +205,7 @@ def parse_examples(
         batch = batch_examples([examples[i] for i in group], vocabs, with_gold=False).to(device)
         # no_grad and autocast are per thread, so they are set here, inside the worker.
         with torch.no_grad(), torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
-            scores = model(batch.word_ids, batch.char_ids, batch.lengths)
+            scores = model(*batch.inputs)
         return cky_decode(scores.float(), batch.lengths.tolist())[0]
 
     groups = cell_batches([len(ex.tokens) for ex in examples], cell_budget)
@@ -221,19 +233,25 @@ class ParserPredictor:
     cell_budget: int = 32_000  # chart cells per batch: about 64 SST sentences; measured faster than larger batches
     precision: str = "fp32"  # or bf16: autocast at inference (docs/parsing.md: speed and F1 measured)
     workers: int = 1  # batches parsed in parallel threads (see parse_examples)
+    tagger: Any = None  # a SpacyPosTagger when the parser reads part-of-speech tags
 
     @classmethod
     def from_archive(
         cls, archive: dict, device: torch.device, max_length: int | None = None, precision: str = "fp32", workers: int = 1
     ) -> ParserPredictor:
         cfg = ParserConfig(**archive["config"]["model"])
-        vocabs = ParserVocabs(Vocab.from_dict(archive["vocabs"]["words"]), Vocab.from_dict(archive["vocabs"]["chars"]))
+        vocabs = ParserVocabs.from_dict(archive["vocabs"])
         model = build_parser(cfg, vocabs)
         model.load_state_dict(archive["state_dict"])
         model.to(device).eval()
         if precision not in PRECISIONS or workers < 1:
             raise ConfigError(f"precision {precision!r} (expected fp32 or bf16), workers {workers} (expected >= 1)")
-        return cls(model, cfg, vocabs, device, max_length or cfg.max_length, precision=precision, workers=workers)
+        tagger = None
+        if cfg.pos_tags:
+            from treeseq.parsing.pos import SpacyPosTagger  # noqa: PLC0415
+
+            tagger = SpacyPosTagger(cfg.pos_tags)
+        return cls(model, cfg, vocabs, device, max_length or cfg.max_length, precision=precision, workers=workers, tagger=tagger)
 
     def check(self, tokens: Sequence[str], where: str) -> None:
         """Raise CorpusFormatError (`where: problem`) for a sentence this parser will not parse."""
@@ -245,10 +263,15 @@ class ParserPredictor:
                 "(chart memory grows with length squared); split the sentence or raise --max-length"
             )
 
+    def encode(self, sentences: Sequence[Sequence[str]]) -> list[ParseExample]:
+        """The model's inputs for each sentence (tagged first when the parser reads tags)."""
+        tags = self.tagger.tag(sentences) if self.tagger is not None else [()] * len(sentences)
+        return [self.vocabs.encode(tokens, (), sentence_tags) for tokens, sentence_tags in zip(sentences, tags)]
+
     def parse_tokens(self, sentences: Sequence[Sequence[str]], where: str = "<input>") -> list[Tree]:
         """Unlabelled binary trees over the given tokens, batched."""
         for number, tokens in enumerate(sentences, start=1):
             self.check(tokens, f"{where}:{number}")
-        examples = [self.vocabs.encode(tokens) for tokens in sentences]
+        examples = self.encode(sentences)
         spans = parse_examples(self.model, examples, self.vocabs, self.device, self.cell_budget, self.precision, self.workers)
         return [preorder_to_tree(tokens, s) for tokens, s in zip(sentences, spans)]
