@@ -28,6 +28,8 @@ def classify(
     render: Annotated[Optional[Path], typer.Option("--render", help="Also draw each labelled tree: out.svg or out.png (several sentences: out-1.svg, out-2.svg, ...).", dir_okay=False)] = None,
     max_length: Annotated[Optional[int], typer.Option("--max-length", help="Longest raw sentence to parse, in tokens (default: the parser's, 300).", min=1)] = None,
     spacy_model: Annotated[Optional[str], typer.Option("--spacy-model", help="Parse raw text with this spaCy pipeline (dependency trees).")] = None,
+    precision: Annotated[str, typer.Option(help="fp32, or bf16 (autocast for the parser and the classifier: faster on CPUs with bf16 units).")] = "fp32",
+    workers: Annotated[int, typer.Option(help="Parser batches run at once by this many threads (set OMP_NUM_THREADS=1 with 2+).", min=1)] = 1,
     device: Device = "auto",
     verbose: Verbose = False,
 ) -> None:
@@ -45,7 +47,7 @@ def classify(
         if render is not None and render.suffix.lower() not in (".svg", ".png"):
             raise ConfigError(f"--render {render}: the file name must end in .svg or .png")
         archive = load_archive(model, task="tree")
-        predictor = TreePredictor.from_archive(archive, resolve_device(device), max_length, spacy_model)
+        predictor = TreePredictor.from_archive(archive, resolve_device(device), max_length, spacy_model, precision, workers)
         lines, source = read_inputs(texts)
         trees = _read_trees(predictor, [(no, line) for no, line in enumerate(lines, start=1) if line.strip()], source, input)
         results = predictor.predict(trees)

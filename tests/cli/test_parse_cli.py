@@ -62,6 +62,19 @@ def test_classify_raw_text_and_brackets_together(models: tuple[Path, Path]) -> N
     assert shown.exit_code == 0 and "-LRB-" in shown.output
 
 
+def test_classify_bf16_with_parser_threads(models: tuple[Path, Path]) -> None:
+    _, classifier = models
+    texts = ["The film is not bad at all.", "A dull , dull story .", "Fun ."]
+    fp32 = runner.invoke(app, ["classify", "-m", str(classifier), "-f", "jsonl", *texts])
+    bf16 = runner.invoke(app, ["classify", "-m", str(classifier), "-f", "jsonl", "--precision", "bf16", "--workers", "2", *texts])
+    assert fp32.exit_code == 0 and bf16.exit_code == 0, bf16.output
+    one, two = ([json.loads(line) for line in r.output.strip().splitlines()] for r in (fp32, bf16))
+    assert [r["tokens"] for r in two] == [r["tokens"] for r in one]
+    assert all(0.0 <= n["prob"] <= 1.0 for r in two for n in r["nodes"])
+    bad = runner.invoke(app, ["classify", "-m", str(classifier), "--precision", "fp8", "a"])
+    assert bad.exit_code == 2 and "fp8" in bad.output
+
+
 def test_classify_render_svg_per_sentence(models: tuple[Path, Path], tmp_path: Path) -> None:
     _, classifier = models
     out = tmp_path / "pic.svg"

@@ -245,26 +245,34 @@ class TreePredictor:
     device: torch.device
     parser: ParserPredictor | None = None  # the archive's own constituency parser, for raw text
     spacy: SpacyTrees | None = None  # the spaCy route, when the model was trained on spaCy trees
+    precision: str = "fp32"  # or bf16: autocast for the classifier (and the parser) at inference
 
     @classmethod
     def from_archive(
-        cls, archive: dict, device: torch.device, max_length: int | None = None, spacy_model: str | None = None
-    ) -> TreePredictor:
+        cls, archive: dict, device: torch.device, max_length: int | None = None, spacy_model: str | None = None,
+        precision: str = "fp32", workers: int = 1,
+    ) -> TreePredictor:  # fmt: skip
         """Load the classifier and, when the archive carries one, its parser (or its spaCy pipeline).
 
         Args:
             max_length: the longest sentence the parser takes (default: the parser's own setting).
             spacy_model: parse raw text with this spaCy pipeline instead of the archive's choice.
+            precision: fp32 or bf16 (autocast) for the classifier and the parser.
+            workers: parser batches run at once in this many threads.
         """
+        if precision not in ("fp32", "bf16"):
+            raise ConfigError(f"precision {precision!r}: expected fp32 or bf16")
         cfg = TreeModelConfig(**archive["config"]["model"])
         vocab = Vocab.from_dict(archive["vocabs"]["words"])
         model = build_model(cfg, len(vocab), sparse=False)
         model.load_state_dict(archive["state_dict"])
         model.to(device).eval()
-        parser = ParserPredictor.from_archive(archive["parser"], device, max_length) if "parser" in archive else None
+        parser = None
+        if "parser" in archive:
+            parser = ParserPredictor.from_archive(archive["parser"], device, max_length, precision, workers)
         spacy_name = spacy_model or archive["config"].get("data", {}).get("spacy_model")
         spacy = SpacyTrees(spacy_name) if spacy_name else None
-        return cls(model, cfg, vocab, LabelScheme(cfg), device, parser, spacy)
+        return cls(model, cfg, vocab, LabelScheme(cfg), device, parser, spacy, precision)
 
     def trees_from_text(self, lines: Sequence[str], source: str = "<input>") -> list[Tree]:
         """Tokenize raw sentences (one per item) and parse them into trees the model can label.
@@ -321,7 +329,9 @@ class TreePredictor:
         for start in range(0, len(prepared), batch_size):
             chunk = prepared[start : start + batch_size]
             batch = batch_trees(self.encode(chunk, with_labels=False)).to(self.device)
-            probs = torch.softmax(self.model(batch).float(), dim=-1)[batch.order].cpu()
+            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16"):
+                logits = self.model(batch)
+            probs = torch.softmax(logits.float(), dim=-1)[batch.order].cpu()
             offset = 0
             for tree in chunk:
                 out.append((tree, probs[offset : offset + len(tree)]))
