@@ -78,3 +78,21 @@ def test_output_budget_forces_eos() -> None:
         found = beam_search(model.decode_step, model.encode(src, lengths), bos_id=BOS, eos_id=EOS, beam_size=3,
                             max_lens=torch.tensor([4, 2, 3, 1]))  # fmt: skip
     assert [len(h[0].tokens) for h in found] == [3, 1, 2, 0]
+
+
+def test_finished_sentences_leave_the_batch() -> None:
+    model, src, lengths = model_and_sources()
+    rows: list[int] = []
+
+    def step(prev, state):  # type: ignore[no-untyped-def]
+        rows.append(prev.shape[0])
+        return model.decode_step(prev, state)
+
+    budgets = torch.tensor([4, 2, 3, 1])
+    with torch.no_grad():
+        model.output.bias[EOS] -= 50  # no sentence ends before its budget
+        found = beam_search(step, model.encode(src, lengths), bos_id=BOS, eos_id=EOS, beam_size=3, max_lens=budgets)
+        alone = [beam_search(model.decode_step, model.encode(src[i : i + 1], lengths[i : i + 1]), bos_id=BOS, eos_id=EOS,
+                             beam_size=3, max_lens=budgets[i : i + 1])[0] for i in range(4)]  # fmt: skip
+    assert rows == [12, 9, 6, 3]
+    assert [h[0].tokens for h in found] == [h[0].tokens for h in alone]

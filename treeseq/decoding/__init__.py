@@ -4,6 +4,8 @@ A step function takes the previous token of every row, (N,), and a decoder state
 next-token log-probabilities (N, V), the new state and optionally attention weights (N, S). States
 reorder their rows with `reorder(indices)`; every index must point at a row of the same sentence
 (rows are grouped by sentence, N = sentences x rows per sentence), which all decoders here guarantee.
+A state may also offer `select(sentences, rows)`, keeping only some sentences and their rows; beam
+search then drops sentences that are done.
 """
 
 from __future__ import annotations

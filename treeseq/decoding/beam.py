@@ -22,8 +22,17 @@ class _Beams:
     scores: Tensor  # (B, K) summed log-probabilities of the live beams
     seqs: Tensor  # (B*K, t) tokens so far
     attention: Tensor | None  # (B*K, t, S) when requested
-    finished: list[list[Hypothesis]] = field(default_factory=list)
-    done: list[bool] = field(default_factory=list)
+    finished: list[list[Hypothesis]] = field(default_factory=list)  # per sentence of the batch
+    done: list[bool] = field(default_factory=list)  # per sentence of the batch
+    alive: list[int] = field(default_factory=list)  # the batch sentence behind each row group of the tensors
+
+    def keep(self, sentences: Tensor, rows: Tensor) -> None:
+        """Keep only these row groups (`sentences`, positions in `alive`) and their `rows`."""
+        self.scores = self.scores.index_select(0, sentences)
+        self.seqs = self.seqs.index_select(0, rows)
+        if self.attention is not None:
+            self.attention = self.attention.index_select(0, rows)
+        self.alive = [self.alive[i] for i in sentences.tolist()]
 
 
 def beam_search(step: StepFn, state: DecoderState, *, bos_id: int, eos_id: int, beam_size: int, max_lens: Tensor,
@@ -43,6 +52,9 @@ def beam_search(step: StepFn, state: DecoderState, *, bos_id: int, eos_id: int, 
 
     Returns:
         For each sentence its n best hypotheses, best first.
+
+    Sentences that are done leave the tensors (when the state can `select` sentences), so the rows of
+    later steps are only those of sentences still searching.
     """
     batch, k = max_lens.shape[0], beam_size
     device = max_lens.device
@@ -50,25 +62,33 @@ def beam_search(step: StepFn, state: DecoderState, *, bos_id: int, eos_id: int, 
     scores = torch.full((batch, k), float("-inf"), device=device)
     scores[:, 0] = 0.0
     beams = _Beams(scores, torch.zeros(batch * k, 0, dtype=torch.long, device=device), None,
-                   [[] for _ in range(batch)], [False] * batch)  # fmt: skip
-    row_budget = max_lens.repeat_interleave(k).unsqueeze(1)
+                   [[] for _ in range(batch)], [False] * batch, list(range(batch)))  # fmt: skip
+    budgets = max_lens.clone()
     prev = torch.full((batch * k,), bos_id, dtype=torch.long, device=device)
+    can_select = hasattr(state, "select")
     for t in range(int(max_lens.max())):
         log_probs, state, weights = step(prev, state)
-        vocab = log_probs.shape[1]
-        eos_only = (row_budget <= t + 1) & (torch.arange(vocab, device=device) != eos_id)
+        live, vocab = beams.scores.shape[0], log_probs.shape[1]
+        eos_only = (budgets.repeat_interleave(k).unsqueeze(1) <= t + 1) & (torch.arange(vocab, device=device) != eos_id)
         log_probs = log_probs.masked_fill(eos_only, float("-inf"))
-        cand = (beams.scores.unsqueeze(-1) + log_probs.view(batch, k, vocab)).view(batch, k * vocab)
+        cand = (beams.scores.unsqueeze(-1) + log_probs.view(live, k, vocab)).view(live, k * vocab)
         top_scores, top_index = cand.topk(min(2 * k, k * vocab), dim=1)
         sources, tokens = top_index // vocab, top_index % vocab
         _finalize(beams, top_scores, sources, tokens, weights if with_attention else None, eos_id, k, alpha)
         rows, prev = _advance(beams, top_scores, sources, tokens, eos_id, k)
         state = state.reorder(rows)
         _extend(beams, rows, prev, weights if with_attention else None)
-        for index in (max_lens <= t + 1).nonzero().flatten().tolist():
-            beams.done[index] = True
-        if all(beams.done):
+        for index in (budgets <= t + 1).nonzero().flatten().tolist():
+            beams.done[beams.alive[index]] = True
+        keep = [i for i, sentence in enumerate(beams.alive) if not beams.done[sentence]]
+        if not keep:
             break
+        if can_select and len(keep) < live:
+            sentences = torch.tensor(keep, device=device)
+            rows = (sentences.unsqueeze(1) * k + torch.arange(k, device=device)).flatten()
+            state = state.select(sentences, rows)  # type: ignore[attr-defined]
+            beams.keep(sentences, rows)
+            budgets, prev = budgets.index_select(0, sentences), prev.index_select(0, rows)
     return [sorted(hyps, key=lambda h: -h.score)[:n_best] for hyps in beams.finished]
 
 
@@ -76,12 +96,13 @@ def _finalize(beams: _Beams, top_scores: Tensor, sources: Tensor, tokens: Tensor
               eos_id: int, k: int, alpha: float) -> None:  # fmt: skip
     """Turn eos candidates among each sentence's K best into finished hypotheses."""
     hits = ((tokens[:, :k] == eos_id) & torch.isfinite(top_scores[:, :k])).nonzero().tolist()
-    for sentence, rank in hits:
+    for group, rank in hits:
+        sentence = beams.alive[group]
         if beams.done[sentence]:
             continue
-        row = sentence * k + int(sources[sentence, rank])
+        row = group * k + int(sources[group, rank])
         seq = beams.seqs[row].tolist()
-        log_prob = float(top_scores[sentence, rank])
+        log_prob = float(top_scores[group, rank])
         attention = None
         if weights is not None:
             last = weights[row].float().cpu().unsqueeze(0)

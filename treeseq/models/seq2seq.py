@@ -47,6 +47,12 @@ class Seq2SeqState:
         feed = None if self.feed is None else self.feed.index_select(0, indices)
         return replace(self, hidden=hidden, feed=feed)
 
+    def select(self, sentences: Tensor, rows: Tensor) -> Seq2SeqState:
+        """Only these sentences (their memory) and these rows (their beams): beam search drops finished sentences."""
+        reordered = self.reorder(rows)
+        return replace(reordered, memory=self.memory.index_select(0, sentences), keys=self.keys.index_select(0, sentences),
+                       mask=self.mask.index_select(0, sentences))  # fmt: skip
+
     @property
     def rows(self) -> int:
         return (self.hidden[0] if isinstance(self.hidden, tuple) else self.hidden).shape[1]
