@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from cli import classify, corpora, evaluate, parse, tag, train, translate
+from cli import classify, corpora, curve, evaluate, parse, tag, train, translate
 
 app = typer.Typer(
     name="treeseq",
@@ -20,6 +20,7 @@ app.command("classify")(classify.classify)
 app.command("tag")(tag.tag)
 app.command("parse")(parse.parse)
 app.command("translate")(translate.translate)
+app.command("curve")(curve.curve)
 
 
 @app.callback()

@@ -1,0 +1,40 @@
+"""`treeseq curve`: a run's dev metric by epoch, as a table and optionally a picture."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.table import Table
+
+from cli.common import Verbose, cli_errors, console
+from treeseq.curves import metric_names, plot_curve, read_epochs
+from treeseq.errors import ConfigError
+
+
+def curve(
+    metrics: Annotated[Path, typer.Argument(help="A training run's metrics log (<output stem>.metrics.jsonl).", exists=True, dir_okay=False)],
+    metric: Annotated[Optional[str], typer.Option("--metric", help="Dev metric to show (default: the first logged, e.g. bleu, f1, accuracy).")] = None,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Also draw the curve: a .png or .svg file.", dir_okay=False)] = None,
+    title: Annotated[str, typer.Option(help="Title of the picture.")] = "",
+    verbose: Verbose = False,
+) -> None:
+    """Print the dev metric and training loss of every epoch; with --output, draw them."""
+    with cli_errors(verbose):
+        if output is not None and output.suffix.lower() not in (".png", ".svg"):
+            raise ConfigError(f"--output {output}: the file name must end in .png or .svg")
+        epochs = read_epochs(metrics)
+        names = metric_names(epochs)
+        chosen = metric or names[0]
+        if chosen not in names:
+            raise ConfigError(f"--metric {chosen!r}: this log has {', '.join(names)}")
+        table = Table("epoch", f"dev {chosen}", "train loss", "seconds")
+        for record in epochs:
+            value = record.get(f"dev_{chosen}")
+            table.add_row(str(record["epoch"]), "" if value is None else f"{100 * value:.2f}",
+                          f"{record.get('train_loss', float('nan')):.4f}", f"{record.get('seconds', 0):.0f}")  # fmt: skip
+        console.print(table)
+        if output is not None:
+            plot_curve(epochs, chosen, output, title)
+            console.print(f"wrote {output}")

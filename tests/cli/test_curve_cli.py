@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from cli.main import app
+
+runner = CliRunner()
+
+
+def _log(path: Path) -> Path:
+    records = [
+        {"epoch": 1, "step": 50, "loss": 3.0},
+        {"epoch": 1, "step": 90, "dev_bleu": 0.20, "train_loss": 4.0, "seconds": 60},
+        {"epoch": 2, "step": 180, "dev_bleu": 0.25, "train_loss": 3.0, "seconds": 61},
+        {"epoch": 2, "step": 180, "dev_bleu": 0.26, "train_loss": 2.9, "seconds": 59},  # a resumed run's record wins
+    ]
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    return path
+
+
+def test_curve_prints_epochs_and_draws_png_and_svg(tmp_path: Path) -> None:
+    log = _log(tmp_path / "run.metrics.jsonl")
+    result = runner.invoke(app, ["curve", str(log), "-o", str(tmp_path / "c.png")])
+    assert result.exit_code == 0, result.output
+    assert "20.00" in result.output and "26.00" in result.output and "25.00" not in result.output
+    assert (tmp_path / "c.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    svg = runner.invoke(app, ["curve", str(log), "--metric", "bleu", "-o", str(tmp_path / "c.svg")])
+    assert svg.exit_code == 0 and "<svg" in (tmp_path / "c.svg").read_text()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.png", "c.svg", "run.metrics.jsonl"]  # no temporary files left
+
+
+def test_curve_bad_input_is_one_line_exit_2(tmp_path: Path) -> None:
+    log = _log(tmp_path / "run.metrics.jsonl")
+    with log.open("a") as handle:
+        handle.write("{not json\n")
+    result = runner.invoke(app, ["curve", str(log)])
+    assert result.exit_code == 2 and f"{log}:5: not JSON" in result.output
+    good = _log(tmp_path / "good.jsonl")
+    wrong = runner.invoke(app, ["curve", str(good), "--metric", "f1"])
+    assert wrong.exit_code == 2 and "this log has bleu" in wrong.output
+    gif = runner.invoke(app, ["curve", str(good), "-o", str(tmp_path / "c.gif")])
+    assert gif.exit_code == 2 and not (tmp_path / "c.gif").exists()

@@ -1,0 +1,88 @@
+"""Training curves from the engine's JSONL metrics log: the dev metric (and training loss) by epoch."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Sequence
+
+from treeseq.errors import CorpusFormatError
+
+
+def read_epochs(path: str | Path) -> list[dict]:
+    """The end-of-epoch records (those with dev metrics) of a metrics log, in file order.
+
+    A resumed run appends to the same log; a later record for the same epoch replaces the earlier one.
+
+    Raises:
+        CorpusFormatError: `file:line: problem` for a line that is not a JSON object.
+    """
+    path = Path(path)
+    by_epoch: dict[int, dict] = {}
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise CorpusFormatError(f"{path}:{number}: not JSON ({exc.msg})") from None
+            if not isinstance(record, dict):
+                raise CorpusFormatError(f"{path}:{number}: expected a JSON object")
+            if "epoch" in record and any(key.startswith("dev_") for key in record):
+                by_epoch[int(record["epoch"])] = record
+    if not by_epoch:
+        raise CorpusFormatError(f"{path}: no end-of-epoch records (lines with dev_* metrics)")
+    return [by_epoch[e] for e in sorted(by_epoch)]
+
+
+def metric_names(epochs: Sequence[dict]) -> list[str]:
+    """The dev metrics logged, without the `dev_` prefix."""
+    return sorted({key[4:] for record in epochs for key in record if key.startswith("dev_")})
+
+
+def plot_curve(epochs: Sequence[dict], metric: str, path: str | Path, title: str = "", scale: float = 100.0) -> None:
+    """Draw dev `metric` (x `scale`) and the training loss by epoch into a PNG or SVG file, atomically."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+
+    key = f"dev_{metric}"
+    points = [(r["epoch"], scale * r[key]) for r in epochs if key in r]
+    if not points:
+        raise CorpusFormatError(f"no dev_{metric} in the log; logged: {', '.join(metric_names(epochs))}")
+    fig, ax = plt.subplots(figsize=(6.4, 3.8), dpi=110)
+    ax.plot([e for e, _ in points], [v for _, v in points], marker="o", color="#1f6fb4", label=f"dev {metric}")
+    best_epoch, best = max(points, key=lambda p: p[1])
+    ax.annotate(f"{best:.2f}", (best_epoch, best), textcoords="offset points", xytext=(0, 8), ha="center", fontsize=8)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(f"dev {metric}")
+    ax.grid(alpha=0.3)
+    losses = [(r["epoch"], r["train_loss"]) for r in epochs if "train_loss" in r]
+    if losses:
+        right = ax.twinx()
+        right.plot([e for e, _ in losses], [v for _, v in losses], linestyle="--", color="#b4541f", label="train loss")
+        right.set_ylabel("train loss")
+        lines = ax.get_lines() + right.get_lines()
+        ax.legend(lines, [line.get_label() for line in lines], loc="lower right", fontsize=8)
+    if title:
+        ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    try:
+        fig.savefig(tmp)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    finally:
+        plt.close(fig)
