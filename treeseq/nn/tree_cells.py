@@ -99,6 +99,48 @@ class BinaryTreeLSTMCell(nn.Module):
         c_new = torch.addcmul(torch.addcmul(i * u, f_left, c[:, 0]), f_right, c[:, 1])  # fused: fewer ops a level
         return torch.cat([o * torch.tanh(c_new), c_new], dim=-1)
 
+    # compose_into and compose_backward run a level outside autograd (training's level loop, in fp32 or
+    # fp64: not under autocast). They repeat compose's operations, so states and gradients are the same.
+
+    def compose_into(self, child: Tensor, out: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """compose(None, child, None) written into `out` (n, S); returns the gates (n, 4H), u and tanh(c) (n, H)."""
+        n, size = child.shape[0], self.hidden_size
+        h, c = child.split(size, dim=-1)  # (n, 2, H) each
+        pre = self.from_children(h.reshape(n, 2 * size))  # (n, 5H)
+        gates = torch.sigmoid(pre[:, : 4 * size])
+        i, f_left, f_right, o = gates.chunk(4, dim=-1)
+        u = torch.tanh(pre[:, 4 * size :])
+        c_new = torch.addcmul(torch.addcmul(i * u, f_left, c[:, 0]), f_right, c[:, 1], out=out[:, size:])
+        tanh_c = torch.tanh(c_new)
+        torch.mul(o, tanh_c, out=out[:, :size])
+        return gates, u, tanh_c
+
+    def compose_backward(
+        self, child: Tensor, saved: tuple[Tensor, Tensor, Tensor], grad_out: Tensor, grad_weight: Tensor | None, grad_bias: Tensor | None
+    ) -> Tensor:
+        """The children's gradient (n, 2, S) from the output's (n, S), for compose_into's `saved`.
+
+        Adds the gradient of from_children's weight and bias into grad_weight (5H, 2H) and grad_bias (5H,)
+        where given.
+        """
+        n, size = child.shape[0], self.hidden_size
+        gates, u, tanh_c = saved
+        i, f_left, f_right, o = gates.chunk(4, dim=-1)
+        c = child[:, :, size:]  # (n, 2, H)
+        grad_h = grad_out[:, :size]
+        grad_c = grad_out[:, size:] + torch.ops.aten.tanh_backward(grad_h * o, tanh_c)  # (n, H), through h = o tanh(c)
+        grad_gates = torch.cat([grad_c * u, grad_c * c[:, 0], grad_c * c[:, 1], grad_h * tanh_c], dim=1)  # i, f_l, f_r, o
+        grad_pre = torch.cat([torch.ops.aten.sigmoid_backward(grad_gates, gates), torch.ops.aten.tanh_backward(grad_c * i, u)], dim=1)
+        grad_child = torch.empty_like(child)
+        grad_child[:, :, :size] = (grad_pre @ self.from_children.weight).view(n, 2, size)
+        torch.mul(grad_c, f_left, out=grad_child[:, 0, size:])
+        torch.mul(grad_c, f_right, out=grad_child[:, 1, size:])
+        if grad_weight is not None:
+            grad_weight.addmm_(grad_pre.t(), child[:, :, :size].reshape(n, 2 * size))
+        if grad_bias is not None:
+            grad_bias.add_(grad_pre.sum(0))
+        return grad_child
+
 
 class ChildSumTreeLSTMCell(nn.Module):
     """Child-sum Tree-LSTM (Tai et al. 2015) for any number of children, e.g. dependency trees."""
