@@ -107,9 +107,9 @@ def _text(line: str, sentence: TaggedSentence, prediction: Prediction, kind: str
     return f"{head}{shown}\n"
 
 
-def evaluate_tagger(archive: dict, data_dir: Path, split: str, format: str, device: str) -> None:
+def evaluate_tagger(archive: dict, data_dir: Path, split: str, format: str, device: str, precision: str = "fp32") -> None:
     """`treeseq evaluate` for tagger models: token accuracy; span P/R/F1 per type; intent and frame accuracy."""
-    predictor = TaggerPredictor.from_archive(archive, resolve_device(device))
+    predictor = TaggerPredictor.from_archive(archive, resolve_device(device), precision)
     data = predictor.data_cfg
     loaded = read_split(data_dir, split, data.column, data.token_column, data.tag_column)
     check_tagged(loaded.sentences, data.column)

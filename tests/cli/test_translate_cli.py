@@ -54,6 +54,18 @@ def test_evaluate_prints_bleu_chrf_and_signatures(model: Path) -> None:
     assert "BLEU" in result.output and "chrF" in result.output and "version:" in result.output
 
 
+def test_evaluate_bf16_writes_the_translations(model: Path, tmp_path: Path) -> None:
+    out = tmp_path / "hyp.en"
+    result = runner.invoke(app, ["evaluate", "--model", str(model), "--data-dir", str(SAMPLE), "--split", "test", "--beam", "2",
+                                 "--precision", "bf16", "--format", "jsonl", "--output", str(out)])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    record = json.loads(result.output)
+    lines = out.read_text(encoding="utf-8").splitlines()
+    assert record["precision"] == "bf16" and len(lines) == record["sentences"] and 0 <= record["bleu"] <= 100
+    bad = runner.invoke(app, ["evaluate", "--model", str(model), "--data-dir", str(SAMPLE), "--precision", "fp16"])
+    assert bad.exit_code == 2 and "fp16" in bad.output
+
+
 def test_train_reports_misaligned_data(tmp_path: Path) -> None:
     (tmp_path / "train.de").write_text("a\nb\n", encoding="utf-8")
     (tmp_path / "train.en").write_text("a\n", encoding="utf-8")
