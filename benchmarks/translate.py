@@ -1,11 +1,15 @@
 """Translation throughput: the whole-target decoder against step-by-step, batched beam against one at a time.
 
-    python benchmarks/translate.py [--data-dir ../shared/corpora/multi30k] [--steps 3] [--sentences 40]
+    python benchmarks/translate.py [--data-dir ../shared/corpora/multi30k] [--steps 4] [--sentences 200]
+                                   [--model runs/de-en.pt] [--precision fp32|bf16]
 
-Untrained model of the issue's size (bi-GRU 512, embeddings 256, joint SentencePiece 8k trained on
-20k Multi30k lines, 4,096-token batches); speed does not depend on the weights. Prints JSON lines:
-training target tokens/s (fp32 and bf16 autocast, fast vs stepwise), the share of the measured matmul
-rate reached, and beam-5 sentences/s batched vs one sentence at a time; the last line has `speedup`.
+Training: an untrained model of the issue's size (bi-GRU 512, embeddings 256, joint SentencePiece 8k
+trained on 20k Multi30k lines, 4,096-token batches); training speed does not depend on the weights.
+Decoding: beam 5 over the first `--sentences` val sentences, with the trained model given by `--model`
+when the file exists (hypotheses end where a real model ends them), else with the untrained one (every
+hypothesis runs to its length budget). Prints JSON lines: training target tokens/s (fp32 and bf16
+autocast, whole-target vs stepwise decoder), the share of the measured matmul rate reached, and beam-5
+sentences/s batched vs one sentence at a time; the last line has `speedup` (batched over one at a time).
 """
 
 from __future__ import annotations
@@ -23,9 +27,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from corpora.readers.parallel import read_split  # noqa: E402
+from treeseq.checkpoint import load_archive  # noqa: E402
 from treeseq.data.parallel import collate_pairs, token_batches  # noqa: E402
 from treeseq.tasks.translator import (  # noqa: E402
-    DecodeConfig, TranslatorDataConfig, TranslatorModelConfig, build_codec, build_model, decode_ids,
+    DecodeConfig, TranslatorDataConfig, TranslatorModelConfig, TranslatorPredictor, build_codec, build_model, decode_ids,
 )  # fmt: skip
 
 
@@ -34,10 +39,12 @@ def emit(**record: object) -> None:
 
 
 def train_rate(model: torch.nn.Module, batches: list, stepwise: bool, dtype: torch.dtype | None) -> tuple[float, float]:
-    """(target tokens/s, model GFLOP/s estimate) for forward + backward over `batches`."""
+    """(target tokens/s, model GFLOP/s estimate) for forward + backward over `batches` (the first one untimed)."""
     model.train()
     tokens, start = 0, time.perf_counter()
-    for batch in batches:
+    for index, batch in enumerate(batches):
+        if index == 1:
+            tokens, start = 0, time.perf_counter()
         with torch.autocast("cpu", dtype=dtype or torch.bfloat16, enabled=dtype is not None):
             state = model.encode(batch.src_ids, batch.src_lengths)
             logits = model.stepwise_logits(state, batch.tgt_in) if stepwise else model.whole_target_logits(state, batch.tgt_in)
@@ -59,8 +66,11 @@ def matmul_rate(dtype: torch.dtype) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--data-dir", type=Path, default=ROOT.parent / "shared" / "corpora" / "multi30k")
-    parser.add_argument("--steps", type=int, default=3)
-    parser.add_argument("--sentences", type=int, default=40)
+    parser.add_argument("--steps", type=int, default=4, help="training batches timed per setting (plus one warm-up)")
+    parser.add_argument("--sentences", type=int, default=200, help="val sentences decoded batched")
+    parser.add_argument("--single", type=int, default=50, help="of those, decoded one at a time")
+    parser.add_argument("--model", type=Path, default=ROOT / "runs" / "de-en.pt", help="trained archive for decoding")
+    parser.add_argument("--precision", default="fp32", choices=("fp32", "bf16"), help="decoding precision")
     parser.add_argument("--vocab-size", type=int, default=8000)
     parser.add_argument("--hidden-size", type=int, default=512)
     parser.add_argument("--threads", type=int, default=0)
@@ -73,7 +83,7 @@ def main() -> None:
     torch.manual_seed(0)
     model = build_model(TranslatorModelConfig(hidden_size=args.hidden_size), codec)
     lengths = [(len(e.src_ids), len(e.tgt_ids)) for e in examples]
-    batches = [collate_pairs([examples[i] for i in b]) for b in token_batches(lengths, 4096, random.Random(0))[: args.steps]]
+    batches = [collate_pairs([examples[i] for i in b]) for b in token_batches(lengths, 4096, random.Random(0))[: args.steps + 1]]
     # Roofline: 3x forward matmul FLOPs of the output layer + RNN per target token, a rough lower bound.
     flops_per_token = 6 * (256 * len(codec.tgt) + 3 * args.hidden_size * (256 + args.hidden_size) * 2)
     results = {}
@@ -84,17 +94,26 @@ def main() -> None:
             results[(precision, path)] = rate
             emit(metric="train_tgt_tokens_per_s", precision=precision, decoder=path, value=round(rate, 1),
                  share_of_matmul_rate=round(rate * flops_per_token / peak, 4), matmul_gflops=round(peak / 1e9, 1))  # fmt: skip
+    if args.model.is_file():
+        predictor = TranslatorPredictor.from_archive(load_archive(args.model, task="translator"), torch.device("cpu"))
+        model, codec, source = predictor.model, predictor.codec, str(args.model)
+    else:
+        source = "untrained"
     model.eval()
-    sources = [e.src_ids for e in examples[: args.sentences]]
+    val = read_split(args.data_dir, "val", "de", "en").pairs[: args.sentences]
+    sources = [tuple(ids) for ids in codec.src.encode([p.src for p in val])]
     cfg = DecodeConfig(beam_size=5)
+    decode_ids(model, sources[:10], cfg, 6000, precision=args.precision)  # warm-up
     start = time.perf_counter()
-    decode_ids(model, sources, cfg, 6000)
+    decode_ids(model, sources, cfg, 30000, precision=args.precision)
     batched = len(sources) / (time.perf_counter() - start)
+    single_sources = sources[: max(1, args.single)]
     start = time.perf_counter()
-    for source in sources[: max(1, args.sentences // 4)]:
-        decode_ids(model, [source], cfg, 6000)
-    single = max(1, args.sentences // 4) / (time.perf_counter() - start)
-    emit(metric="beam5_sentences_per_s", batched=round(batched, 2), one_at_a_time=round(single, 2))
+    for one in single_sources:
+        decode_ids(model, [one], cfg, 6000, precision=args.precision)
+    single = len(single_sources) / (time.perf_counter() - start)
+    emit(metric="beam5_sentences_per_s", model=source, precision=args.precision, sentences=len(sources),
+         batched=round(batched, 2), one_at_a_time=round(single, 2))  # fmt: skip
     emit(train_fast_over_stepwise_fp32=round(results[("fp32", "whole_target")] / results[("fp32", "stepwise")], 2),
          bf16_over_fp32=round(results[("bf16", "whole_target")] / results[("fp32", "whole_target")], 2),
          speedup=round(batched / single, 2))  # fmt: skip

@@ -68,12 +68,7 @@ def beam_search(step: StepFn, state: DecoderState, *, bos_id: int, eos_id: int, 
     can_select = hasattr(state, "select")
     for t in range(int(max_lens.max())):
         log_probs, state, weights = step(prev, state)
-        live, vocab = beams.scores.shape[0], log_probs.shape[1]
-        eos_only = (budgets.repeat_interleave(k).unsqueeze(1) <= t + 1) & (torch.arange(vocab, device=device) != eos_id)
-        log_probs = log_probs.masked_fill(eos_only, float("-inf"))
-        cand = (beams.scores.unsqueeze(-1) + log_probs.view(live, k, vocab)).view(live, k * vocab)
-        top_scores, top_index = cand.topk(min(2 * k, k * vocab), dim=1)
-        sources, tokens = top_index // vocab, top_index % vocab
+        top_scores, sources, tokens = _candidates(beams.scores, log_probs, budgets <= t + 1, eos_id)
         _finalize(beams, top_scores, sources, tokens, weights if with_attention else None, eos_id, k, alpha)
         rows, prev = _advance(beams, top_scores, sources, tokens, eos_id, k)
         state = state.reorder(rows)
@@ -83,13 +78,34 @@ def beam_search(step: StepFn, state: DecoderState, *, bos_id: int, eos_id: int, 
         keep = [i for i, sentence in enumerate(beams.alive) if not beams.done[sentence]]
         if not keep:
             break
-        if can_select and len(keep) < live:
+        if can_select and len(keep) < len(beams.alive):
             sentences = torch.tensor(keep, device=device)
             rows = (sentences.unsqueeze(1) * k + torch.arange(k, device=device)).flatten()
             state = state.select(sentences, rows)  # type: ignore[attr-defined]
             beams.keep(sentences, rows)
             budgets, prev = budgets.index_select(0, sentences), prev.index_select(0, rows)
     return [sorted(hyps, key=lambda h: -h.score)[:n_best] for hyps in beams.finished]
+
+
+def _candidates(scores: Tensor, log_probs: Tensor, at_budget: Tensor, eos_id: int) -> tuple[Tensor, Tensor, Tensor]:
+    """The 2K best continuations of each sentence: summed scores, source beams and tokens, each (B, 2K).
+
+    Only a beam's own 2K best tokens can be among its sentence's 2K best continuations, so each row's
+    top 2K are taken first (no (N, V) sum); a sentence at its output budget may only end (eos).
+    """
+    live, k = scores.shape
+    vocab = log_probs.shape[1]
+    width = min(2 * k, vocab)
+    row_scores, row_tokens = log_probs.topk(width, dim=1)  # (N, 2K)
+    if bool(at_budget.any()):
+        rows = at_budget.repeat_interleave(k)
+        eos_scores = torch.full_like(row_scores[rows], float("-inf"))
+        eos_scores[:, 0] = log_probs[rows, eos_id]
+        row_scores[rows] = eos_scores
+        row_tokens[rows] = eos_id
+    cand = (scores.unsqueeze(-1) + row_scores.view(live, k, width)).view(live, k * width)
+    top_scores, top_index = cand.topk(min(2 * k, k * width), dim=1)
+    return top_scores, top_index // width, row_tokens.view(live, k * width).gather(1, top_index)
 
 
 def _finalize(beams: _Beams, top_scores: Tensor, sources: Tensor, tokens: Tensor, weights: Tensor | None,

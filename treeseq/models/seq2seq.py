@@ -140,7 +140,8 @@ class Seq2Seq(nn.Module):
         Padding and bos (ids 0 and 2) are never predicted: their probability mass is removed.
         """
         logits, state, weights = self.step_logits(prev_ids, state)
-        logits = logits.float().index_fill(1, torch.tensor([PAD_ID, BOS_ID], device=logits.device), float("-inf"))
+        logits = logits.float()  # a fresh tensor (decoding runs without autograd), so filled in place
+        logits.index_fill_(1, torch.tensor([PAD_ID, BOS_ID], device=logits.device), float("-inf"))
         return torch.log_softmax(logits, dim=-1), state, weights
 
     def whole_target_logits(self, state: Seq2SeqState, tgt_in: Tensor) -> Tensor:
