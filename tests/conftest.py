@@ -23,6 +23,19 @@ def sample_dir() -> Path:
 
 
 @pytest.fixture
+def sample(sample_dir: Path) -> tuple[list, object]:
+    """The first 24 trees of the sample dev treebank as training examples, and their vocabulary."""
+    from corpora.readers.ptb import read_trees
+    from treeseq.tasks.tree import LabelScheme, TreeModelConfig, encode
+    from treeseq.vocab import Vocab
+
+    trees = read_trees(sample_dir / "dev.txt")[:24]
+    vocab = Vocab.build(w for t in trees for w in t.tokens)
+    scheme = LabelScheme(TreeModelConfig())
+    return [encode(t, vocab, scheme) for t in trees], vocab
+
+
+@pytest.fixture
 def small_treebank(tmp_path: Path) -> Path:
     """A 40/20-sentence slice of the sample treebank, for fast CLI runs."""
     folder = tmp_path / "data"

@@ -72,8 +72,17 @@ def test_parser_overfits_a_tiny_treebank_exactly() -> None:
     vocabs = build_vocabs([t.tokens for t in trees], cfg)
     examples = [encode_tree(t, vocabs) for t in trees]
     task = ParserTask(cfg, TrainConfig(**{**TRAIN_DEFAULTS, "batch_size": 8}), vocabs, examples, examples)
+    model = overfit(task, build_parser, examples)
+    assert task.evaluate(model)["exact"] == 1.0
+    predictor = ParserPredictor.from_archive(task.archive(model), torch.device("cpu"))
+    parsed = predictor.parse_tokens([list(t.tokens) for t in trees])
+    assert [set(tree_spans(p)) for p in parsed] == [set(tree_spans(t)) for t in trees]
+
+
+def overfit(task: ParserTask, build, examples: list) -> torch.nn.Module:  # type: ignore[no-untyped-def]
+    """A parser trained on `examples` as one batch until its hinge loss is 0 (at most 150 steps), in eval mode."""
     torch.manual_seed(0)
-    model = build_parser(cfg, vocabs)
+    model = build(task.cfg, task.vocabs)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
     for _ in range(150):
         loss, count = task.loss(model, task.collate(examples))
@@ -82,11 +91,7 @@ def test_parser_overfits_a_tiny_treebank_exactly() -> None:
         optimizer.zero_grad()
         (loss / count).backward()
         optimizer.step()
-    model.eval()
-    assert task.evaluate(model)["exact"] == 1.0
-    predictor = ParserPredictor.from_archive(task.archive(model), torch.device("cpu"))
-    parsed = predictor.parse_tokens([list(t.tokens) for t in trees])
-    assert [set(tree_spans(p)) for p in parsed] == [set(tree_spans(t)) for t in trees]
+    return model.eval()
 
 
 def test_cell_batches_bound_the_chart() -> None:

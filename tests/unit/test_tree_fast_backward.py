@@ -3,13 +3,11 @@ against the per-node reference and against plain autograd through the same level
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 import torch
 from torch import Tensor
 
-from corpora.readers.ptb import read_trees
 from treeseq.data.trees import TreeBatch, TreeExample, batch_trees
 from treeseq.models.tree import MODEL_KINDS, TreeClassifier
 from treeseq.models.tree_reference import reference_logits
@@ -17,15 +15,7 @@ from treeseq.trees import Tree
 from treeseq.vocab import Vocab
 
 
-def examples(trees: list[Tree], vocab: Vocab) -> list[TreeExample]:
-    return [TreeExample(t, tuple(vocab.encode(t.tokens)), tuple(-1 if l is None else int(l) for l in t.labels)) for t in trees]
-
-
-@pytest.fixture
-def sample(sample_dir: Path) -> tuple[list[TreeExample], Vocab]:
-    trees = read_trees(sample_dir / "dev.txt")[:24]
-    vocab = Vocab.build(w for t in trees for w in t.tokens)
-    return examples(trees, vocab), vocab
+from test_tree_models import examples  # noqa: E402
 
 
 def dependency_examples() -> tuple[list[TreeExample], Vocab]:

@@ -1,11 +1,9 @@
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 import torch
 
-from corpora.readers.ptb import read_trees
 from treeseq.data.trees import TreeExample, batch_trees
 from treeseq.models.tree import MODEL_KINDS, TreeClassifier
 from treeseq.models.tree_reference import reference_logits
@@ -15,13 +13,6 @@ from treeseq.vocab import Vocab
 
 def examples(trees: list[Tree], vocab: Vocab) -> list[TreeExample]:
     return [TreeExample(t, tuple(vocab.encode(t.tokens)), tuple(-1 if l is None else int(l) for l in t.labels)) for t in trees]
-
-
-@pytest.fixture
-def sample(sample_dir: Path) -> tuple[list[TreeExample], Vocab]:
-    trees = read_trees(sample_dir / "dev.txt")[:24]
-    vocab = Vocab.build(w for t in trees for w in t.tokens)
-    return examples(trees, vocab), vocab
 
 
 def dependency_examples() -> list[TreeExample]:
