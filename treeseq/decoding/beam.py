@@ -53,21 +53,25 @@ def beam_search(step: StepFn, state: DecoderState, *, bos_id: int, eos_id: int, 
     Returns:
         For each sentence its n best hypotheses, best first.
 
-    Sentences that are done leave the tensors (when the state can `select` sentences), so the rows of
-    later steps are only those of sentences still searching.
+    The first step runs once per sentence (its K beams would all be the same bos row) and is then
+    copied to K rows. Sentences that are done leave the tensors (when the state can `select`
+    sentences), so the rows of later steps are only those of sentences still searching.
     """
     batch, k = max_lens.shape[0], beam_size
     device = max_lens.device
-    state = state.reorder(torch.arange(batch, device=device).repeat_interleave(k))
+    expand = torch.arange(batch, device=device).repeat_interleave(k)
     scores = torch.full((batch, k), float("-inf"), device=device)
     scores[:, 0] = 0.0
     beams = _Beams(scores, torch.zeros(batch * k, 0, dtype=torch.long, device=device), None,
                    [[] for _ in range(batch)], [False] * batch, list(range(batch)))  # fmt: skip
     budgets = max_lens.clone()
-    prev = torch.full((batch * k,), bos_id, dtype=torch.long, device=device)
+    prev = torch.full((batch,), bos_id, dtype=torch.long, device=device)
     can_select = hasattr(state, "select")
     for t in range(int(max_lens.max())):
         log_probs, state, weights = step(prev, state)
+        if t == 0:
+            log_probs, state = log_probs.index_select(0, expand), state.reorder(expand)
+            weights = None if weights is None else weights.index_select(0, expand)
         top_scores, sources, tokens = _candidates(beams.scores, log_probs, budgets <= t + 1, eos_id)
         _finalize(beams, top_scores, sources, tokens, weights if with_attention else None, eos_id, k, alpha)
         rows, prev = _advance(beams, top_scores, sources, tokens, eos_id, k)
