@@ -89,3 +89,21 @@ def test_collate_splits_targets_into_decoder_input_and_output() -> None:
     batch = collate_pairs([PairExample((5, 6), (7,)), PairExample((8,), (9, 10))])
     assert batch.tgt_in.tolist() == [[2, 7, 0], [2, 9, 10]] and batch.tgt_out.tolist() == [[7, 3, 0], [9, 10, 3]]
     assert batch.src_lengths.tolist() == [2, 1] and batch.num_tgt_tokens == 5
+
+
+@pytest.mark.parametrize("attention", ["general", "dot"])
+def test_decoding_shortcuts_equal_the_plain_step(attention: str) -> None:
+    """Without autograd, Luong decoding mixes the memory already projected through the combine layer; it
+    must equal the plain step."""
+    torch.manual_seed(0)
+    model = Seq2Seq(30, 25, rnn="gru", embed_dim=8, hidden_size=8, attention=attention, dropout=0.0).eval()
+    src, lengths, tgt_in, _ = toy_batch()
+    with torch.no_grad():
+        fast_state = model.encode(src, lengths)
+    plain_state = model.encode(src, lengths)  # autograd on: the plain step
+    assert fast_state.projected is not None and plain_state.projected is None
+    for t in range(tgt_in.shape[1]):
+        with torch.no_grad():
+            fast, fast_state, fast_weights = model.step_logits(tgt_in[:, t], fast_state)
+        plain, plain_state, plain_weights = model.step_logits(tgt_in[:, t], plain_state)
+        assert torch.allclose(fast, plain.detach(), atol=1e-5) and torch.allclose(fast_weights, plain_weights.detach(), atol=1e-6)

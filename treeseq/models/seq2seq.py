@@ -37,6 +37,9 @@ class Seq2SeqState:
     memory: Tensor  # (B, S, M)
     keys: Tensor  # (B, S, K)
     mask: Tensor  # (B, S) bool
+    # (B, S, E): the memory through the context half of the combine layer, for Luong decoding without
+    # autograd; a step then mixes these (E wide) instead of the memory (M wide) and skips that product.
+    projected: Tensor | None = None
 
     def reorder(self, indices: Tensor) -> Seq2SeqState:
         """Rows `indices` (each within its own sentence's group); memory is shared and not copied."""
@@ -50,8 +53,9 @@ class Seq2SeqState:
     def select(self, sentences: Tensor, rows: Tensor) -> Seq2SeqState:
         """Only these sentences (their memory) and these rows (their beams): beam search drops finished sentences."""
         reordered = self.reorder(rows)
+        projected = None if self.projected is None else self.projected.index_select(0, sentences)
         return replace(reordered, memory=self.memory.index_select(0, sentences), keys=self.keys.index_select(0, sentences),
-                       mask=self.mask.index_select(0, sentences))  # fmt: skip
+                       mask=self.mask.index_select(0, sentences), projected=projected)  # fmt: skip
 
     @property
     def rows(self) -> int:
@@ -109,7 +113,10 @@ class Seq2Seq(nn.Module):
         hidden: Hidden = (states[0], states[1]) if self.rnn_kind == "lstm" else states[0]
         mask = torch.arange(src_ids.shape[1], device=src_ids.device) < src_lengths.to(src_ids.device).unsqueeze(1)
         feed = memory.new_zeros(src_ids.shape[0], self.tgt_embed.embedding_dim) if self.input_feeding else None
-        return Seq2SeqState(hidden, feed, memory, self.attention.keys(memory), mask)
+        projected = None
+        if self.attention_kind != "bahdanau" and not torch.is_grad_enabled():
+            projected = F.linear(memory, self.combine.weight[:, self.hidden_size :])  # W_c [h; c] = W_h h + sum_s a_s W_m m_s
+        return Seq2SeqState(hidden, feed, memory, self.attention.keys(memory), mask, projected)
 
     def _attend(self, query: Tensor, state: Seq2SeqState) -> tuple[Tensor, Tensor]:
         """query (N, H) -> context (N, M), weights (N, S), with the N rows grouped by sentence."""
@@ -129,6 +136,14 @@ class Seq2Seq(nn.Module):
             inputs = embedded if state.feed is None else torch.cat([embedded, state.feed.to(embedded.dtype)], -1)
             output, hidden = self.decoder(inputs.unsqueeze(1), state.hidden)
             output = output.squeeze(1)
+            if state.projected is not None:  # decoding: mix the projected memory, no (N, M) context
+                batch = state.memory.shape[0]
+                weights = self.attention.weights(output.view(batch, -1, output.shape[-1]), state.keys, state.mask)
+                mixed = torch.bmm(weights.to(state.projected.dtype), state.projected).reshape(output.shape[0], -1)
+                attentional = torch.tanh(F.linear(output, self.combine.weight[:, : self.hidden_size]) + mixed.to(output.dtype))
+                feed = attentional if self.input_feeding else None
+                weights = weights.reshape(output.shape[0], -1)
+                return self.output(self.dropout(attentional)), replace(state, hidden=hidden, feed=feed), weights
             context, weights = self._attend(output, state)
         attentional = torch.tanh(self.combine(torch.cat([output, context.to(output.dtype)], -1)))  # (N, E)
         feed = attentional if self.input_feeding else None

@@ -51,12 +51,16 @@ class Attention(nn.Module):
         """
         if query.dim() != 3 or query.shape[0] != memory.shape[0]:
             raise ShapeError(f"attention query must be (B, Q, H) with B={memory.shape[0]}, got {tuple(query.shape)}")
+        weights = self.weights(query, keys, mask)
+        context = torch.bmm(weights.to(memory.dtype), memory)
+        return context, weights
+
+    def weights(self, query: Tensor, keys: Tensor, mask: Tensor) -> Tensor:
+        """The attention weights alone, (B, Q, S) in fp32 (for callers that combine them with their own memory)."""
         if self.kind == "bahdanau":
             hidden = torch.tanh(self.query_proj(query).unsqueeze(2) + keys.unsqueeze(1))  # (B, Q, S, A)
             scores = self.energy(hidden).squeeze(-1)  # (B, Q, S)
         else:
             scores = torch.bmm(query, keys.transpose(1, 2))  # (B, Q, S)
         scores = scores.float().masked_fill(~mask.unsqueeze(1), float("-inf"))
-        weights = torch.softmax(scores, dim=-1)
-        context = torch.bmm(weights.to(memory.dtype), memory)
-        return context, weights
+        return torch.softmax(scores, dim=-1)
