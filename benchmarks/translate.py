@@ -1,6 +1,6 @@
 """Translation throughput: the whole-target decoder against step-by-step, batched beam against one at a time.
 
-    python benchmarks/translate.py [--data-dir ../shared/corpora/multi30k] [--steps 4] [--sentences 200]
+    python benchmarks/translate.py [--data-dir ../shared/corpora/multi30k] [--steps 8] [--sentences 200]
                                    [--model runs/de-en.pt] [--precision fp32|bf16]
 
 Training: an untrained model of the issue's size (bi-GRU 512, embeddings 256, joint SentencePiece 8k
@@ -67,10 +67,10 @@ def matmul_rate(dtype: torch.dtype) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--data-dir", type=Path, default=ROOT.parent / "shared" / "corpora" / "multi30k")
-    parser.add_argument("--steps", type=int, default=4, help="training batches timed per setting (plus one warm-up)")
+    parser.add_argument("--steps", type=int, default=8, help="training batches timed per setting (plus one warm-up)")
     parser.add_argument("--sentences", type=int, default=200, help="val sentences decoded batched")
     parser.add_argument("--single", type=int, default=50, help="of those, decoded one at a time")
-    parser.add_argument("--rounds", type=int, default=3, help="interleaved batched / one-at-a-time rounds")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved batched / one-at-a-time rounds")
     parser.add_argument("--model", type=Path, default=ROOT / "runs" / "de-en.pt", help="trained archive for decoding")
     parser.add_argument("--precision", default="fp32", choices=("fp32", "bf16"), help="decoding precision")
     parser.add_argument("--vocab-size", type=int, default=8000)
