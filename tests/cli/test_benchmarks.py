@@ -18,3 +18,17 @@ def test_tree_benchmark_prints_json_lines_ending_with_speedup() -> None:
     assert all(r["bench"] == "tree" for r in records)
     assert records[-1]["speedup"] > 1
     assert any("share_of_level_shape_rate" in r for r in records)
+
+
+def test_translate_benchmark_prints_json_lines_ending_with_speedup(tmp_path: Path) -> None:
+    cmd = [sys.executable, str(ROOT / "benchmarks" / "translate.py"), "--data-dir", str(ROOT / "corpora/samples/parallel"),
+           "--vocab-size", "300", "--hidden-size", "32", "--steps", "1", "--sentences", "10", "--single", "2",
+           "--rounds", "1", "--model", str(tmp_path / "none.pt"), "--threads", "1"]  # fmt: skip
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=True)
+    records = [json.loads(line) for line in done.stdout.splitlines()]
+    assert all(r["bench"] == "translate" for r in records)
+    rates = [r for r in records if r.get("metric") == "train_tgt_tokens_per_s"]
+    assert {(r["precision"], r["decoder"]) for r in rates} == {(p, d) for p in ("fp32", "bf16") for d in ("whole_target", "stepwise")}
+    beam = next(r for r in records if r.get("metric") == "beam5_sentences_per_s")
+    assert beam["model"] == "untrained" and beam["batched"] > 0 and beam["one_at_a_time"] > 0
+    assert records[-1]["speedup"] > 0
