@@ -19,20 +19,21 @@ def read_epochs(path: str | Path) -> list[dict]:
     Raises:
         CorpusFormatError: `file:line: problem` for a line that is not a JSON object.
     """
+    from corpora.readers.text import read_lines  # noqa: PLC0415 (UTF-8 and empty-file errors with file:line)
+
     path = Path(path)
     by_epoch: dict[int, dict] = {}
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise CorpusFormatError(f"{path}:{number}: not JSON ({exc.msg})") from None
-            if not isinstance(record, dict):
-                raise CorpusFormatError(f"{path}:{number}: expected a JSON object")
-            if "epoch" in record and any(key.startswith("dev_") for key in record):
-                by_epoch[int(record["epoch"])] = record
+    for number, line in read_lines(path):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise CorpusFormatError(f"{path}:{number}: not JSON ({exc.msg})") from None
+        if not isinstance(record, dict):
+            raise CorpusFormatError(f"{path}:{number}: expected a JSON object")
+        if "epoch" in record and any(key.startswith("dev_") for key in record):
+            by_epoch[int(record["epoch"])] = record
     if not by_epoch:
         raise CorpusFormatError(f"{path}: no end-of-epoch records (lines with dev_* metrics)")
     return [by_epoch[e] for e in sorted(by_epoch)]
