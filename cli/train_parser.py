@@ -70,18 +70,19 @@ def train_parser(
             saved = load_archive(paths_for(output)[0], task="parser")
             model_cfg = build_config(ParserConfig, "model", saved["config"]["model"])
             train_cfg = build_config(TrainConfig, "train", saved["training"]["train_config"], train_cli)
-            vocabs = ParserVocabs.from_dict(saved["vocabs"])
-            train_tags, dev_tags = tag_sentences(model_cfg, [t.tokens for t in train_trees]), tag_sentences(model_cfg, [t.tokens for t in dev_trees])
         else:
             model_cfg = build_config(ParserConfig, "model", file_cfg.get("model", {}), sets.get("model", {}), model_cli)
             train_cfg = build_config(TrainConfig, "train", TRAIN_DEFAULTS, file_cfg.get("train", {}), sets.get("train", {}), train_cli)
-            train_tags, dev_tags = tag_sentences(model_cfg, [t.tokens for t in train_trees]), tag_sentences(model_cfg, [t.tokens for t in dev_trees])
-            vocabs = build_vocabs([t.tokens for t in train_trees], model_cfg, train_tags)
+        # One tagger run over both splits (the spaCy pipeline loads once); no tags: an empty tuple each.
+        tags = tag_sentences(model_cfg, [t.tokens for t in train_trees + dev_trees]) or [()] * (len(train_trees) + len(dev_trees))
+        train_tags, dev_tags = tags[: len(train_trees)], tags[len(train_trees) :]
+        vocabs = (ParserVocabs.from_dict(saved["vocabs"]) if resume
+                  else build_vocabs([t.tokens for t in train_trees], model_cfg, train_tags if model_cfg.pos_tags else None))  # fmt: skip
         torch.manual_seed(train_cfg.seed)
         model = build_parser(model_cfg, vocabs)
         task = ParserTask(
-            model_cfg, train_cfg, vocabs, [encode_tree(t, vocabs, g) for t, g in zip(train_trees, train_tags or _no_tags(train_trees))],
-            [encode_tree(t, vocabs, g) for t, g in zip(dev_trees, dev_tags or _no_tags(dev_trees))],
+            model_cfg, train_cfg, vocabs, [encode_tree(t, vocabs, g) for t, g in zip(train_trees, train_tags)],
+            [encode_tree(t, vocabs, g) for t, g in zip(dev_trees, dev_tags)],
             data_config={"data_dir": str(data_dir), "train_file": train_file, "dev_file": dev_file},
         )  # fmt: skip
         if dist_info.is_main and not quiet:
@@ -89,10 +90,6 @@ def train_parser(
             console.print(f"span parser: {len(train_trees)} train / {len(dev_trees)} dev trees, vocabulary "
                           f"{len(vocabs.words)}, {params:,} parameters, {torch_device}, {train_cfg.precision}")  # fmt: skip
         run_training(task, model, train_cfg, output, torch_device, dist_info, resume, quiet)
-
-
-def _no_tags(trees: list[Tree]) -> list[tuple[str, ...]]:
-    return [()] * len(trees)
 
 
 def _binary(trees: list[Tree]) -> list[Tree]:

@@ -37,8 +37,8 @@ class Seq2SeqState:
     memory: Tensor  # (B, S, M)
     keys: Tensor  # (B, S, K)
     mask: Tensor  # (B, S) bool
-    # (B, S, E): the memory through the context half of the combine layer, for Luong decoding without
-    # autograd; a step then mixes these (E wide) instead of the memory (M wide) and skips that product.
+    # (B, S, E): the memory through the context half of the combine layer, made by the first Luong step
+    # without autograd; later steps mix these (E wide) instead of the memory (M wide) and skip that product.
     projected: Tensor | None = None
 
     def reorder(self, indices: Tensor) -> Seq2SeqState:
@@ -113,10 +113,7 @@ class Seq2Seq(nn.Module):
         hidden: Hidden = (states[0], states[1]) if self.rnn_kind == "lstm" else states[0]
         mask = torch.arange(src_ids.shape[1], device=src_ids.device) < src_lengths.to(src_ids.device).unsqueeze(1)
         feed = memory.new_zeros(src_ids.shape[0], self.tgt_embed.embedding_dim) if self.input_feeding else None
-        projected = None
-        if self.attention_kind != "bahdanau" and not torch.is_grad_enabled():
-            projected = F.linear(memory, self.combine.weight[:, self.hidden_size :])  # W_c [h; c] = W_h h + sum_s a_s W_m m_s
-        return Seq2SeqState(hidden, feed, memory, self.attention.keys(memory), mask, projected)
+        return Seq2SeqState(hidden, feed, memory, self.attention.keys(memory), mask)
 
     def _attend(self, query: Tensor, state: Seq2SeqState) -> tuple[Tensor, Tensor]:
         """query (N, H) -> context (N, M), weights (N, S), with the N rows grouped by sentence."""
@@ -136,7 +133,9 @@ class Seq2Seq(nn.Module):
             inputs = embedded if state.feed is None else torch.cat([embedded, state.feed.to(embedded.dtype)], -1)
             output, hidden = self.decoder(inputs.unsqueeze(1), state.hidden)
             output = output.squeeze(1)
-            if state.projected is not None:  # decoding: mix the projected memory, no (N, M) context
+            if not torch.is_grad_enabled():  # decoding: mix the projected memory, no (N, M) context
+                if state.projected is None:  # first step: W_c [h; c] = W_h h + sum_s a_s W_m m_s
+                    state = replace(state, projected=F.linear(state.memory, self.combine.weight[:, self.hidden_size :]))
                 batch = state.memory.shape[0]
                 weights = self.attention.weights(output.view(batch, -1, output.shape[-1]), state.keys, state.mask)
                 mixed = torch.bmm(weights.to(state.projected.dtype), state.projected).reshape(output.shape[0], -1)
