@@ -29,6 +29,15 @@ class TreeExample:
         if not self.heights:
             object.__setattr__(self, "heights", tuple(self.tree.heights()))
 
+    @property
+    def arrays(self) -> NodeArrays:
+        """The nodes as tensors for batch_trees, built on first use and kept (examples recur every epoch)."""
+        cached = self.__dict__.get("_arrays")
+        if cached is None:
+            cached = node_arrays(self)
+            object.__setattr__(self, "_arrays", cached)
+        return cached
+
 
 @dataclass
 class TreeLevel:
@@ -77,61 +86,97 @@ class TreeBatch:
         return TreeBatch(move(self.word_ids), move(self.labels), move(self.roots), move(self.order), levels, self.tree_sizes)  # type: ignore[arg-type]
 
 
-def batch_trees(examples: Sequence[TreeExample]) -> TreeBatch:
-    """Build the level schedule for a batch of trees of one kind (all constituency or all dependency)."""
-    # Sort every node of the batch by (height, tree, node): each level becomes a contiguous slice.
-    keys = []
-    for t, ex in enumerate(examples):
-        carries = ex.tree.word
-        for node, height in enumerate(ex.heights):
-            # Within height 0 nothing depends on order; a word-carrying node sorts before one without
-            # so that nodes with words form the prefix [0, M) of the buffer.
-            keys.append((height, 0 if carries[node] >= 0 else 1, t, node))
-    keys.sort()
-    offsets, total = [], 0
-    for ex in examples:
-        offsets.append(total)
-        total += len(ex.tree)
-    row_of = [0] * total
-    for row, (_, _, t, node) in enumerate(keys):
-        row_of[offsets[t] + node] = row
+@dataclass(frozen=True)
+class NodeArrays:
+    """One example's nodes as tensors, in tree order: what batch_trees concatenates.
 
-    word_ids: list[int] = []
-    labels = [0] * total
-    levels: list[TreeLevel] = []
-    level_start, level_height = 0, 0
-    pending: list[tuple[int, ...]] = []
-    for row, (height, no_word, t, node) in enumerate(keys):
-        ex = examples[t]
-        if height != level_height:
-            levels.append(_make_level(level_start, row, pending))
-            level_start, level_height, pending = row, height, []
-        if not no_word:
-            if len(word_ids) != row:
-                raise ValueError("a node without a word sorts before one with a word: mixed tree kinds in one batch")
-            word_ids.append(ex.word_ids[ex.tree.word[node]])
-        labels[row] = ex.labels[node]
-        base = offsets[t]
-        pending.append(tuple(row_of[base + kid] for kid in ex.tree.children[node]))
-    levels.append(_make_level(level_start, total, pending))
-    roots = [row_of[offsets[t] + len(ex.tree) - 1] for t, ex in enumerate(examples)]
-    return TreeBatch(
-        word_ids=torch.tensor(word_ids, dtype=torch.long),
-        labels=torch.tensor(labels, dtype=torch.long),
-        roots=torch.tensor(roots, dtype=torch.long),
-        order=torch.tensor(row_of, dtype=torch.long),
-        levels=levels,
-        tree_sizes=[len(ex.tree) for ex in examples],
+    children: (n, K) child node numbers padded with -1 (K: the tree's widest node; 0 columns for a
+    one-node tree), num_children: (n,), words: (n,) word id of each node or -1, labels: (n,).
+    """
+
+    heights: Tensor
+    children: Tensor
+    num_children: Tensor
+    words: Tensor
+    labels: Tensor
+
+
+def node_arrays(example: TreeExample) -> NodeArrays:
+    tree = example.tree
+    width = max((len(kids) for kids in tree.children), default=0)
+    children = torch.tensor([list(kids) + [-1] * (width - len(kids)) for kids in tree.children], dtype=torch.long)
+    return NodeArrays(
+        heights=torch.tensor(example.heights, dtype=torch.long),
+        children=children.view(len(tree), width),
+        num_children=torch.tensor([len(kids) for kids in tree.children], dtype=torch.long),
+        words=torch.tensor([example.word_ids[w] if w >= 0 else -1 for w in tree.word], dtype=torch.long),
+        labels=torch.tensor(example.labels, dtype=torch.long),
     )
 
 
-def _make_level(start: int, stop: int, children: list[tuple[int, ...]]) -> TreeLevel:
-    width = max(len(c) for c in children)
-    if width == 0:
-        return TreeLevel(start, stop, 0)
-    if all(len(c) == width for c in children):
-        index = torch.tensor([k for c in children for k in c], dtype=torch.long)
-        return TreeLevel(start, stop, width, index, None)
-    index = torch.tensor([list(c) + [0] * (width - len(c)) for c in children], dtype=torch.long).view(-1)
-    mask = torch.tensor([[i < len(c) for i in range(width)] for c in children], dtype=torch.bool)
-    return TreeLevel(start, stop, width, index, mask)
+def batch_trees(examples: Sequence[TreeExample]) -> TreeBatch:
+    """Build the level schedule for a batch of trees of one kind (all constituency or all dependency).
+
+    Every node of the batch is sorted by (height, no word, tree, node), so each level is a contiguous
+    slice and, within height 0 where nothing depends on order, the nodes with a word come first: they
+    form the prefix [0, M) of the buffer. Vectorized over the batch's nodes; only the level slices loop.
+    """
+    if not examples:
+        raise ValueError("an empty batch of trees")
+    parts = [ex.arrays for ex in examples]
+    sizes = [len(ex.tree) for ex in examples]
+    size_t = torch.tensor(sizes, dtype=torch.long)
+    offsets = torch.cumsum(size_t, 0) - size_t
+    total = int(size_t.sum())
+    width = max(a.children.shape[1] for a in parts)
+    heights = torch.cat([a.heights for a in parts])
+    words = torch.cat([a.words for a in parts])
+    no_word = words < 0
+    # A stable sort keeps (tree, node) order among equal keys.
+    order = torch.sort(heights * 2 + no_word.long(), stable=True).indices  # buffer row -> node
+    row_of = torch.empty_like(order)
+    row_of[order] = torch.arange(total)
+    num_words = int((~no_word).sum())
+    num_children = torch.cat([a.num_children for a in parts])
+    # Leaves carry words; so do all phrases of dependency trees and none of constituency trees'.
+    phrase_has_word = ~no_word[num_children > 0]
+    if bool(phrase_has_word.any()) and not bool(phrase_has_word.all()):
+        raise ValueError("phrases with and without words: mixed tree kinds (constituency and dependency) in one batch")
+
+    if all(a.children.shape[1] == width for a in parts):
+        kids = torch.cat([a.children for a in parts])
+    else:
+        kids = torch.cat([torch.nn.functional.pad(a.children, (0, width - a.children.shape[1]), value=-1) for a in parts])
+    node_offsets = torch.tensor([o for o, n in zip(offsets.tolist(), sizes) for _ in range(n)]).unsqueeze(1)  # (N, 1)
+    kids = torch.where(kids >= 0, kids + node_offsets, kids)  # batch node numbers, -1 padded
+    kids = kids[order]
+    child_rows = torch.where(kids >= 0, row_of[kids.clamp(min=0)], kids)  # (N, width) buffer rows, -1 padded
+    counts = num_children[order]
+
+    # Every height from 0 to the tallest tree's occurs, so level k holds exactly the nodes of height k.
+    level_of = heights[order]
+    level_sizes = torch.bincount(level_of)
+    widest = torch.zeros(len(level_sizes), dtype=torch.long).scatter_reduce(0, level_of, counts, "amax", include_self=False)
+    narrowest = torch.zeros(len(level_sizes), dtype=torch.long).scatter_reduce(0, level_of, counts, "amin", include_self=False)
+    levels: list[TreeLevel] = []
+    start = 0
+    for size, wide, narrow in zip(level_sizes.tolist(), widest.tolist(), narrowest.tolist()):
+        stop = start + size
+        if wide == 0:
+            levels.append(TreeLevel(start, stop, 0))
+        else:
+            block = child_rows[start:stop, :wide]
+            if narrow == wide:
+                levels.append(TreeLevel(start, stop, wide, block.reshape(-1).contiguous(), None))
+            else:
+                mask = block >= 0
+                levels.append(TreeLevel(start, stop, wide, block.clamp(min=0).reshape(-1), mask))
+        start = stop
+    return TreeBatch(
+        word_ids=words[order[:num_words]],
+        labels=torch.cat([a.labels for a in parts])[order],
+        roots=row_of[offsets + size_t - 1],
+        order=row_of,
+        levels=levels,
+        tree_sizes=sizes,
+    )
