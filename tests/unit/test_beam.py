@@ -96,3 +96,59 @@ def test_finished_sentences_leave_the_batch() -> None:
                              beam_size=3, max_lens=budgets[i : i + 1])[0] for i in range(4)]  # fmt: skip
     assert rows == [4, 9, 6, 3]  # step 0 once per sentence, then K rows per sentence still searching
     assert [h[0].tokens for h in found] == [h[0].tokens for h in alone]
+
+
+def test_sentences_that_join_a_running_search_get_the_same_hypotheses() -> None:
+    model, src, lengths = model_and_sources()
+    budgets = lengths * 2 + 3
+    expected = run_beam(model, src, lengths, 3, n_best=2, alpha=0.6)
+    asked: list[int] = []
+    waiting = [2, 3, 1]
+
+    def refill(free: int):  # type: ignore[no-untyped-def]
+        asked.append(free)
+        joining, waiting[:] = waiting[:free], waiting[free:]
+        if not joining:
+            return None
+        index = torch.tensor(joining)
+        width = int(lengths[index].max())
+        return model.encode(src[index, :width], lengths[index]), budgets[index]
+
+    with torch.no_grad():  # starts with sentence 0 alone (capacity 1): the others join one by one as it ends
+        found = beam_search(model.decode_step, model.encode(src[:1], lengths[:1]), bos_id=BOS, eos_id=EOS, beam_size=3,
+                            max_lens=budgets[:1], alpha=0.6, n_best=2, refill=refill)  # fmt: skip
+    assert asked[0] == 1 and len(found) == 4
+    for got, sentence in zip(found, [0, 2, 3, 1]):  # in the order they joined
+        assert [h.tokens for h in got] == [h.tokens for h in expected[sentence]]
+        assert [h.score for h in got] == pytest.approx([h.score for h in expected[sentence]], abs=1e-4)
+
+
+def test_joining_sentences_with_longer_sources_pads_the_state() -> None:
+    model, src, lengths = model_and_sources()
+    with torch.no_grad():
+        short = model.encode(src[1:2, :2], lengths[1:2])
+        long = model.encode(src[:1], lengths[:1])
+        _, short, _ = model.decode_step(torch.tensor([BOS]), short)  # decoding projects the memory, then drops it
+        assert short.memory is None and short.projected is not None
+        _, long, _ = model.decode_step(torch.tensor([BOS]), long)
+        merged = short.merge(long)
+    assert merged.keys.shape[:2] == (2, 5) and merged.projected.shape[:2] == (2, 5)
+    assert merged.mask.tolist() == [[True, True, False, False, False], [True] * 5]
+    assert merged.hidden.shape[1] == 2 and merged.memory is None
+    with pytest.raises(ValueError, match="refilling"):
+        beam_search(model.decode_step, long, bos_id=BOS, eos_id=EOS, beam_size=2, max_lens=torch.tensor([4]),
+                    with_attention=True, refill=lambda n: None)  # fmt: skip
+
+
+def test_decode_ids_continuous_batch_equals_one_sentence_at_a_time() -> None:
+    from treeseq.tasks.translator import DecodeConfig, decode_ids
+
+    model, _, _ = model_and_sources()
+    gen = torch.Generator().manual_seed(5)
+    sources = [tuple(torch.randint(4, 20, (int(n),), generator=gen).tolist()) for n in torch.randint(1, 9, (23,), generator=gen)]
+    cfg = DecodeConfig(beam_size=3, n_best=2)
+    together = decode_ids(model, sources, cfg, max_tokens=3 * 20)  # capacity of a few sentences: many join later
+    for source, hyps in zip(sources, together):
+        alone = decode_ids(model, [source], cfg, max_tokens=3 * 20)[0]
+        assert [h.tokens for h in hyps] == [h.tokens for h in alone]
+        assert [h.score for h in hyps] == pytest.approx([h.score for h in alone], abs=1e-4)

@@ -3,16 +3,25 @@
 Each step takes the 2K best continuations of every sentence; those ending in eos among its K best become
 finished hypotheses, the K best others go on. A sentence is done with K finished hypotheses or at its
 output budget (where eos is forced). Scores are log-probabilities divided by GNMT's length penalty.
+
+Sentences that are done leave the tensors, and with a `refill` source new sentences join the running
+search as places free up (continuous batching): the rows stay many until the input runs out, instead
+of dwindling to the longest few sentences of each batch.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable, Optional
 
 import torch
 from torch import Tensor
 
 from treeseq.decoding import DecoderState, Hypothesis, StepFn, length_penalty
+
+# refill(n): up to n more sentences to search (a state with one row per sentence and their output budgets),
+# or None when there are none for now; the search ends when it has no sentence left and refill gives None.
+Refill = Callable[[int], Optional[tuple[DecoderState, Tensor]]]
 
 
 @dataclass
@@ -20,11 +29,13 @@ class _Beams:
     """The search's bookkeeping, kept out of the loop."""
 
     scores: Tensor  # (B, K) summed log-probabilities of the live beams
-    seqs: Tensor  # (B*K, t) tokens so far
+    seqs: Tensor  # (B*K, c) tokens so far; a sentence's own start at column starts[sentence] - offset
     attention: Tensor | None  # (B*K, t, S) when requested
-    finished: list[list[Hypothesis]] = field(default_factory=list)  # per sentence of the batch
-    done: list[bool] = field(default_factory=list)  # per sentence of the batch
-    alive: list[int] = field(default_factory=list)  # the batch sentence behind each row group of the tensors
+    finished: list[list[Hypothesis]] = field(default_factory=list)  # per sentence, in the order they joined
+    done: list[bool] = field(default_factory=list)  # per sentence
+    alive: list[int] = field(default_factory=list)  # the sentence behind each row group of the tensors
+    starts: list[int] = field(default_factory=list)  # per sentence: the step at which it joined
+    offset: int = 0  # the step whose token is in column 0 of seqs
 
     def keep(self, sentences: Tensor, rows: Tensor) -> None:
         """Keep only these row groups (`sentences`, positions in `alive`) and their `rows`."""
@@ -34,9 +45,28 @@ class _Beams:
             self.attention = self.attention.index_select(0, rows)
         self.alive = [self.alive[i] for i in sentences.tolist()]
 
+    def join(self, count: int, k: int, step: int) -> None:
+        """`count` new sentences, K rows each after the current ones; only their first beam is live."""
+        first = len(self.finished)
+        self.finished += [[] for _ in range(count)]
+        self.done += [False] * count
+        self.alive += range(first, first + count)
+        self.starts += [step] * count
+        scores = self.scores.new_full((count, k), float("-inf"))
+        scores[:, 0] = 0.0
+        self.scores = torch.cat([self.scores, scores])
+        self.seqs = torch.cat([self.seqs, self.seqs.new_zeros(count * k, self.seqs.shape[1])])
+        low = min(self.starts[s] for s in self.alive)  # columns before every live sentence's start go
+        if low > self.offset:
+            self.seqs, self.offset = self.seqs[:, low - self.offset :], low
+
+    def tokens(self, sentence: int, row: int) -> list[int]:
+        return self.seqs[row, self.starts[sentence] - self.offset :].tolist()
+
 
 def beam_search(step: StepFn, state: DecoderState, *, bos_id: int, eos_id: int, beam_size: int, max_lens: Tensor,
-                alpha: float = 0.0, n_best: int = 1, with_attention: bool = False) -> list[list[Hypothesis]]:  # fmt: skip
+                alpha: float = 0.0, n_best: int = 1, with_attention: bool = False,
+                refill: Refill | None = None) -> list[list[Hypothesis]]:  # fmt: skip
     """Beam search for a batch of sentences.
 
     Args:
@@ -49,45 +79,70 @@ def beam_search(step: StepFn, state: DecoderState, *, bos_id: int, eos_id: int, 
         alpha: length-penalty exponent (0: raw log-probabilities).
         n_best: hypotheses returned per sentence (<= beam_size).
         with_attention: keep attention weights (len + 1, S) with each hypothesis.
+        refill: more sentences, asked for whenever at most 3/4 of B sentences are still searching (up
+            to B in all); needs states with `select` and `merge`, and no attention.
 
     Returns:
-        For each sentence its n best hypotheses, best first.
+        For each sentence its n best hypotheses, best first: the B given, then those refill gave, in order.
 
-    The first step runs once per sentence (its K beams would all be the same bos row) and is then
-    copied to K rows. Sentences that are done leave the tensors (when the state can `select`
+    A sentence's first step runs once per sentence (its K beams would all be the same bos row) and is
+    then copied to K rows. Sentences that are done leave the tensors (when the state can `select`
     sentences), so the rows of later steps are only those of sentences still searching.
     """
-    batch, k = max_lens.shape[0], beam_size
-    device = max_lens.device
-    expand = torch.arange(batch, device=device).repeat_interleave(k)
-    scores = torch.full((batch, k), float("-inf"), device=device)
-    scores[:, 0] = 0.0
-    beams = _Beams(scores, torch.zeros(batch * k, 0, dtype=torch.long, device=device), None,
-                   [[] for _ in range(batch)], [False] * batch, list(range(batch)))  # fmt: skip
-    budgets = max_lens.clone()
-    prev = torch.full((batch,), bos_id, dtype=torch.long, device=device)
+    if refill is not None and (with_attention or not (hasattr(state, "select") and hasattr(state, "merge"))):
+        raise ValueError("refilling a beam search needs states with select and merge, and no attention")
+    k, capacity, device = beam_size, max_lens.shape[0], max_lens.device
+    beams = _Beams(torch.zeros(0, k, device=device), torch.zeros(0, 0, dtype=torch.long, device=device), None)
+    deadlines = torch.zeros(0, dtype=torch.long, device=device)  # per live sentence: start + output budget
+    incoming: tuple[DecoderState, Tensor] | None = (state, max_lens)
+    live: DecoderState | None = None
+    prev = torch.zeros(0, dtype=torch.long, device=device)
     can_select = hasattr(state, "select")
-    for t in range(int(max_lens.max())):
-        log_probs, state, weights = step(prev, state)
-        if t == 0:
-            log_probs, state = log_probs.index_select(0, expand), state.reorder(expand)
-            weights = None if weights is None else weights.index_select(0, expand)
-        top_scores, sources, tokens = _candidates(beams.scores, log_probs, budgets <= t + 1, eos_id)
+    t = 0
+    while True:
+        if incoming is None and refill is not None and len(beams.alive) <= capacity * 3 // 4:
+            incoming = refill(capacity - len(beams.alive))
+        if incoming is None and not beams.alive:
+            break
+        log_probs = weights = None
+        if beams.alive:
+            log_probs, live, weights = step(prev, live)
+        if incoming is not None:
+            new_state, new_lens = incoming
+            incoming, count = None, int(new_lens.shape[0])
+            if count:
+                first, new_state, new_weights = step(torch.full((count,), bos_id, dtype=torch.long, device=device), new_state)
+                expand = torch.arange(count, device=device).repeat_interleave(k)
+                first, new_state = first.index_select(0, expand), new_state.reorder(expand)
+                if log_probs is None or live is None:
+                    log_probs, live = first, new_state
+                    weights = None if new_weights is None else new_weights.index_select(0, expand)
+                else:  # joining a running search (refill: no attention kept)
+                    log_probs, live, weights = torch.cat([log_probs, first]), live.merge(new_state), None  # type: ignore[attr-defined]
+                beams.join(count, k, t)
+                deadlines = torch.cat([deadlines, new_lens.to(device) + t])
+        if log_probs is None or live is None:
+            continue
+        at_budget = deadlines <= t + 1
+        top_scores, sources, tokens = _candidates(beams.scores, log_probs, at_budget, eos_id)
         _finalize(beams, top_scores, sources, tokens, weights if with_attention else None, eos_id, k, alpha)
         rows, prev = _advance(beams, top_scores, sources, tokens, eos_id, k)
-        state = state.reorder(rows)
+        live = live.reorder(rows)
         _extend(beams, rows, prev, weights if with_attention else None)
-        for index in (budgets <= t + 1).nonzero().flatten().tolist():
+        for index in at_budget.nonzero().flatten().tolist():
             beams.done[beams.alive[index]] = True
+        t += 1
         keep = [i for i, sentence in enumerate(beams.alive) if not beams.done[sentence]]
-        if not keep:
-            break
-        if can_select and len(keep) < len(beams.alive):
-            sentences = torch.tensor(keep, device=device)
+        if len(keep) == len(beams.alive):
+            continue
+        if can_select:
+            sentences = torch.tensor(keep, dtype=torch.long, device=device)
             rows = (sentences.unsqueeze(1) * k + torch.arange(k, device=device)).flatten()
-            state = state.select(sentences, rows)  # type: ignore[attr-defined]
+            live = live.select(sentences, rows)  # type: ignore[attr-defined]
             beams.keep(sentences, rows)
-            budgets, prev = budgets.index_select(0, sentences), prev.index_select(0, rows)
+            deadlines, prev = deadlines.index_select(0, sentences), prev.index_select(0, rows)
+        elif not keep:
+            break
     return [sorted(hyps, key=lambda h: -h.score)[:n_best] for hyps in beams.finished]
 
 
@@ -121,7 +176,7 @@ def _finalize(beams: _Beams, top_scores: Tensor, sources: Tensor, tokens: Tensor
         if beams.done[sentence]:
             continue
         row = group * k + int(sources[group, rank])
-        seq = beams.seqs[row].tolist()
+        seq = beams.tokens(sentence, row)
         log_prob = float(top_scores[group, rank])
         attention = None
         if weights is not None:

@@ -34,11 +34,12 @@ class Seq2SeqState:
 
     hidden: Hidden
     feed: Tensor | None  # (N, E): the previous attentional vector (input feeding), else None
-    memory: Tensor  # (B, S, M)
+    memory: Tensor | None  # (B, S, M); None once decoding has projected it (see `projected`)
     keys: Tensor  # (B, S, K)
     mask: Tensor  # (B, S) bool
     # (B, S, E): the memory through the context half of the combine layer, made by the first Luong step
     # without autograd; later steps mix these (E wide) instead of the memory (M wide) and skip that product.
+    # The memory itself is then dropped: beam search's select and merge copy only what decoding reads.
     projected: Tensor | None = None
 
     def reorder(self, indices: Tensor) -> Seq2SeqState:
@@ -54,8 +55,32 @@ class Seq2SeqState:
         """Only these sentences (their memory) and these rows (their beams): beam search drops finished sentences."""
         reordered = self.reorder(rows)
         projected = None if self.projected is None else self.projected.index_select(0, sentences)
-        return replace(reordered, memory=self.memory.index_select(0, sentences), keys=self.keys.index_select(0, sentences),
+        memory = None if self.memory is None else self.memory.index_select(0, sentences)
+        return replace(reordered, memory=memory, keys=self.keys.index_select(0, sentences),
                        mask=self.mask.index_select(0, sentences), projected=projected)  # fmt: skip
+
+    def merge(self, other: Seq2SeqState) -> Seq2SeqState:
+        """These sentences and rows followed by `other`'s (beam search's refill); sources padded to the longer."""
+        width = max(self.keys.shape[1], other.keys.shape[1])
+
+        def pad(x: Tensor) -> Tensor:  # (B, S, ...) -> (B, width, ...), zeros (mask: False) after S
+            extra = width - x.shape[1]
+            return x if extra == 0 else torch.cat([x, x.new_zeros(x.shape[0], extra, *x.shape[2:])], 1)
+
+        def both(a: Tensor | None, b: Tensor | None, dim: int, padded: bool = False) -> Tensor | None:
+            if a is None or b is None:
+                return None
+            return torch.cat([pad(a), pad(b)] if padded else [a, b], dim)
+
+        if isinstance(self.hidden, tuple) and isinstance(other.hidden, tuple):
+            hidden: Hidden = (torch.cat([self.hidden[0], other.hidden[0]], 1), torch.cat([self.hidden[1], other.hidden[1]], 1))
+        else:
+            hidden = torch.cat([self.hidden, other.hidden], 1)  # type: ignore[list-item]
+        return Seq2SeqState(
+            hidden, both(self.feed, other.feed, 0), both(self.memory, other.memory, 0, True),
+            both(self.keys, other.keys, 0, True), both(self.mask, other.mask, 0, True),  # type: ignore[arg-type]
+            both(self.projected, other.projected, 0, True),
+        )
 
     @property
     def rows(self) -> int:
@@ -117,6 +142,8 @@ class Seq2Seq(nn.Module):
 
     def _attend(self, query: Tensor, state: Seq2SeqState) -> tuple[Tensor, Tensor]:
         """query (N, H) -> context (N, M), weights (N, S), with the N rows grouped by sentence."""
+        if state.memory is None:
+            raise ShapeError("this decoder state has no memory left (decoding projected it): attend through decode_step")
         batch = state.memory.shape[0]
         context, weights = self.attention(query.view(batch, -1, query.shape[-1]), state.keys, state.memory, state.mask)
         return context.reshape(query.shape[0], -1), weights.reshape(query.shape[0], -1)
@@ -135,8 +162,11 @@ class Seq2Seq(nn.Module):
             output = output.squeeze(1)
             if not torch.is_grad_enabled():  # decoding: mix the projected memory, no (N, M) context
                 if state.projected is None:  # first step: W_c [h; c] = W_h h + sum_s a_s W_m m_s
-                    state = replace(state, projected=F.linear(state.memory, self.combine.weight[:, self.hidden_size :]))
-                batch = state.memory.shape[0]
+                    if state.memory is None:
+                        raise ShapeError("a decoder state with neither memory nor its projection")
+                    projected = F.linear(state.memory, self.combine.weight[:, self.hidden_size :])
+                    state = replace(state, projected=projected, memory=None)
+                batch = state.keys.shape[0]
                 weights = self.attention.weights(output.view(batch, -1, output.shape[-1]), state.keys, state.mask)
                 mixed = torch.bmm(weights.to(state.projected.dtype), state.projected).reshape(output.shape[0], -1)
                 attentional = torch.tanh(F.linear(output, self.combine.weight[:, : self.hidden_size]) + mixed.to(output.dtype))
@@ -163,6 +193,8 @@ class Seq2Seq(nn.Module):
         if not self.has_fast_path:
             raise ConfigError("the whole-target decoder needs Luong attention without input feeding")
         embedded = self.dropout(self.tgt_embed(tgt_in))
+        if state.memory is None:
+            raise ShapeError("the whole-target decoder needs a freshly encoded state (this one's memory was projected)")
         outputs, _ = self.decoder(embedded, state.hidden)  # (B, T, H); padding at the end cannot leak back
         context, _ = self.attention(outputs, state.keys, state.memory, state.mask)  # (B, T, M)
         attentional = torch.tanh(self.combine(torch.cat([outputs, context.to(outputs.dtype)], -1)))

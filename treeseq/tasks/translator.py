@@ -21,7 +21,7 @@ from treeseq.decoding import Hypothesis
 from treeseq.decoding.beam import beam_search
 from treeseq.decoding.greedy import greedy_search
 from treeseq.errors import ConfigError, CorpusFormatError
-from treeseq.models.seq2seq import RNNS, Seq2Seq
+from treeseq.models.seq2seq import RNNS, Seq2Seq, Seq2SeqState
 from treeseq.nn.attention import ATTENTIONS
 from treeseq.subwords import BOS_ID, EOS_ID, SUBWORD_TYPES, Subwords
 
@@ -152,26 +152,59 @@ class Translation:
 @torch.no_grad()
 def decode_ids(model: Seq2Seq, sources: Sequence[Sequence[int]], cfg: DecodeConfig, max_tokens: int,
                with_attention: bool = False, precision: str = "fp32") -> list[list[Hypothesis]]:  # fmt: skip
-    """n-best hypotheses per source (input order), decoding length-sorted batches of about `max_tokens` tokens."""
+    """n-best hypotheses per source (input order), decoding length-sorted batches of about `max_tokens` tokens.
+
+    Beam search (without attention kept) runs as one continuous batch: sentences join, shortest first,
+    as others finish. The first batch sets how many sentences search at once; the longer sources that
+    join later make the padded source memory grow past `max_tokens` (decoding time goes with the rows,
+    sentences x beam, not with the source length).
+    """
     device = next(model.parameters()).device
     out: list[list[Hypothesis]] = [[] for _ in sources]
-    for indices in token_batches([(len(s), len(s)) for s in sources], max(1, max_tokens // cfg.beam_size)):
+    budget = max(1, max_tokens // cfg.beam_size)
+    batches = token_batches([(len(s), len(s)) for s in sources], budget)
+    if not batches:
+        return out
+
+    def encode(indices: list[int]) -> tuple[Seq2SeqState, Tensor]:
         src_ids, lengths = collate_sources([sources[i] for i in indices])
         max_lens = (lengths.float() * cfg.max_len_ratio).long() + cfg.max_len_offset
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
-            state = model.encode(src_ids.to(device), lengths)
+        return model.encode(src_ids.to(device), lengths), max_lens.to(device)
+
+    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
+        if cfg.beam_size > 1 and not with_attention:
+            order = [i for batch in batches for i in batch]  # by length, shortest first
+            arrived, waiting = list(batches[0]), order[len(batches[0]) :]
+
+            def refill(free: int) -> tuple[Seq2SeqState, Tensor] | None:
+                """Up to `free` waiting sentences: the first batch (the shortest sources) sets how many search at once."""
+                joining = waiting[:free]
+                if not joining:
+                    return None
+                del waiting[:free]
+                arrived.extend(joining)
+                return encode(joining)
+
+            state, max_lens = encode(batches[0])
+            found = beam_search(model.decode_step, state, bos_id=BOS_ID, eos_id=EOS_ID, beam_size=cfg.beam_size,
+                                max_lens=max_lens, alpha=cfg.alpha, n_best=cfg.n_best, refill=refill)  # fmt: skip
+            for index, hyps in zip(arrived, found):
+                out[index] = hyps
+            return out
+        for indices in batches:
+            state, max_lens = encode(indices)
             if cfg.beam_size == 1:
                 found = [[h] for h in greedy_search(model.decode_step, state, bos_id=BOS_ID, eos_id=EOS_ID,
-                                                    max_lens=max_lens.to(device), with_attention=with_attention)]  # fmt: skip
+                                                    max_lens=max_lens, with_attention=with_attention)]  # fmt: skip
             else:
                 found = beam_search(model.decode_step, state, bos_id=BOS_ID, eos_id=EOS_ID, beam_size=cfg.beam_size,
-                                    max_lens=max_lens.to(device), alpha=cfg.alpha, n_best=cfg.n_best,
+                                    max_lens=max_lens, alpha=cfg.alpha, n_best=cfg.n_best,
                                     with_attention=with_attention)  # fmt: skip
-        for index, hyps in zip(indices, found):
-            for hyp in hyps:
-                if hyp.attention is not None:
-                    hyp.attention = hyp.attention[:, : max(1, len(sources[index]))]
-            out[index] = hyps
+            for index, hyps in zip(indices, found):
+                for hyp in hyps:
+                    if hyp.attention is not None:
+                        hyp.attention = hyp.attention[:, : max(1, len(sources[index]))]
+                out[index] = hyps
     return out
 
 
