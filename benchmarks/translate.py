@@ -1,13 +1,15 @@
 """Translation throughput: the whole-target decoder against step-by-step, batched beam against one at a time.
 
-    python benchmarks/translate.py [--data-dir ../shared/corpora/multi30k] [--steps 8] [--sentences 200]
+    python benchmarks/translate.py [--data-dir ../shared/corpora/multi30k] [--steps 8] [--sentences 0 (all)]
                                    [--model runs/de-en.pt] [--precision fp32|bf16]
 
 Training: an untrained model of the issue's size (bi-GRU 512, embeddings 256, joint SentencePiece 8k
 trained on 20k Multi30k lines, 4,096-token batches); training speed does not depend on the weights.
-Decoding: beam 5 over the first `--sentences` val sentences, with the trained model given by `--model`
-when the file exists (hypotheses end where a real model ends them), else with the untrained one (every
-hypothesis runs to its length budget). Prints JSON lines: training target tokens/s (fp32 and bf16
+Decoding: beam 5 over the val sentences (all, or the first `--sentences`) as `treeseq translate` decodes
+a file (one continuous batch, the default budget of source tokens), against the first `--single` of them
+decoded one sentence at a time, with the trained model given by `--model` when the file exists
+(hypotheses end where a real model ends them), else with the untrained one (every hypothesis runs to
+its length budget). Prints JSON lines: training target tokens/s (fp32 and bf16
 autocast, whole-target vs stepwise decoder), the share of the measured matmul rate reached, and beam-5
 sentences/s batched vs one sentence at a time, in interleaved rounds; the last line has `speedup`
 (batched over one at a time, total throughputs over the rounds).
@@ -68,9 +70,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--data-dir", type=Path, default=ROOT.parent / "shared" / "corpora" / "multi30k")
     parser.add_argument("--steps", type=int, default=8, help="training batches timed per setting (plus one warm-up)")
-    parser.add_argument("--sentences", type=int, default=200, help="val sentences decoded batched")
+    parser.add_argument("--sentences", type=int, default=0, help="val sentences decoded batched (0: all)")
     parser.add_argument("--single", type=int, default=50, help="of those, decoded one at a time")
-    parser.add_argument("--rounds", type=int, default=5, help="interleaved batched / one-at-a-time rounds")
+    parser.add_argument("--rounds", type=int, default=4, help="interleaved batched / one-at-a-time rounds")
     parser.add_argument("--model", type=Path, default=ROOT / "runs" / "de-en.pt", help="trained archive for decoding")
     parser.add_argument("--precision", default="fp32", choices=("fp32", "bf16"), help="decoding precision")
     parser.add_argument("--vocab-size", type=int, default=8000)
@@ -102,22 +104,22 @@ def main() -> None:
     else:
         source = "untrained"
     model.eval()
-    val = read_split(args.data_dir, "val", "de", "en").pairs[: args.sentences]
+    val = read_split(args.data_dir, "val", "de", "en").pairs[: args.sentences or None]
     sources = [tuple(ids) for ids in codec.src.encode([p.src for p in val])]
-    cfg = DecodeConfig(beam_size=5)
-    decode_ids(model, sources[:10], cfg, 6000, precision=args.precision)  # warm-ups
-    decode_ids(model, sources[:1], cfg, 6000, precision=args.precision)
+    cfg, budget = DecodeConfig(beam_size=5), TranslatorDataConfig().eval_tokens  # translate's default budget
+    decode_ids(model, sources[:10], cfg, budget, precision=args.precision)  # warm-ups
+    decode_ids(model, sources[:1], cfg, budget, precision=args.precision)
     single_sources = sources[: max(1, args.single)]
     # Interleaved rounds (this shared VM's speed drifts), throughput over all rounds.
     batched_seconds = single_seconds = 0.0
     round_ratios = []
     for _ in range(max(1, args.rounds)):
         start = time.perf_counter()
-        decode_ids(model, sources, cfg, 30000, precision=args.precision)
+        decode_ids(model, sources, cfg, budget, precision=args.precision)
         batched_round = time.perf_counter() - start
         start = time.perf_counter()
         for one in single_sources:
-            decode_ids(model, [one], cfg, 6000, precision=args.precision)
+            decode_ids(model, [one], cfg, budget, precision=args.precision)
         single_round = time.perf_counter() - start
         batched_seconds, single_seconds = batched_seconds + batched_round, single_seconds + single_round
         round_ratios.append(round((len(sources) / batched_round) / (len(single_sources) / single_round), 2))
