@@ -121,8 +121,8 @@ def beam_search(step: StepFn, state: DecoderState, *, bos_id: int, eos_id: int, 
                     log_probs, live, weights = torch.cat([log_probs, first]), live.merge(new_state), None  # type: ignore[attr-defined]
                 beams.join(count, k, t)
                 deadlines = torch.cat([deadlines, new_lens.to(device) + t])
-        if log_probs is None or live is None:
-            continue
+        if log_probs is None or live is None:  # nothing searching and nothing joined (an empty group): done
+            break
         at_budget = deadlines <= t + 1
         top_scores, sources, tokens = _candidates(beams.scores, log_probs, at_budget, eos_id)
         _finalize(beams, top_scores, sources, tokens, weights if with_attention else None, eos_id, k, alpha)
