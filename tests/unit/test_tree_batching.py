@@ -97,21 +97,3 @@ def test_batch_of_one_node_trees() -> None:
     assert len(batch.levels) == 1 and batch.levels[0].num_children == 0
     assert batch.word_ids.tolist() == [0, 4] and batch.roots.tolist() == [0, 1]
     assert torch.equal(batch.order, torch.tensor([0, 1]))
-
-
-def test_uniform_dropout_keeps_the_expected_share_and_scales() -> None:
-    from treeseq.nn.dropout import UniformDropout
-
-    torch.manual_seed(0)
-    drop = UniformDropout(0.3).train()
-    x = torch.ones(400, 500, requires_grad=True)
-    y = drop(x)
-    kept = y != 0
-    assert abs(kept.float().mean().item() - 0.7) < 0.005  # 200,000 draws: standard error 0.001
-    assert torch.allclose(y[kept], torch.full_like(y[kept], 1 / 0.7))
-    y.sum().backward()
-    assert torch.equal(x.grad, y.detach())  # gradient: the same mask and scale
-    assert drop.eval()(x) is x
-    assert torch.equal(UniformDropout(1.0).train()(x), torch.zeros_like(x))
-    with pytest.raises(ValueError, match="between 0 and 1"):
-        UniformDropout(1.5)

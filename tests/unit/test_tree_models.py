@@ -7,6 +7,7 @@ import torch
 from treeseq.data.trees import TreeExample, batch_trees
 from treeseq.models.tree import MODEL_KINDS, TreeClassifier
 from treeseq.models.tree_reference import reference_logits
+from treeseq.nn.dropout import UniformDropout
 from treeseq.trees import Tree
 from treeseq.vocab import Vocab
 
@@ -102,3 +103,19 @@ def test_2000_token_right_branching_tree_trains_and_predicts() -> None:
     assert torch.isfinite(loss) and model.cell.from_children.weight.grad is not None
     with torch.no_grad():
         assert model(batch).shape == (len(tree), 5)
+
+
+def test_uniform_dropout_keeps_the_expected_share_and_scales() -> None:
+    torch.manual_seed(0)
+    drop = UniformDropout(0.3).train()
+    x = torch.ones(400, 500, requires_grad=True)
+    y = drop(x)
+    kept = y != 0
+    assert abs(kept.float().mean().item() - 0.7) < 0.005  # 200,000 draws: standard error 0.001
+    assert torch.allclose(y[kept], torch.full_like(y[kept], 1 / 0.7))
+    y.sum().backward()
+    assert torch.equal(x.grad, y.detach())  # gradient: the same mask and scale
+    assert drop.eval()(x) is x
+    assert torch.equal(UniformDropout(1.0).train()(x), torch.zeros_like(x))
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        UniformDropout(1.5)
