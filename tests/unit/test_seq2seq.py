@@ -107,3 +107,72 @@ def test_decoding_shortcuts_equal_the_plain_step(attention: str) -> None:
         plain, plain_state, plain_weights = model.step_logits(tgt_in[:, t], plain_state)
         assert fast_state.projected is not None and plain_state.projected is None
         assert torch.allclose(fast, plain.detach(), atol=1e-5) and torch.allclose(fast_weights, plain_weights.detach(), atol=1e-6)
+
+
+VARIANTS = [("general", "gru", False), ("dot", "lstm", False), ("general", "lstm", True), ("bahdanau", "gru", False)]
+
+
+@pytest.mark.parametrize("precision,atol", [("fp32", 1e-5), ("bf16", 0.05)])
+@pytest.mark.parametrize("attention,rnn,feeding", VARIANTS)
+def test_packed_decoding_steps_equal_the_plain_step(attention: str, rnn: str, feeding: bool, precision: str, atol: float) -> None:
+    """Within `decoding`, steps run the two-layer decoder RNN, combine and output layers on packed weight
+    copies: logits, attention and the next state must match the module's own step."""
+    model = tiny(attention, rnn, feeding)
+    src, lengths, tgt_in, _ = toy_batch()
+    with torch.no_grad():
+        packed_state = plain_state = model.encode(src, lengths)
+        for t in range(tgt_in.shape[1]):
+            with model.decoding(precision):
+                packed, packed_state, packed_weights = model.step_logits(tgt_in[:, t], packed_state)
+            plain, plain_state, plain_weights = model.step_logits(tgt_in[:, t], plain_state)
+            assert packed.dtype == torch.float32 and packed.shape == plain.shape
+            assert torch.allclose(packed, plain, atol=atol) and torch.allclose(packed_weights, plain_weights, atol=atol)
+            hiddens = zip(*(s.hidden if isinstance(s.hidden, tuple) else (s.hidden,) for s in (packed_state, plain_state)))
+            for a, b in hiddens:
+                assert a.shape == b.shape and torch.allclose(a, b, atol=atol)
+    assert model._kernels is None  # only within the block
+
+
+def test_packed_weights_follow_an_optimizer_step() -> None:
+    """The packed copies are rebuilt once the weights change in place, and outside `decoding` (or with
+    autograd on) steps use the module itself."""
+    model = tiny()
+    src, lengths, tgt_in, tgt_out = toy_batch()
+
+    def first_logits() -> torch.Tensor:
+        with torch.no_grad(), model.decoding():
+            return model.step_logits(tgt_in[:, 0], model.encode(src, lengths))[0]
+
+    before = first_logits()
+    assert torch.equal(first_logits(), before)
+    optimizer = torch.optim.SGD(model.parameters(), lr=1.0)
+    model.train()
+    model(src, lengths, tgt_in, tgt_out)[0].backward()
+    optimizer.step()
+    model.eval()
+    after = first_logits()
+    with torch.no_grad():
+        plain = model.step_logits(tgt_in[:, 0], model.encode(src, lengths))[0]
+    assert not torch.allclose(after, before, atol=1e-3) and torch.allclose(after, plain, atol=1e-5)
+    with model.decoding():  # autograd on: the module's own step, so gradients reach the weights
+        logits = model.step_logits(tgt_in[:, 0], model.encode(src, lengths))[0]
+    logits.sum().backward()
+    assert model.output.bias.grad is not None
+
+
+@pytest.mark.parametrize("pack", [True, False])
+def test_packed_linear_equals_linear_at_any_row_count(pack: bool) -> None:
+    from treeseq.nn.packed import PackedLinear, packing_available  # noqa: PLC0415
+
+    if pack and not packing_available(torch.device("cpu"), torch.float32):
+        pytest.skip("this PyTorch build has no oneDNN")
+    torch.manual_seed(0)
+    weight, bias = torch.randn(300, 40), torch.randn(300)
+    layer = PackedLinear(weight[:, :24], bias, pack=pack)  # a column slice: packed from a copy
+    assert layer.packed == pack
+    for rows in (1, 5, 700):
+        x = torch.randn(rows, 24)
+        assert torch.allclose(layer(x), torch.nn.functional.linear(x, weight[:, :24], bias), atol=1e-5)
+    weight.add_(1.0)  # a frozen copy: later changes do not reach it
+    x = torch.randn(3, 24)
+    assert not torch.allclose(layer(x), torch.nn.functional.linear(x, weight[:, :24], bias), atol=1e-3)
