@@ -10,7 +10,8 @@ a file (one continuous batch, the default budget of source tokens), against the 
 decoded one sentence at a time, with the trained model given by `--model` when the file exists
 (hypotheses end where a real model ends them), else with the untrained one (every hypothesis runs to
 its length budget). Prints JSON lines: training target tokens/s (fp32 and bf16
-autocast, whole-target vs stepwise decoder), the share of the measured matmul rate reached, and beam-5
+autocast, whole-target vs stepwise decoder), the share of the measured matmul rate reached, the output
+layer's product rate at 5 and 565 rows (the BLAS vs the packed weights decoding uses), and beam-5
 sentences/s batched vs one sentence at a time, in interleaved rounds; the last line has `speedup`
 (batched over one at a time, total throughputs over the rounds).
 """
@@ -32,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 from corpora.readers.parallel import read_split  # noqa: E402
 from treeseq.checkpoint import load_archive  # noqa: E402
 from treeseq.data.parallel import collate_pairs, token_batches  # noqa: E402
+from treeseq.nn.packed import PackedLinear  # noqa: E402
 from treeseq.tasks.translator import (  # noqa: E402
     DecodeConfig, TranslatorDataConfig, TranslatorModelConfig, TranslatorPredictor, build_codec, build_model, decode_ids,
 )  # fmt: skip
@@ -64,6 +66,23 @@ def matmul_rate(dtype: torch.dtype) -> float:
     for _ in range(reps):
         torch.matmul(a, b)
     return 2 * 4096 * 256 * 8000 * reps / (time.perf_counter() - start)
+
+
+def product_rates(vocab: int, embed: int = 256) -> None:
+    """The output layer's product (rows, 256) x (256, V): F.linear (the BLAS) vs the packed oneDNN copy decoding uses."""
+    torch.manual_seed(0)
+    weight, bias = torch.randn(vocab, embed), torch.randn(vocab)
+    packed = PackedLinear(weight, bias)
+    for rows in (5, 565):
+        x = torch.randn(rows, embed)
+        rates = {}
+        for name, fn in (("linear", lambda: torch.nn.functional.linear(x, weight, bias)), ("packed", lambda: packed(x))):
+            fn()
+            reps, start = 50, time.perf_counter()
+            for _ in range(reps):
+                fn()
+            rates[name] = round(2 * rows * embed * vocab * reps / (time.perf_counter() - start) / 1e9, 1)
+        emit(metric="output_layer_gflops", rows=rows, packed_available=packed.packed, **rates)
 
 
 def main() -> None:
@@ -104,6 +123,7 @@ def main() -> None:
     else:
         source = "untrained"
     model.eval()
+    product_rates(len(codec.tgt))
     val = read_split(args.data_dir, "val", "de", "en").pairs[: args.sentences or None]
     sources = [tuple(ids) for ids in codec.src.encode([p.src for p in val])]
     cfg, budget = DecodeConfig(beam_size=5), TranslatorDataConfig().eval_tokens  # translate's default budget
