@@ -104,7 +104,6 @@ class DecoderKernels:
 
     def rnn_step(self, inputs: Tensor, hidden: Hidden) -> tuple[Tensor, Hidden]:
         """One step of the stacked decoder RNN (eval mode: no dropout between layers), fp32 state."""
-        lstm = isinstance(hidden, tuple)
         states, cells, x = [], [], inputs
         for layer, (ih, hh) in enumerate(zip(self.ih, self.hh)):
             if isinstance(hidden, tuple):  # gates i, f, g, o as torch.nn.LSTM orders them
@@ -123,7 +122,7 @@ class DecoderKernels:
             states.append(h)
             x = h
         stacked = torch.stack(states)
-        return x, ((stacked, torch.stack(cells)) if lstm else stacked)
+        return x, ((stacked, torch.stack(cells)) if isinstance(hidden, tuple) else stacked)
 
 
 class Seq2Seq(nn.Module):

@@ -3,9 +3,9 @@
 Decoding calls the same few products hundreds of times with a changing number of rows (5 for one
 sentence at beam 5, several hundred in a batch). The default CPU path (`F.linear`) hands each call to the
 BLAS with the weight in its stored layout, which at a handful of rows reaches a small share of the
-machine's rate (9 GFLOP/s for (5, 256) x (256, 8000) on the project's 2-core machine). oneDNN's linear
-over a weight reordered once into its blocked layout reaches 110-120 GFLOP/s at 5 rows and 1.3-1.6 times
-the BLAS rate at 300-600 rows (figures in docs/translation.md).
+machine's rate (about 9 GFLOP/s for (5, 256) x (256, 8000) while decoding on the project's 2-core
+machine). oneDNN's linear over a weight reordered once into its blocked layout reaches 90-120 GFLOP/s
+at 5 rows and 1.3-1.6 times the BLAS rate at 300-600 rows (figures in docs/translation.md).
 
 `PackedLinear` keeps such a copy: fp32 or bf16 products (inputs cast to that type), fp32 results. Where
 oneDNN cannot run it (not a CPU tensor, PyTorch built without it, bf16 on a CPU without bf16 support) it
@@ -39,7 +39,7 @@ class PackedLinear:
     def __init__(self, weight: Tensor, bias: Tensor | None, dtype: torch.dtype = torch.float32, pack: bool | None = None) -> None:
         if weight.dim() != 2:
             raise ValueError(f"PackedLinear needs a 2-d weight, got shape {tuple(weight.shape)}")
-        self.dtype, self.out_features = dtype, weight.shape[0]
+        self.dtype = dtype
         weight = weight.detach().to(dtype).contiguous()
         self.bias = None if bias is None else bias.detach().to(dtype).contiguous()
         self.packed = packing_available(weight.device, dtype) if pack is None else pack
