@@ -15,7 +15,7 @@ from treeseq.trees import Tree
 from treeseq.vocab import Vocab
 
 
-from test_tree_models import examples  # noqa: E402
+from test_tree_models import examples, right_branching_example  # noqa: E402
 
 
 def dependency_examples() -> tuple[list[TreeExample], Vocab]:
@@ -178,12 +178,7 @@ def test_frozen_cell_still_trains_the_embeddings(sample: tuple[list[TreeExample]
 
 @pytest.mark.parametrize("kind", ["rnn", "childsum-lstm"])
 def test_2000_token_right_branching_tree_without_the_fused_cell(kind: str) -> None:
-    text = "(4 w)"
-    for i in range(1999):
-        text = f"({i % 5} (2 w{i % 7}) {text})"
-    tree = Tree.from_brackets(text)
-    vocab = Vocab.build(tree.tokens)
-    (example,) = examples([tree], vocab)
+    _, vocab, example = right_branching_example()
     model = TreeClassifier(kind, len(vocab), 8, 8, 5)
     batch = batch_trees([example])
     assert len(batch.levels) == 2000

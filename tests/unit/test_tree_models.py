@@ -16,6 +16,17 @@ def examples(trees: list[Tree], vocab: Vocab) -> list[TreeExample]:
     return [TreeExample(t, tuple(vocab.encode(t.tokens)), tuple(-1 if l is None else int(l) for l in t.labels)) for t in trees]
 
 
+def right_branching_example(tokens: int = 2000) -> tuple[Tree, Vocab, TreeExample]:
+    """A right-branching constituency tree `tokens` leaves deep (as many levels), its vocabulary and example."""
+    text = "(4 w)"
+    for i in range(tokens - 1):
+        text = f"({i % 5} (2 w{i % 7}) {text})"
+    tree = Tree.from_brackets(text)
+    vocab = Vocab.build(tree.tokens)
+    (example,) = examples([tree], vocab)
+    return tree, vocab, example
+
+
 def dependency_examples() -> list[TreeExample]:
     trees = [
         Tree.from_heads(["a", "b", "c", "d", "e"], [2, 0, 2, 3, 2], ["1", "2", "3", "4", "0"]),
@@ -89,12 +100,7 @@ def test_every_model_overfits_a_tiny_sample(kind: str, sample: tuple[list[TreeEx
 
 
 def test_2000_token_right_branching_tree_trains_and_predicts() -> None:
-    text = "(4 w)"
-    for i in range(1999):
-        text = f"({i % 5} (2 w{i % 7}) {text})"
-    tree = Tree.from_brackets(text)
-    vocab = Vocab.build(tree.tokens)
-    (example,) = examples([tree], vocab)
+    tree, vocab, example = right_branching_example()
     model = TreeClassifier("binary-lstm", len(vocab), 8, 8, 5)
     batch = batch_trees([example])
     assert len(batch.levels) == 2000
