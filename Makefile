@@ -37,7 +37,7 @@ bench: setup
 	$(BIN)/python benchmarks/tree.py
 
 samples:
-	$(PYTHON) -m corpora.samples.make_samples
+	$(BIN)/python -m treeseq.corpora.samples.make_samples
 
 clean:
 	rm -rf $(VENV) $(RUNS) .pytest_cache

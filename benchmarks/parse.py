@@ -34,7 +34,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from corpora.readers.ptb import read_trees  # noqa: E402
+from treeseq.corpora.readers.ptb import read_trees  # noqa: E402
 from treeseq.checkpoint import load_archive  # noqa: E402
 from treeseq.config import TrainConfig  # noqa: E402
 from treeseq.parsing.chart import spans_to_tree, tree_spans  # noqa: E402

@@ -27,8 +27,8 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from corpora.readers.conllu import UPOS, read_conllu, write_conllu  # noqa: E402
-from corpora.readers.tagging import conllu_sentences, find_split, read_split  # noqa: E402
+from treeseq.corpora.readers.conllu import UPOS, read_conllu, write_conllu  # noqa: E402
+from treeseq.corpora.readers.tagging import conllu_sentences, find_split, read_split  # noqa: E402
 from treeseq.checkpoint import load_archive  # noqa: E402
 from treeseq.nn.crf import CRF  # noqa: E402
 from treeseq.tasks.tagger import (  # noqa: E402

@@ -30,7 +30,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from corpora.readers.parallel import read_split  # noqa: E402
+from treeseq.corpora.readers.parallel import read_split  # noqa: E402
 from treeseq.checkpoint import load_archive  # noqa: E402
 from treeseq.data.parallel import collate_pairs, token_batches  # noqa: E402
 from treeseq.nn.packed import PackedLinear  # noqa: E402

@@ -22,7 +22,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from corpora.readers.ptb import read_trees  # noqa: E402
+from treeseq.corpora.readers.ptb import read_trees  # noqa: E402
 from treeseq.data.trees import TreeExample, batch_trees  # noqa: E402
 from treeseq.models.tree import TreeClassifier  # noqa: E402
 from treeseq.models.tree_reference import reference_logits  # noqa: E402

@@ -8,14 +8,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from cli.common import Device, ModelFile, Verbose, cli_errors, console, err_console, read_inputs
-from corpora.readers.ptb import parse_tree_line
-from treeseq.checkpoint import load_archive
-from treeseq.device import resolve_device
+from treeseq.cli.common import Device, ModelFile, Verbose, cli_errors, console, err_console, read_inputs
 from treeseq.errors import ConfigError
-from treeseq.render import render_tree
-from treeseq.tasks.tree import TreePredictor
-from treeseq.trees import Tree
 
 INPUTS = ("auto", "brackets", "text")
 
@@ -46,56 +40,32 @@ def classify(
             raise ConfigError(f"--input {input!r}: expected auto, brackets or text")
         if render is not None and render.suffix.lower() not in (".svg", ".png"):
             raise ConfigError(f"--render {render}: the file name must end in .svg or .png")
-        archive = load_archive(model, task="tree")
-        predictor = TreePredictor.from_archive(archive, resolve_device(device), max_length, spacy_model, precision, workers)
+        from treeseq.api import load  # noqa: PLC0415 (torch loads only when a command runs)
+        from treeseq.corpora.readers.ptb import parse_tree_line  # noqa: PLC0415
+
+        classifier = load(model, device, precision, family="tree", max_length=max_length, spacy_model=spacy_model, workers=workers)
         lines, source = read_inputs(texts)
-        trees = _read_trees(predictor, [(no, line) for no, line in enumerate(lines, start=1) if line.strip()], source, input)
-        results = predictor.predict(trees)
-        for tree, probs in results:
-            best_prob, best = probs.max(-1)
-            _write(tree, best.tolist(), best_prob.tolist(), probs, predictor.scheme.classes, format)
+        numbered = [(no, line) for no, line in enumerate(lines, start=1) if line.strip()]
+        items = [parse_tree_line(line, f"{source}:{no}")
+                 if input == "brackets" or (input == "auto" and line.lstrip().startswith("(")) else line
+                 for no, line in numbered]  # fmt: skip
+        results = classifier.predict(items, source=source, line_numbers=[no for no, _ in numbered])
+        for result in results:
+            if format == "jsonl":
+                typer.echo(json.dumps(result.to_dict(), ensure_ascii=False))
+            elif format == "brackets":
+                console.print(result.brackets(), markup=False)
+            else:
+                console.print(_coloured(result))
         if render is not None:
-            _render(results, predictor.scheme.classes, render)
+            from treeseq.render_svg import numbered_paths  # noqa: PLC0415
+
+            for result, target in zip(results, numbered_paths(render, len(results))):
+                result.render(target)
+                err_console.print(f"wrote {target}", highlight=False)
 
 
-def _read_trees(predictor: TreePredictor, numbered: list[tuple[int, str]], source: str, input: str) -> list[Tree]:
-    """Trees for the input lines, in order: brackets parsed as trees, raw text parsed in one batch."""
-    trees: list[Tree | None] = [None] * len(numbered)
-    raw: list[tuple[int, int, str]] = []
-    for index, (no, line) in enumerate(numbered):
-        if input == "brackets" or (input == "auto" and line.lstrip().startswith("(")):
-            trees[index] = parse_tree_line(line, f"{source}:{no}")
-        else:
-            raw.append((index, no, line))
-    if raw:
-        parsed = predictor.trees_from_text([line for _, _, line in raw], source)
-        for (index, _, _), tree in zip(raw, parsed):
-            trees[index] = tree
-    return [t for t in trees if t is not None]
+def _coloured(result):  # noqa: ANN001, ANN202 (a rich renderable)
+    from treeseq.render import render_tree  # noqa: PLC0415
 
-
-def _render(results: list, classes: tuple[str, ...], path: Path) -> None:
-    from treeseq.render_svg import numbered_paths, render_file  # noqa: PLC0415 (matplotlib only when asked)
-
-    for (tree, probs), target in zip(results, numbered_paths(path, len(results))):
-        best_prob, best = probs.max(-1)
-        render_file(tree, classes, best.tolist(), best_prob.tolist(), target)
-        err_console.print(f"wrote {target}", highlight=False)
-
-
-def _write(tree: Tree, predicted: list[int], best: list[float], probs, classes: tuple[str, ...], format: str) -> None:
-    if format == "brackets":
-        console.print(tree.to_brackets([str(c) for c in predicted]), markup=False)
-    elif format == "jsonl":
-        spans = tree.spans()
-        nodes = [
-            {"span": list(spans[n]), "text": " ".join(tree.tokens[spans[n][0] : spans[n][1]]),
-             "label": classes[predicted[n]], "class": predicted[n], "prob": round(best[n], 4),
-             "probs": [round(p, 4) for p in probs[n].tolist()]}
-            for n, _ in tree.preorder()
-        ]  # fmt: skip
-        record = {"tokens": list(tree.tokens), "label": nodes[0]["label"], "prob": nodes[0]["prob"],
-                  "tree": tree.to_brackets([str(c) for c in predicted]), "nodes": nodes}  # fmt: skip
-        typer.echo(json.dumps(record, ensure_ascii=False))
-    else:
-        console.print(render_tree(tree, classes, predicted, best))
+    return render_tree(result.tree, result.classes, *result.by_node())

@@ -39,18 +39,6 @@ def cli_errors(verbose: bool = False) -> Iterator[None]:
         raise typer.Exit(code=130) from None
 
 
-def print_metrics(title: str, metrics: dict[str, float], header: str = "%") -> None:
-    """A two-column table of metrics given as fractions, shown as percentages."""
-    from rich.table import Table
-
-    table = Table(title=title)
-    table.add_column("metric")
-    table.add_column(header, justify="right")
-    for name, value in metrics.items():
-        table.add_row(name, f"{value * 100:.2f}")
-    console.print(table)
-
-
 def setup_logging(verbose: bool) -> None:
     from rich.logging import RichHandler
 

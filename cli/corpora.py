@@ -9,9 +9,9 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from cli.common import Verbose, cli_errors, console, err_console
-from corpora.download import FileReport, corpus_dir, default_cache_dir, download_corpus, missing_files, with_mirror
-from corpora.registry import CORPORA, CorpusSpec, FileSpec, get_corpus
+from treeseq.cli.common import Verbose, cli_errors, console, err_console
+from treeseq.corpora.download import FileReport, corpus_dir, default_cache_dir, download_corpus, missing_files, with_mirror
+from treeseq.corpora.registry import CORPORA, CorpusSpec, FileSpec, get_corpus
 
 app = typer.Typer(
     help="Public corpora: list them, show their sources, checksums and licences, download and verify them.",

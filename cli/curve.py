@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from cli.common import Verbose, cli_errors, console
+from treeseq.cli.common import Verbose, cli_errors, console
 from treeseq.curves import metric_names, plot_curve, read_epochs
 from treeseq.errors import ConfigError
 

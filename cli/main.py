@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from cli import classify, corpora, curve, evaluate, parse, tag, train, translate
+from treeseq.cli import classify, corpora, curve, evaluate, parse, tag, train, translate
 
 app = typer.Typer(
     name="treeseq",

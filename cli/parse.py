@@ -7,13 +7,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from cli.common import Device, ModelFile, Verbose, cli_errors, console, read_inputs
-from treeseq.checkpoint import load_archive
-from treeseq.device import resolve_device
+from treeseq.cli.common import Device, ModelFile, Verbose, cli_errors, console, read_inputs
 from treeseq.errors import ConfigError
-from treeseq.tasks.parser import ParserPredictor
-from treeseq.tokenize import tokenize
-from treeseq.trees import Tree
 
 FORMATS = ("brackets", "jsonl", "text")
 
@@ -36,33 +31,17 @@ def parse(
     with cli_errors(verbose):
         if format not in FORMATS:
             raise ConfigError(f"--format {format!r}: expected brackets, jsonl or text")
-        archive = load_archive(model)
-        if archive.get("task") == "tree":
-            if "parser" not in archive:
-                raise ConfigError(f"{model}: this tree model carries no parser (train it with --parser FILE)")
-            archive = archive["parser"]
-        elif archive.get("task") != "parser":
-            raise ConfigError(f"{model}: a {archive.get('task')!r} model cannot parse; expected a parser archive")
-        parser = ParserPredictor.from_archive(archive, resolve_device(device), max_length, precision, workers)
+        from treeseq.api import load  # noqa: PLC0415 (torch loads only when a command runs)
+
+        parser = load(model, device, precision, family="parser", max_length=max_length, workers=workers)
         lines, source = read_inputs(texts)
         numbered = [(no, line) for no, line in enumerate(lines, start=1) if line.strip()]
-        sentences = [tokenize(line) for _, line in numbered]
-        for (no, _), tokens in zip(numbered, sentences):
-            parser.check(tokens, f"{source}:{no}")
-        for tree in parser.parse_tokens(sentences, source):
-            _write(tree, format)
-
-
-def _write(tree: Tree, format: str) -> None:
-    if format == "jsonl":
-        spans = [list(s) for s in sorted({s for s in tree.spans() if s[1] - s[0] > 1})]
-        typer.echo(json.dumps({"tokens": list(tree.tokens), "tree": tree.to_brackets(["X"] * len(tree)), "spans": spans}, ensure_ascii=False))
-    elif format == "text":
-        lines = []
-        spans = tree.spans()
-        for node, depth in tree.preorder():
-            i, j = spans[node]
-            lines.append("  " * depth + " ".join(tree.tokens[i:j]))
-        console.print("\n".join(lines) + "\n", markup=False, highlight=False)
-    else:
-        console.print(tree.to_brackets(["X"] * len(tree)), markup=False, highlight=False, soft_wrap=True)
+        for result in parser.predict([line for _, line in numbered], source, [no for no, _ in numbered]):
+            if format == "jsonl":
+                typer.echo(json.dumps(result.to_dict(), ensure_ascii=False))
+            elif format == "text":
+                spans = result.tree.spans()
+                outline = ["  " * depth + " ".join(result.tokens[spans[n][0] : spans[n][1]]) for n, depth in result.tree.preorder()]
+                console.print("\n".join(outline) + "\n", markup=False, highlight=False)
+            else:
+                console.print(result.brackets(), markup=False, highlight=False, soft_wrap=True)

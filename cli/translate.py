@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -9,11 +10,8 @@ from typing import Annotated, Iterator, Optional
 
 import typer
 
-from cli.common import Device, ModelFile, Verbose, cli_errors
-from treeseq.checkpoint import load_archive
-from treeseq.device import resolve_device
+from treeseq.cli.common import Device, ModelFile, Verbose, cli_errors
 from treeseq.errors import ConfigError, CorpusFormatError
-from treeseq.tasks.translator import DecodeConfig, Translation, TranslatorPredictor
 
 Opt = Optional
 
@@ -43,17 +41,19 @@ def translate(
     with cli_errors(verbose):
         if format not in ("text", "jsonl"):
             raise ConfigError(f"--format {format!r}: expected text or jsonl")
-        cfg = DecodeConfig(beam_size=beam, alpha=alpha, max_len_ratio=max_len_ratio, n_best=n_best)
-        predictor = TranslatorPredictor.from_archive(load_archive(model, task="translator"), resolve_device(device), precision)
+        if not 1 <= n_best <= beam:
+            raise ConfigError(f"beam size {beam} and n-best {n_best}: need 1 <= n-best <= beam")
+        from treeseq.api import load  # noqa: PLC0415 (torch loads only when a command runs)
+
+        translator = load(model, device, precision, family="translator")
+        options = {"beam": beam, "n_best": n_best, "alpha": alpha, "max_len_ratio": max_len_ratio,
+                   "attention": attention or plot_attention is not None}  # fmt: skip
         if score_references is not None:
-            _score(predictor, list(_lines(texts, input)), score_references, format)
+            _score(translator, list(_lines(texts, input)), score_references, format)
             return
-        if interactive:
-            for index, line in enumerate(_lines(texts, input)):
-                _emit(predictor.translate([line], cfg, attention or bool(plot_attention))[0], index, format, attention, plot_attention)
-            return
-        lines = list(_lines(texts, input))
-        for index, result in enumerate(predictor.translate(lines, cfg, attention or bool(plot_attention))):
+        results = (translator.predict_iter(_lines(texts, input), batch_size=1, **options) if interactive
+                   else iter(translator.predict(list(_lines(texts, input)), **options)))  # fmt: skip
+        for index, result in enumerate(results):
             _emit(result, index, format, attention, plot_attention)
 
 
@@ -61,7 +61,7 @@ def _lines(texts: list[str] | None, path: Path | None) -> Iterator[str]:
     if texts:
         yield from texts
     elif path is not None:
-        from corpora.readers.text import read_lines  # noqa: PLC0415
+        from treeseq.corpora.readers.text import read_lines  # noqa: PLC0415
 
         yield from (line for _, line in read_lines(path))
     else:
@@ -69,54 +69,31 @@ def _lines(texts: list[str] | None, path: Path | None) -> Iterator[str]:
             yield line.rstrip("\r\n")
 
 
-def _emit(result: Translation, index: int, format: str, attention: bool, plot_dir: Path | None) -> None:
-    if plot_dir is not None and result.hypotheses[0].attention is not None:
-        plot_heatmap(result, plot_dir / f"attention-{index + 1:05d}.png")
+def _emit(result, index: int, format: str, attention: bool, plot_dir: Path | None) -> None:  # noqa: ANN001 (a TranslationResult)
+    if plot_dir is not None:
+        from treeseq.heatmap import plot_attention  # noqa: PLC0415
+
+        plot_attention(result, plot_dir / f"attention-{index + 1:05d}.png")
     if format == "jsonl":
-        items = []
-        for text, hyp in zip(result.texts, result.hypotheses):
-            item: dict = {"text": text, "score": round(hyp.score, 5), "log_prob": round(hyp.log_prob, 5)}
-            if attention and hyp.attention is not None:
-                item["attention"] = [[round(v, 4) for v in row] for row in hyp.attention.tolist()]
-            items.append(item)
-        record = {"source": result.source, "translations": items}
-        if attention:
-            record["source_pieces"], record["target_pieces"] = result.source_pieces, result.target_pieces[0]
-        typer.echo(json.dumps(record, ensure_ascii=False))
-    elif len(result.texts) == 1:
-        typer.echo(result.texts[0])
+        if not attention:
+            result = dataclasses.replace(result, hypotheses=tuple(dataclasses.replace(h, attention=None) for h in result.hypotheses))
+        typer.echo(json.dumps(result.to_dict(), ensure_ascii=False))
+    elif len(result.hypotheses) == 1:
+        typer.echo(result.text)
     else:
-        for text, hyp in zip(result.texts, result.hypotheses):
-            typer.echo(f"{index + 1}\t{hyp.score:.4f}\t{text}")
+        for hyp in result.hypotheses:
+            typer.echo(f"{index + 1}\t{hyp.score:.4f}\t{hyp.text}")
     sys.stdout.flush()
 
 
-def _score(predictor: TranslatorPredictor, sources: list[str], ref_path: Path, format: str) -> None:
-    from corpora.readers.text import read_lines  # noqa: PLC0415
+def _score(translator, sources: list[str], ref_path: Path, format: str) -> None:  # noqa: ANN001 (a TranslatorModel)
+    from treeseq.corpora.readers.text import read_lines  # noqa: PLC0415
 
     references = [line for _, line in read_lines(ref_path)]
     if len(references) != len(sources):
         raise CorpusFormatError(f"{ref_path}:{len(references)}: {len(references)} references for {len(sources)} source lines")
-    for source, reference, value in zip(sources, references, predictor.score(sources, references)):
+    for source, reference, value in zip(sources, references, translator.score(sources, references)):
         if format == "jsonl":
             typer.echo(json.dumps({"source": source, "reference": reference, "log_prob": round(value, 5)}, ensure_ascii=False))
         else:
             typer.echo(f"{value:.4f}")
-
-
-def plot_heatmap(result: Translation, path: Path) -> None:
-    """An attention heatmap of the best hypothesis: target pieces down, source pieces across."""
-    import matplotlib  # noqa: PLC0415
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt  # noqa: PLC0415
-
-    weights = result.hypotheses[0].attention.numpy()  # type: ignore[union-attr]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig, ax = plt.subplots(figsize=(max(4, 0.4 * weights.shape[1] + 2), max(3, 0.35 * weights.shape[0] + 2)))
-    ax.imshow(weights, cmap="viridis", aspect="auto", vmin=0.0, vmax=1.0)
-    ax.set_xticks(range(weights.shape[1]), result.source_pieces[: weights.shape[1]] or ["</s>"], rotation=90)
-    ax.set_yticks(range(weights.shape[0]), result.target_pieces[0][: weights.shape[0]])
-    fig.tight_layout()
-    fig.savefig(path, dpi=80)
-    plt.close(fig)

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import IO, Callable, Iterable, Iterator
 from urllib.parse import urlsplit, urlunsplit
 
-from corpora.registry import CorpusSpec, FileSpec, MemberSpec
+from treeseq.corpora.registry import CorpusSpec, FileSpec, MemberSpec
 from treeseq import __version__
 from treeseq.errors import ConfigError, DownloadError
 

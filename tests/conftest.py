@@ -25,7 +25,7 @@ def sample_dir() -> Path:
 @pytest.fixture
 def sample(sample_dir: Path) -> tuple[list, object]:
     """The first 24 trees of the sample dev treebank as training examples, and their vocabulary."""
-    from corpora.readers.ptb import read_trees
+    from treeseq.corpora.readers.ptb import read_trees
     from treeseq.tasks.tree import LabelScheme, TreeModelConfig, encode
     from treeseq.vocab import Vocab
 

@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from treeseq.errors import ConfigError
-from treeseq.training.optim import OPTIMIZERS, SCHEDULES
 
 Precision = Literal["fp32", "bf16", "fp16"]
+OPTIMIZERS = ("adagrad", "adam", "adamw", "sgd")
+SCHEDULES = ("constant", "linear", "cosine", "plateau")
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ def read_epochs(path: str | Path) -> list[dict]:
     Raises:
         CorpusFormatError: `file:line: problem` for a line that is not a JSON object.
     """
-    from corpora.readers.text import read_lines  # noqa: PLC0415 (UTF-8 and empty-file errors with file:line)
+    from treeseq.corpora.readers.text import read_lines  # noqa: PLC0415 (UTF-8 and empty-file errors with file:line)
 
     path = Path(path)
     by_epoch: dict[int, dict] = {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import random
 
 import torch
@@ -47,3 +48,42 @@ def set_rng_state(state: dict) -> None:
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
+
+
+_DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+_warned: set[str] = set()
+
+
+def cpu_supports(dtype: torch.dtype) -> bool:
+    """Whether this CPU runs oneDNN's reduced-precision kernels (the RNN primitives need them)."""
+    if dtype == torch.bfloat16:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    if dtype == torch.float16:
+        return bool(torch.ops.mkldnn._is_mkldnn_fp16_supported())
+    return True
+
+
+def autocast_dtype(device_type: str, precision: str) -> torch.dtype | None:
+    """The autocast dtype for a precision name, or None for fp32.
+
+    On a CPU without bf16 (or fp16) units oneDNN has no reduced-precision RNN kernels, so such a CPU
+    runs fp32 instead, with a warning (once per precision).
+
+    Raises:
+        ConfigError: an unknown precision name.
+    """
+    if precision not in _DTYPES:
+        raise ConfigError(f"precision {precision!r}: expected one of {', '.join(_DTYPES)}")
+    dtype = _DTYPES[precision]
+    if dtype is not None and device_type == "cpu" and not cpu_supports(dtype):
+        if precision not in _warned:
+            _warned.add(precision)
+            logging.getLogger(__name__).warning("this CPU has no %s units: running in fp32 instead", precision)
+        return None
+    return dtype
+
+
+def autocast(device_type: str, precision: str) -> torch.autocast:
+    """`torch.autocast` for a precision name (disabled for fp32, and for bf16/fp16 where unsupported)."""
+    dtype = autocast_dtype(device_type, precision)
+    return torch.autocast(device_type, dtype=dtype or torch.bfloat16, enabled=dtype is not None)

@@ -41,20 +41,37 @@ def _spacy_tokenizer() -> Any:
 
 def clean_text(text: str) -> str:
     """Control and format characters removed (tabs and line breaks become spaces); curly apostrophes made plain."""
-    out = []
-    for char in text:
+    return _clean_with_positions(text)[0]
+
+
+def _clean_with_positions(text: str) -> tuple[str, list[int]]:
+    """`clean_text` and, for each character kept, its index in `text` (plus one entry for the end)."""
+    out: list[str] = []
+    positions: list[int] = []
+    for index, char in enumerate(text):
         category = unicodedata.category(char)
         if char in "\t\n\r\v\f":
             out.append(" ")
         elif category not in ("Cc", "Cf", "Cs", "Co"):
             out.append("'" if char == "’" else char)
-    return "".join(out)
+        else:
+            continue
+        positions.append(index)
+    positions.append(len(text))
+    return "".join(out), positions
 
 
 def tokenize(text: str) -> list[str]:
     """Treebank tokens of one sentence of raw text (empty for blank text)."""
-    doc = _spacy_tokenizer()(clean_text(text))
+    return tokenize_with_offsets(text)[0]
+
+
+def tokenize_with_offsets(text: str) -> tuple[list[str], list[tuple[int, int]]]:
+    """Treebank tokens of one sentence and each token's character span [start, end) in `text`."""
+    cleaned, positions = _clean_with_positions(text)
+    doc = _spacy_tokenizer()(cleaned)
     tokens: list[str] = []
+    spans: list[tuple[int, int]] = []
     skip = -1
     opened_before = True  # at the start of the text, or after whitespace / an opening bracket
     for index, token in enumerate(doc):
@@ -64,21 +81,25 @@ def tokenize(text: str) -> list[str]:
         if word.isspace() or not word:
             opened_before = True
             continue
+        start, end = token.idx, token.idx + len(token.text)
         glued_next = not token.whitespace_ and index + 1 < len(doc)
         if word == '"':
             word = "``" if opened_before else "''"
         elif word == "'" and opened_before and glued_next and _DECADE.fullmatch(doc[index + 1].text):
-            tokens.append("'" + doc[index + 1].text)
+            following = doc[index + 1]
+            tokens.append("'" + following.text)
+            spans.append((positions[start], positions[following.idx + len(following.text) - 1] + 1))
             skip = index + 1
-            opened_before = bool(doc[index + 1].whitespace_)
+            opened_before = bool(following.whitespace_)
             continue
         elif word == "'" and opened_before and glued_next:
             word = "`"
         else:
             word = _TOKEN_MAP.get(word, word).replace("/", "\\/").replace("*", "\\*")
         tokens.append(word)
+        spans.append((positions[start], positions[end - 1] + 1))
         opened_before = bool(token.whitespace_) or word in ("-LRB-", "-LSB-", "-LCB-", "``", "`")
-    return tokens
+    return tokens, spans
 
 
 def tokenize_lines(lines: Sequence[str]) -> list[list[str]]:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from corpora.readers.text import read_lines
+from treeseq.corpora.readers.text import read_lines
 from treeseq.errors import CorpusFormatError
 from treeseq.trees import Tree
 
@@ -58,10 +58,11 @@ def read_conllu(path: str | Path) -> list[ConlluSentence]:
     Raises:
         CorpusFormatError: `file:line: problem` for a line without 10 columns, a bad id or head.
     """
-    return list(_sentences(read_lines(path), str(path)))
+    return list(parse_conllu_lines(read_lines(path), str(path)))
 
 
-def _sentences(lines: Iterable[tuple[int, str]], source: str) -> Iterator[ConlluSentence]:
+def parse_conllu_lines(lines: Iterable[tuple[int, str]], source: str) -> Iterator[ConlluSentence]:
+    """Sentences from numbered lines (`(line number, text)`), lazily; `source` names them in errors."""
     current: ConlluSentence | None = None
     for line_no, line in lines:
         if not line.strip():

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 from typing import Iterable
 
-from corpora.readers.text import read_lines
+from treeseq.corpora.readers.text import read_lines
 from treeseq.data.tagging import TaggedSentence
 from treeseq.errors import CorpusFormatError
 
@@ -24,7 +24,7 @@ def read_jsonl(path: str | Path) -> list[TaggedSentence]:
 
 def parse_jsonl_lines(lines: Iterable[tuple[int, str]], source: str) -> list[TaggedSentence]:
     """Parse (line number, text) pairs; blank lines are skipped."""
-    from corpora.readers.tagging import tokenize  # noqa: PLC0415 (spaCy only when a record needs it)
+    from treeseq.corpora.readers.tagging import tokenize  # noqa: PLC0415 (spaCy only when a record needs it)
 
     sentences = []
     for line_no, line in lines:

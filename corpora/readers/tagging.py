@@ -13,10 +13,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Sequence
 
-from corpora.readers.atis import is_atis_folder, read_atis
-from corpora.readers.columns import read_columns
-from corpora.readers.conllu import UPOS, XPOS, ConlluSentence, read_conllu
-from corpora.readers.jsonl import read_jsonl
+from treeseq.corpora.readers.atis import is_atis_folder, read_atis
+from treeseq.corpora.readers.columns import read_columns
+from treeseq.corpora.readers.conllu import UPOS, XPOS, ConlluSentence, read_conllu
+from treeseq.corpora.readers.jsonl import read_jsonl
 from treeseq.data.tagging import TaggedSentence
 from treeseq.errors import CorpusFormatError
 

@@ -1,4 +1,4 @@
-"""Write the project's small sample corpora (deterministic): `python -m corpora.samples.make_samples`.
+"""Write the project's small sample corpora (deterministic): `python -m treeseq.corpora.samples.make_samples`.
 
 sentiment/: an SST-format treebank from a tiny compositional grammar. Every node carries a 0-4
 sentiment label computed by rules a tree model can learn from structure: negation flips polarity
@@ -99,9 +99,9 @@ DEMO = (  # for the README's demo: negation, intensifiers and "but" at work
 
 if __name__ == "__main__":
     write_sentiment(HERE / "sentiment")
-    from corpora.samples.make_tagging_samples import write_tagging_samples
+    from treeseq.corpora.samples.make_tagging_samples import write_tagging_samples
 
     write_tagging_samples()
-    from corpora.samples.make_parallel_samples import write_parallel
+    from treeseq.corpora.samples.make_parallel_samples import write_parallel
 
     write_parallel()

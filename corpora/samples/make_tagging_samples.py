@@ -1,4 +1,4 @@
-"""Write the tagging samples (deterministic): `python -m corpora.samples.make_tagging_samples`.
+"""Write the tagging samples (deterministic): `python -m treeseq.corpora.samples.make_tagging_samples`.
 
 pos/: a tiny UD-style treebank (`sample-ud-{train,dev,test}.conllu`) from a toy English grammar, with
 comments, multiword-token ranges ("don't" = do + n't) and an empty node, as real UD files have.

@@ -14,8 +14,8 @@ from typing import Iterator
 import pytest
 from typer.testing import CliRunner
 
-from cli.corpora import app
-from corpora.registry import CORPORA
+from treeseq.cli.corpora import app
+from treeseq.corpora.registry import CORPORA
 
 runner = CliRunner()
 

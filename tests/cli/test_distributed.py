@@ -27,9 +27,9 @@ def run(cmd: list[str], cwd: Path) -> None:
 
 def test_two_gloo_processes_match_one_process(small_treebank: Path, tmp_path: Path) -> None:
     common = [*ARGS, "--data-dir", str(small_treebank)]
-    run([sys.executable, "-m", "cli.main", *common, "--output", str(tmp_path / "one.pt")], tmp_path)
+    run([sys.executable, "-m", "treeseq.cli.main", *common, "--output", str(tmp_path / "one.pt")], tmp_path)
     torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2"]
-    run([*torchrun, "-m", "cli.main", *common, "--output", str(tmp_path / "two.pt")], tmp_path)
+    run([*torchrun, "-m", "treeseq.cli.main", *common, "--output", str(tmp_path / "two.pt")], tmp_path)
     one = load_archive(tmp_path / "one.last.pt")["state_dict"]
     two = load_archive(tmp_path / "two.last.pt")["state_dict"]
     for name in one:

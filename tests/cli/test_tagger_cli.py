@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from cli.main import app
+from treeseq.cli.main import app
 from treeseq.checkpoint import load_archive
 
 runner = CliRunner()
@@ -62,7 +62,7 @@ def test_tag_conllu_fills_the_tag_column_and_keeps_every_other_byte(pos_model: P
     result = runner.invoke(app, ["tag", "--model", str(pos_model), "--format", "conllu", "--precision", "bf16",
                                  "--threads", "1"], input=source)  # fmt: skip
     assert result.exit_code == 0, result.output
-    before, after = source.split("\n"), result.output.split("\n")
+    before, after = source.split("\n"), result.stdout.split("\n")
     assert len(before) == len(after)
     for old, new in zip(before, after):
         old_cols, new_cols = old.split("\t"), new.split("\t")
@@ -78,7 +78,8 @@ def test_evaluate_reports_the_task_metrics(pos_model: Path, nlu_model: Path) -> 
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
     assert report["sentences"] == 40 and {"acc", "slot_f1", "intent_acc", "frame_acc"} <= set(report)
-    assert "fromloc.city_name" in report["by_type"]
+    assert report["family"] == "tagger" and 0 <= report["slot_f1"] <= 100  # percent, like every report
+    assert "fromloc.city_name" in [row[0] for row in report["tables"]["by_type"]["rows"]]
     dev = runner.invoke(app, ["evaluate", "--model", str(pos_model), "--data-dir", str(SAMPLES / "pos"), "--split", "dev"])
     assert dev.exit_code == 0 and "acc" in dev.output and "sample-ud-dev.conllu" in dev.output
 

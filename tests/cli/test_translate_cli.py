@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from cli.main import app
+from treeseq.cli.main import app
 
 runner = CliRunner()
 SAMPLE = Path(__file__).resolve().parents[2] / "corpora" / "samples" / "parallel"
@@ -59,7 +59,7 @@ def test_evaluate_bf16_writes_the_translations(model: Path, tmp_path: Path) -> N
     result = runner.invoke(app, ["evaluate", "--model", str(model), "--data-dir", str(SAMPLE), "--split", "test", "--beam", "2",
                                  "--precision", "bf16", "--format", "jsonl", "--output", str(out)])  # fmt: skip
     assert result.exit_code == 0, result.output
-    record = json.loads(result.output)
+    record = json.loads(result.stdout)
     lines = out.read_text(encoding="utf-8").splitlines()
     assert record["precision"] == "bf16" and len(lines) == record["sentences"] and 0 <= record["bleu"] <= 100
     bad = runner.invoke(app, ["evaluate", "--model", str(model), "--data-dir", str(SAMPLE), "--precision", "fp16"])

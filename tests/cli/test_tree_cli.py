@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from cli.main import app
+from treeseq.cli.main import app
 from treeseq.checkpoint import load_archive
 
 runner = CliRunner()

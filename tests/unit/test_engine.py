@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from corpora.readers.ptb import read_trees
+from treeseq.corpora.readers.ptb import read_trees
 from treeseq.checkpoint import FORMAT_VERSION, load_archive, save_atomic
 from treeseq.config import TrainConfig
 from treeseq.errors import CheckpointError

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from corpora.readers.parallel import read_aligned, read_split, read_tsv
+from treeseq.corpora.readers.parallel import read_aligned, read_split, read_tsv
 from treeseq.data.parallel import token_batches
 from treeseq.errors import CorpusFormatError
 

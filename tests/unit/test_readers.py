@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from corpora.readers.conllu import read_conllu, write_conllu
-from corpora.readers.ptb import read_trees, write_trees
+from treeseq.corpora.readers.conllu import read_conllu, write_conllu
+from treeseq.corpora.readers.ptb import read_trees, write_trees
 from treeseq.errors import CorpusFormatError
 from treeseq.tasks.tree import LabelScheme, TreeModelConfig
 from treeseq.trees import Tree

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from corpora.download import (
+from treeseq.corpora.download import (
     FileReport,
     corpus_dir,
     default_cache_dir,
@@ -26,7 +26,7 @@ from corpora.download import (
     missing_files,
     with_mirror,
 )
-from corpora.registry import CORPORA, CorpusSpec, FileSpec, MemberSpec, get_corpus
+from treeseq.corpora.registry import CORPORA, CorpusSpec, FileSpec, MemberSpec, get_corpus
 from treeseq.errors import ConfigError, DownloadError
 
 SHARED_CORPORA = Path(__file__).resolve().parents[3] / "shared" / "corpora"
@@ -270,7 +270,7 @@ def test_unverified_files_are_logged_when_nobody_listens(
     toy: tuple[CorpusSpec, dict[str, bytes]], tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     spec, data = toy
-    with caplog.at_level(logging.WARNING, logger="corpora.download"):
+    with caplog.at_level(logging.WARNING, logger="treeseq.corpora.download"):
         download_corpus(spec, tmp_path)
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 2

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from corpora.readers.parallel import read_split
+from treeseq.corpora.readers.parallel import read_split
 from treeseq.checkpoint import load_archive, save_atomic
 from treeseq.config import TrainConfig
 from treeseq.data.parallel import collate_pairs

@@ -7,8 +7,8 @@ import pytest
 import torch
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from corpora.readers.atis import read_atis
-from corpora.readers.tagging import read_split
+from treeseq.corpora.readers.atis import read_atis
+from treeseq.corpora.readers.tagging import read_split
 from treeseq.data.tagging import collate
 from treeseq.models.tagger import BiRNN
 from treeseq.nn.char_encoder import CharCNN, CharLSTM

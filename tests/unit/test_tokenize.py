@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from corpora.readers.ptb import read_trees
+from treeseq.corpora.readers.ptb import read_trees
 from treeseq.tokenize import clean_text, detokenize, raw_form, tokenize
 
 SAMPLE_TREES = [

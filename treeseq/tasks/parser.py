@@ -19,6 +19,7 @@ from torch import Tensor, nn
 
 from treeseq.checkpoint import make_archive
 from treeseq.config import TrainConfig
+from treeseq.device import autocast
 from treeseq.errors import ConfigError, CorpusFormatError
 from treeseq.parsing.chart import cky_decode, preorder_to_tree, span_mask, tree_spans
 from treeseq.parsing.data import (
@@ -199,12 +200,11 @@ def parse_examples(
     """
     if precision not in PRECISIONS:
         raise ConfigError(f"precision {precision!r}: expected one of {', '.join(PRECISIONS)}")
-    dtype = PRECISIONS[precision]
 
     def parse_group(group: list[int]) -> list[list[tuple[int, int]]]:
         batch = batch_examples([examples[i] for i in group], vocabs, with_gold=False).to(device)
         # no_grad and autocast are per thread, so they are set here, inside the worker.
-        with torch.no_grad(), torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
+        with torch.no_grad(), autocast(device.type, precision):
             scores = model(*batch.inputs)
         return cky_decode(scores.float(), batch.lengths.tolist())[0]
 

@@ -21,6 +21,7 @@ from treeseq.config import TrainConfig, choice
 from treeseq.data.tagging import (
     Encoder, TaggedSentence, TaggingBatch, TaggingExample, collate, length_batches, token_batches,
 )  # fmt: skip
+from treeseq.device import autocast
 from treeseq.errors import ConfigError, CorpusFormatError
 from treeseq.models.tagger import OUTPUTS, RNNS, BiRNNTagger
 from treeseq.nn.char_encoder import CHAR_KINDS
@@ -176,7 +177,7 @@ def predict_examples(
     out: list[Prediction | None] = [None] * len(examples)
     for indices in token_batches([len(e) for e in examples], max_tokens):
         batch = collate([examples[i] for i in indices], encoder).to(device)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
+        with autocast(device.type, precision):
             tags, tag_probs, intents = model.predict(batch)
         tag_rows, prob_rows = tags.cpu().tolist(), tag_probs.cpu().tolist()
         if intents is not None:

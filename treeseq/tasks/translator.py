@@ -20,6 +20,7 @@ from treeseq.data.parallel import PairExample, Seq2SeqBatch, SentencePair, colla
 from treeseq.decoding import Hypothesis
 from treeseq.decoding.beam import beam_search
 from treeseq.decoding.greedy import greedy_search
+from treeseq.device import autocast
 from treeseq.errors import ConfigError, CorpusFormatError
 from treeseq.models.seq2seq import RNNS, Seq2Seq, Seq2SeqState
 from treeseq.nn.attention import ATTENTIONS
@@ -171,7 +172,7 @@ def decode_ids(model: Seq2Seq, sources: Sequence[Sequence[int]], cfg: DecodeConf
         max_lens = (lengths.float() * cfg.max_len_ratio).long() + cfg.max_len_offset
         return model.encode(src_ids.to(device), lengths), max_lens.to(device)
 
-    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16"), model.decoding(precision):
+    with autocast(device.type, precision), model.decoding(precision):
         if cfg.beam_size > 1 and not with_attention:
             order = [i for batch in batches for i in batch]  # by length, shortest first
             arrived, waiting = list(batches[0]), order[len(batches[0]) :]

@@ -12,6 +12,7 @@ from torch import Tensor, nn
 from treeseq.checkpoint import make_archive
 from treeseq.config import TrainConfig, choice
 from treeseq.data.trees import TreeBatch, TreeExample, batch_trees
+from treeseq.device import autocast
 from treeseq.errors import ConfigError, CorpusFormatError
 from treeseq.metrics import accuracy, confusion_matrix
 from treeseq.models.tree import MODEL_KINDS, TreeClassifier
@@ -275,18 +276,28 @@ class TreePredictor:
         return cls(model, cfg, vocab, LabelScheme(cfg), device, parser, spacy, precision)
 
     def trees_from_text(self, lines: Sequence[str], source: str = "<input>") -> list[Tree]:
-        """Tokenize raw sentences (one per item) and parse them into trees the model can label.
+        """Tokenize raw sentences (one per item) and parse them into trees the model can label."""
+        return self.trees_from_tokens([tokenize(line) for line in lines], source)
+
+    def check_sentence(self, tokens: Sequence[str], where: str) -> None:
+        """Raise CorpusFormatError (`where: problem`) for a sentence that cannot be parsed."""
+        if not tokens:
+            raise CorpusFormatError(f"{where}: no tokens to parse")
+        if self.parser is not None and self.spacy is None:
+            self.parser.check(tokens, where)
+
+    def trees_from_tokens(self, sentences: Sequence[Sequence[str]], source: str = "<input>") -> list[Tree]:
+        """Parse treebank-tokenized sentences into trees the model can label.
 
         Raises:
             ConfigError: the archive has no parser and no spaCy pipeline was named.
-            CorpusFormatError: `source:line: problem` for a line with no tokens or over the length limit.
+            CorpusFormatError: `source:line: problem` for a sentence with no tokens or over the length limit.
         """
-        sentences = [tokenize(line) for line in lines]
         if self.spacy is not None:
             for number, tokens in enumerate(sentences, start=1):
                 if not tokens:
                     raise CorpusFormatError(f"{source}:{number}: no tokens to parse")
-            return self.spacy.parse_tokens(sentences)
+            return self.spacy.parse_tokens([list(tokens) for tokens in sentences])
         if self.parser is None:
             raise ConfigError(
                 "this model carries no parser: give bracketed trees, retrain with `train tree --parser FILE`, "
@@ -329,7 +340,7 @@ class TreePredictor:
         for start in range(0, len(prepared), batch_size):
             chunk = prepared[start : start + batch_size]
             batch = batch_trees(self.encode(chunk, with_labels=False)).to(self.device)
-            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16"):
+            with autocast(self.device.type, self.precision):
                 logits = self.model(batch)
             probs = torch.softmax(logits.float(), dim=-1)[batch.order].cpu()
             offset = 0

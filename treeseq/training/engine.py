@@ -24,7 +24,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from treeseq.checkpoint import load_archive, save_atomic
 from treeseq.config import TrainConfig
-from treeseq.device import rng_state, seed_everything, set_rng_state
+from treeseq.device import autocast, rng_state, seed_everything, set_rng_state
 from treeseq.errors import CheckpointError
 from treeseq.training.distributed import DistInfo, all_reduce_sum, shard
 from treeseq.training.optim import Optimizers, build_optimizers, grad_norm_clip, lr_factor
@@ -175,8 +175,7 @@ def _step(
     device: torch.device,
     dist_info: DistInfo,
 ) -> float:
-    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(cfg.precision)
-    with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
+    with autocast(device.type, cfg.precision):
         loss_sum, count = task.loss(model, batch)
     # Normalize by the global number of loss terms; DDP averages gradients over ranks, hence * world.
     total = all_reduce_sum(count.detach().to(torch.float64), dist_info).clamp_min(1.0)

@@ -12,10 +12,8 @@ from typing import Iterable
 import torch
 from torch import nn
 
+from treeseq.config import OPTIMIZERS, SCHEDULES
 from treeseq.errors import ConfigError
-
-OPTIMIZERS = ("adagrad", "adam", "adamw", "sgd")
-SCHEDULES = ("constant", "linear", "cosine", "plateau")
 
 
 class Optimizers:

@@ -1,0 +1,34 @@
+"""Attention heatmaps of translations (matplotlib, loaded only when a picture is drawn)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from treeseq.results import TranslationResult
+
+
+def plot_attention(result: TranslationResult, path: str | Path) -> Path:
+    """An attention heatmap of the best hypothesis: target pieces down, source pieces across.
+
+    Raises:
+        ValueError: the result was predicted without attention.
+    """
+    import matplotlib  # noqa: PLC0415
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+
+    best = result.hypotheses[0]
+    if best.attention is None:
+        raise ValueError("this translation carries no attention: predict with attention=True")
+    rows, columns = len(best.attention), len(best.attention[0]) if best.attention else 0
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig, ax = plt.subplots(figsize=(max(4, 0.4 * columns + 2), max(3, 0.35 * rows + 2)))
+    ax.imshow(best.attention, cmap="viridis", aspect="auto", vmin=0.0, vmax=1.0)
+    ax.set_xticks(range(columns), list(result.source_pieces[:columns]) or ["</s>"], rotation=90)
+    ax.set_yticks(range(rows), list(best.pieces[:rows]))
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+    return path

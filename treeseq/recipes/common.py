@@ -1,0 +1,157 @@
+"""What every family's train, evaluate and predict share: options, configs, vectors, batching of inputs.
+
+Config resolution, written once for every family: defaults < config file < `overrides` (`--set`) <
+explicit options < the archive's own configs on `resume` (there only the training settings given
+explicitly still apply, such as more epochs).
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any, Callable, Generic, Iterable, Iterator, Sequence, TypeVar
+
+from treeseq.config import TrainConfig, build_config, parse_overrides, read_config_file
+from treeseq.errors import ConfigError
+
+logger = logging.getLogger(__name__)
+
+R = TypeVar("R")
+Announce = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Family:
+    """A model family's config classes and how option names map onto their fields."""
+
+    name: str
+    model: type
+    data: type | None = None
+    train_defaults: tuple[tuple[str, Any], ...] = ()
+    # option name -> (section, field) where the option's name is not the field's
+    renames: tuple[tuple[str, tuple[str, str]], ...] = ()
+
+    def sections(self) -> dict[str, type]:
+        out: dict[str, type] = {"model": self.model, "train": TrainConfig}
+        if self.data is not None:
+            out["data"] = self.data
+        return out
+
+
+@dataclass(frozen=True)
+class Configs:
+    model: Any
+    train: TrainConfig
+    data: Any = None
+
+
+def split_options(family: Family, options: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Keyword options grouped by config section; None means not given.
+
+    Raises:
+        ConfigError: an option that no section of this family has.
+    """
+    renames = dict(family.renames)
+    sections = family.sections()
+    names = {section: {f.name for f in fields(cls)} for section, cls in sections.items()}
+    out: dict[str, dict[str, Any]] = {section: {} for section in sections}
+    for key, value in options.items():
+        if value is None:
+            continue
+        if key in renames:
+            section, name = renames[key]
+        else:
+            section = next((s for s in ("model", "data", "train") if key in names.get(s, ())), "")
+            name = key
+        if not section:
+            known = sorted({*renames, *itertools.chain.from_iterable(names.values())})
+            raise ConfigError(f"train {family.name}: unknown option {key!r}; known: {', '.join(known)}")
+        out[section][name] = value
+    return out
+
+
+def resolve_configs(family: Family, config_file: str | Path | None, overrides: Sequence[str] | None,
+                    options: dict[str, Any], saved: dict | None = None,
+                    model_defaults: dict[str, Any] | None = None) -> Configs:  # fmt: skip
+    """The family's configs from all layers (see the module docstring).
+
+    Args:
+        model_defaults: defaults that depend on other options (below the config file), e.g. the
+            child-sum Tree-LSTM when the trees come from a dependency parser.
+    """
+    file_cfg, sets = read_config_file(config_file), parse_overrides(list(overrides or []))
+    sections = family.sections()
+    for section in set(file_cfg) | set(sets):
+        if section not in sections:
+            expected = ", ".join(f"[{s}]" for s in sections)
+            raise ConfigError(f"unknown config section [{section}]; expected {expected}")
+    explicit = split_options(family, options)
+    if saved is not None:
+        stored = saved["config"]
+        return Configs(
+            build_config(family.model, "model", stored["model"]),
+            build_config(TrainConfig, "train", saved["training"]["train_config"], explicit["train"]),
+            build_config(family.data, "data", stored["data"]) if family.data is not None else None,
+        )
+    layers = {s: (file_cfg.get(s, {}), sets.get(s, {}), explicit[s]) for s in sections}
+    return Configs(
+        build_config(family.model, "model", model_defaults or {}, *layers["model"]),
+        build_config(TrainConfig, "train", dict(family.train_defaults), *layers["train"]),
+        build_config(family.data, "data", *layers["data"]) if family.data is not None else None,
+    )
+
+
+def init_vectors(embedding: Any, vocab: Any, path: str | Path | None, spacy_name: str | None) -> None:
+    """Copy pretrained vectors (a word2vec/GloVe text file or a spaCy pipeline's) into an embedding table."""
+    import torch  # noqa: PLC0415
+
+    from treeseq.vectors import read_text_vectors, spacy_vectors  # noqa: PLC0415
+
+    weight = embedding.weight
+    table, found = read_text_vectors(path, vocab, weight.shape[1]) if path else spacy_vectors(spacy_name or "", vocab)
+    if table.shape[1] != weight.shape[1]:
+        raise ConfigError(f"the vectors have {table.shape[1]} dimensions but the embeddings have {weight.shape[1]}")
+    with torch.no_grad():
+        rows = table.abs().sum(-1) > 0
+        weight[rows] = table[rows]
+    logger.info("pretrained vectors for %d of %d words", found, len(vocab))
+
+
+def parameter_count(model: Any) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+class Predictor(Generic[R]):
+    """The public face of a loaded model: `predict` a list, `predict_iter` a stream, in input order."""
+
+    family: str = ""
+    path: Path | None = None
+
+    def predict(self, inputs: Sequence[Any], **options: Any) -> list[R]:  # pragma: no cover - every family overrides
+        raise NotImplementedError
+
+    def predict_iter(self, inputs: Iterable[Any], batch_size: int = 64, **options: Any) -> Iterator[R]:
+        """Results one by one, in input order, reading at most `batch_size` inputs ahead (bounded memory).
+
+        Lines read from a file keep their newline; it is removed here, so `open(path)` can be passed as is.
+        """
+        if batch_size < 1:
+            raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
+        stream = iter(inputs)
+        while True:
+            chunk = [_strip_newline(item) for item in itertools.islice(stream, batch_size)]
+            if not chunk:
+                return
+            yield from self.predict(chunk, **options)
+
+    def __call__(self, inputs: Sequence[Any], **options: Any) -> list[R]:
+        return self.predict(inputs, **options)
+
+    def __repr__(self) -> str:
+        return f"<treeseq {self.family} model {self.path or ''}>"
+
+
+def _strip_newline(item: Any) -> Any:
+    return item.rstrip("\r\n") if isinstance(item, str) else item

@@ -1,0 +1,139 @@
+"""The span parser end to end: train on a treebank's bracketing, evaluate bracket F1, parse raw text."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import torch
+
+from treeseq.checkpoint import load_archive
+from treeseq.corpora.readers.ptb import read_trees
+from treeseq.device import resolve_device
+from treeseq.parsing.chart import tree_spans
+from treeseq.parsing.data import ParserVocabs
+from treeseq.recipes.common import Announce, Family, Predictor, parameter_count, resolve_configs
+from treeseq.results import ParseResult, Report
+from treeseq.tasks.parser import (
+    TRAIN_DEFAULTS, ParserConfig, ParserPredictor, ParserTask, bracket_scores, build_parser, build_vocabs, encode_tree,
+    tag_sentences,
+)  # fmt: skip
+from treeseq.tokenize import tokenize_with_offsets
+from treeseq.training.distributed import init_distributed, shutdown
+from treeseq.training.engine import FitResult, fit, paths_for
+from treeseq.trees import Tree
+
+FAMILY = Family("parser", ParserConfig, train_defaults=tuple(TRAIN_DEFAULTS.items()))
+
+
+def train(
+    data_dir: str | Path,
+    output: str | Path,
+    *,
+    config: str | Path | None = None,
+    overrides: Sequence[str] | None = None,
+    resume: bool = False,
+    device: str = "auto",
+    train_file: str = "train.txt",
+    dev_file: str = "dev.txt",
+    progress: bool = True,
+    epoch_hook: Callable[[Any, dict], None] | None = None,
+    announce: Announce | None = None,
+    **options: Any,
+) -> FitResult:
+    """Train the span-based constituency parser on the bracketing of a PTB-format treebank.
+
+    Labels are ignored and trees binarized; the dev metric is unlabelled bracket F1.
+
+    Args:
+        options: model settings (hidden_size, pos_tags: a spaCy pipeline whose tagger supplies
+            part-of-speech inputs, dropout, ...) and training settings (epochs, lr, ...).
+    """
+    data_dir, output = Path(data_dir), Path(output)
+    dist_info, torch_device = init_distributed(device)
+    train_trees = binary_trees(read_trees(data_dir / train_file))
+    dev_trees = binary_trees(read_trees(data_dir / dev_file))
+    saved = load_archive(paths_for(output)[0], task="parser") if resume else None
+    cfgs = resolve_configs(FAMILY, config, overrides, options, saved)
+    model_cfg, train_cfg = cfgs.model, cfgs.train
+    # One tagger run over both splits (the spaCy pipeline loads once); no tags: an empty tuple each.
+    tags = tag_sentences(model_cfg, [t.tokens for t in train_trees + dev_trees]) or [()] * (len(train_trees) + len(dev_trees))
+    train_tags, dev_tags = tags[: len(train_trees)], tags[len(train_trees) :]
+    if saved is not None:
+        vocabs = ParserVocabs.from_dict(saved["vocabs"])
+    else:
+        vocabs = build_vocabs([t.tokens for t in train_trees], model_cfg, train_tags if model_cfg.pos_tags else None)
+    torch.manual_seed(train_cfg.seed)
+    model = build_parser(model_cfg, vocabs)
+    task = ParserTask(
+        model_cfg, train_cfg, vocabs, [encode_tree(t, vocabs, g) for t, g in zip(train_trees, train_tags)],
+        [encode_tree(t, vocabs, g) for t, g in zip(dev_trees, dev_tags)],
+        data_config={"data_dir": str(data_dir), "train_file": train_file, "dev_file": dev_file},
+    )  # fmt: skip
+    if announce is not None and dist_info.is_main:
+        announce(f"span parser: {len(train_trees)} train / {len(dev_trees)} dev trees, vocabulary {len(vocabs.words)}, "
+                 f"{parameter_count(model):,} parameters, {torch_device}, {train_cfg.precision}")  # fmt: skip
+    result = fit(task, model, train_cfg, output, torch_device, dist_info=dist_info, resume=resume,
+                 show_progress=progress, epoch_hooks=[epoch_hook] if epoch_hook and dist_info.is_main else [])  # fmt: skip
+    shutdown(dist_info)
+    return result
+
+
+def binary_trees(trees: Sequence[Tree]) -> list[Tree]:
+    return [t if t.is_binary() else t.binarize() for t in trees]
+
+
+class ParserModel(Predictor[ParseResult]):
+    """A loaded span parser: raw sentences (or token lists) in, unlabelled binary trees out."""
+
+    family = "parser"
+
+    def __init__(self, predictor: ParserPredictor, path: Path | None = None) -> None:
+        self.predictor, self.path = predictor, path
+
+    @classmethod
+    def from_archive(cls, archive: dict, device: str = "auto", precision: str = "fp32", *, max_length: int | None = None,
+                     workers: int = 1, path: Path | None = None) -> ParserModel:  # fmt: skip
+        return cls(ParserPredictor.from_archive(archive, resolve_device(device), max_length, precision, workers), path)
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return ()
+
+    @property
+    def config(self) -> ParserConfig:
+        return self.predictor.cfg
+
+    def predict(self, inputs: Sequence[str | Sequence[str]], source: str = "<input>",
+                line_numbers: Sequence[int] | None = None) -> list[ParseResult]:  # fmt: skip
+        """Parse each input: raw text (tokenized like the treebank) or a list of treebank tokens.
+
+        Raises:
+            CorpusFormatError: `source:LINE: problem` for a sentence with no tokens or over the length limit.
+        """
+        numbers = list(line_numbers) if line_numbers is not None else list(range(1, len(inputs) + 1))
+        sentences, offsets, texts = [], [], []
+        for number, item in zip(numbers, inputs):
+            if isinstance(item, str):
+                tokens, spans = tokenize_with_offsets(item)
+                sentences.append(tokens), offsets.append(tuple(spans)), texts.append(item)
+            else:
+                sentences.append(list(item)), offsets.append(None), texts.append(None)
+            self.predictor.check(sentences[-1], f"{source}:{number}")
+        trees = self.predictor.parse_tokens(sentences, source)
+        return [ParseResult(text, tree, spans) for text, tree, spans in zip(texts, trees, offsets)]
+
+
+def evaluate(model: ParserModel, data_dir: str | Path, split: str = "dev", *, predictions: bool = False) -> Report:
+    """Unlabelled bracket precision, recall, F1 and exact match on a treebank split (its tokens as given)."""
+    path = Path(data_dir) / f"{split}.txt"
+    gold = binary_trees(read_trees(path))
+    predictor = model.predictor
+    for number, tree in enumerate(gold, start=1):
+        predictor.check(tree.tokens, f"{path}:{number}")
+    found = predictor.parse_tokens([t.tokens for t in gold], str(path))
+    scores = bracket_scores([tree_spans(t) for t in found], [tree_spans(t) for t in gold], [len(t.tokens) for t in gold])
+    report = Report("parser", str(path), {k: v * 100 for k, v in scores.items()}, {"sentences": len(gold)})
+    if predictions:
+        report.predictions = [ParseResult(None, tree) for tree in found]
+    return report

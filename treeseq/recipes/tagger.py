@@ -1,0 +1,183 @@
+"""Taggers end to end: train on a UD, ATIS/SNIPS, JSONL or CoNLL folder, evaluate, tag text or CoNLL-U."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import torch
+
+from treeseq.checkpoint import load_archive
+from treeseq.corpora.readers.conllu import UPOS, XPOS, ConlluSentence
+from treeseq.corpora.readers.tagging import check_tagged, conllu_sentences, read_split, tokenize, whitespace_tokens
+from treeseq.data.tagging import Encoder, TaggedSentence
+from treeseq.device import resolve_device
+from treeseq.errors import ConfigError
+from treeseq.recipes.common import Announce, Family, Predictor, init_vectors, parameter_count, resolve_configs
+from treeseq.results import Report, Table, TagResult, chunk_slots
+from treeseq.tags import spans
+from treeseq.tasks.tagger import (
+    TRAIN_DEFAULTS, Prediction, TaggerDataConfig, TaggerModelConfig, TaggerPredictor, TaggerTask, build_encoder,
+    build_model, check_labels, encode_sentences, score, task_kind,
+)  # fmt: skip
+from treeseq.training.distributed import init_distributed, shutdown
+from treeseq.training.engine import FitResult, fit, paths_for
+from treeseq.vocab import Vocab
+
+FAMILY = Family(
+    "tagger", TaggerModelConfig, TaggerDataConfig, tuple(TRAIN_DEFAULTS.items()),
+    renames=(("output_layer", ("model", "output")),),
+)  # fmt: skip
+CONLLU_COLUMNS = {"upos": UPOS, "xpos": XPOS}
+
+
+def train(
+    data_dir: str | Path,
+    output: str | Path,
+    *,
+    config: str | Path | None = None,
+    overrides: Sequence[str] | None = None,
+    resume: bool = False,
+    device: str = "auto",
+    vectors: str | Path | None = None,
+    spacy_vectors: str | None = None,
+    progress: bool = True,
+    epoch_hook: Callable[[Any, dict], None] | None = None,
+    announce: Announce | None = None,
+    **options: Any,
+) -> FitResult:
+    """Train a BiLSTM/BiGRU tagger (word + character features, softmax or CRF, joint intent for NLU).
+
+    `data_dir` is a UD treebank (POS tags), an ATIS/SNIPS folder (slots + intent), train.jsonl/dev.jsonl,
+    or CoNLL column files train.conll/dev.conll.
+
+    Args:
+        options: model settings (rnn, layers, hidden_size, word_dim, char_kind, output_layer, scheme,
+            dropout, ...), data settings (column: upos or xpos, ...) and training settings (epochs, lr, ...).
+    """
+    data_dir, output = Path(data_dir), Path(output)
+    saved = load_archive(paths_for(output)[0], task="tagger") if resume else None
+    cfgs = resolve_configs(FAMILY, config, overrides, options, saved)
+    train_cfg, data_cfg = cfgs.train, cfgs.data
+    train_split = read_split(data_dir, "train", data_cfg.column, data_cfg.token_column, data_cfg.tag_column)
+    dev_split = read_split(data_dir, "dev", data_cfg.column, data_cfg.token_column, data_cfg.tag_column)
+    check_tagged(train_split.sentences, data_cfg.column)
+    check_tagged(dev_split.sentences, data_cfg.column)
+    kind = task_kind(train_split.sentences)
+    model_cfg = cfgs.model.resolved(kind)
+    encoder = _saved_encoder(saved) if saved else build_encoder(train_split.sentences, model_cfg, kind)
+    check_labels(dev_split.sentences, encoder, kind)
+    dist_info, torch_device = init_distributed(device)
+    torch.manual_seed(train_cfg.seed)
+    model = build_model(model_cfg, encoder, kind)
+    if saved is None and (vectors or spacy_vectors):
+        init_vectors(model.embedding, encoder.words, vectors, spacy_vectors)
+    info = {"data_dir": str(data_dir), "train": str(train_split.path), "dev": str(dev_split.path)}
+    examples = encode_sentences(train_split.sentences, encoder, kind, model_cfg.scheme)
+    task = TaggerTask(kind, model_cfg, train_cfg, encoder, examples, dev_split.sentences, data_cfg, info)
+    if announce is not None and dist_info.is_main:
+        intents = f", {len(encoder.intents)} intents" if encoder.intents else ""
+        announce(f"{kind} tagger ({model_cfg.rnn} x{model_cfg.layers}, {model_cfg.char_kind} chars, {model_cfg.output}): "
+                 f"{len(train_split.sentences)} train / {len(dev_split.sentences)} dev sentences, {len(encoder.tags)} tags"
+                 f"{intents}, vocabulary {len(encoder.words)}, {parameter_count(model):,} parameters, {torch_device}, "
+                 f"{train_cfg.precision}")  # fmt: skip
+    result = fit(task, model, train_cfg, output, torch_device, dist_info=dist_info, resume=resume,
+                 show_progress=progress, epoch_hooks=[epoch_hook] if epoch_hook and dist_info.is_main else [])  # fmt: skip
+    shutdown(dist_info)
+    return result
+
+
+def _saved_encoder(saved: dict) -> Encoder:
+    vocabs = saved["vocabs"]
+    return Encoder(Vocab.from_dict(vocabs["words"]), Vocab.from_dict(vocabs["chars"]), saved["tags"], saved["intents"])
+
+
+def text_sentences(lines: Sequence[str], tokenized: bool = False) -> list[TaggedSentence]:
+    """Tokenize raw lines (spaCy's blank English tokenizer, or whitespace), keeping character offsets."""
+    pieces = [whitespace_tokens(line) for line in lines] if tokenized else tokenize(lines)
+    return [TaggedSentence(tuple(tokens), offsets=tuple(offsets)) for tokens, offsets in pieces]
+
+
+class TaggerModel(Predictor[TagResult]):
+    """A loaded tagger: sentences (raw text or token lists) in, tags (and intent + slots) out."""
+
+    family = "tagger"
+
+    def __init__(self, predictor: TaggerPredictor, path: Path | None = None) -> None:
+        self.predictor, self.path = predictor, path
+
+    @classmethod
+    def from_archive(cls, archive: dict, device: str = "auto", precision: str = "fp32", *,
+                     path: Path | None = None) -> TaggerModel:  # fmt: skip
+        return cls(TaggerPredictor.from_archive(archive, resolve_device(device), precision), path)
+
+    @property
+    def kind(self) -> str:
+        """pos, slots or nlu."""
+        return self.predictor.kind
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return tuple(self.predictor.encoder.tags)
+
+    @property
+    def intents(self) -> tuple[str, ...]:
+        return tuple(self.predictor.encoder.intents)
+
+    @property
+    def config(self) -> TaggerModelConfig:
+        return self.predictor.cfg
+
+    def predict(self, inputs: Sequence[str | Sequence[str]], tokenized: bool = False) -> list[TagResult]:
+        """Tag each input: raw text (spaCy's blank English tokenizer; with `tokenized`, split on
+        whitespace) or a list of tokens (offsets then refer to the tokens joined by single spaces)."""
+        texts = [item if isinstance(item, str) else " ".join(item) for item in inputs]
+        raw = [i for i, item in enumerate(inputs) if isinstance(item, str)]
+        sentences: list[TaggedSentence] = [text_sentences([t], True)[0] for t in texts]
+        for index, sentence in zip(raw, text_sentences([texts[i] for i in raw], tokenized)):
+            sentences[index] = sentence
+        predictions = self.predictor.predict(sentences) if sentences else []
+        return [self._result(text, s, p) for text, s, p in zip(texts, sentences, predictions)]
+
+    def _result(self, text: str, sentence: TaggedSentence, prediction: Prediction) -> TagResult:
+        offsets = sentence.offsets or ()
+        slots = chunk_slots(text, offsets, spans(prediction.tags)) if self.kind != "pos" else ()
+        return TagResult(text, sentence.tokens, tuple(prediction.tags), tuple(prediction.tag_probs), offsets, self.kind,
+                         prediction.intent, prediction.intent_prob, slots)  # fmt: skip
+
+    def tag_conllu(self, sentences: Sequence[ConlluSentence], source: str = "<input>") -> list[ConlluSentence]:
+        """CoNLL-U sentences with the model's column (UPOS or XPOS) filled in; every other byte kept.
+
+        Raises:
+            ConfigError: the model tags slots, not a CoNLL-U column.
+        """
+        if self.kind != "pos":
+            raise ConfigError(f"a {self.kind} model writes chunk tags, not a CoNLL-U part-of-speech column")
+        column = self.predictor.data_cfg.column
+        predictions = self.predictor.predict(conllu_sentences(sentences, column, source))
+        return [s.with_column(CONLLU_COLUMNS[column], p.tags) for s, p in zip(sentences, predictions)]
+
+
+def evaluate(model: TaggerModel, data_dir: str | Path, split: str = "dev", *, predictions: bool = False) -> Report:
+    """Token accuracy; chunk P/R/F1 overall and by type (conlleval); intent and frame accuracy for NLU."""
+    predictor = model.predictor
+    data = predictor.data_cfg
+    loaded = read_split(Path(data_dir), split, data.column, data.token_column, data.tag_column)
+    check_tagged(loaded.sentences, data.column)
+    check_labels(loaded.sentences, predictor.encoder, predictor.kind)
+    found = predictor.predict(loaded.sentences)
+    scored = score(loaded.sentences, found, predictor.kind)
+    report = Report("tagger", str(loaded.path), {k: v * 100 for k, v in scored.metrics.items()},
+                    {"sentences": scored.sentences, "tokens": scored.tokens})  # fmt: skip
+    if scored.chunks is not None:
+        rows = [(name, s.precision * 100, s.recall * 100, s.f1 * 100, s.gold, s.predicted)
+                for name, s in sorted(scored.chunks.by_type.items())]  # fmt: skip
+        overall = scored.chunks.overall
+        rows.append(("overall", overall.precision * 100, overall.recall * 100, overall.f1 * 100, overall.gold, overall.predicted))
+        report.tables["by_type"] = Table("chunks by type (conlleval)",
+                                         ("type", "precision", "recall", "F1", "gold", "predicted"), tuple(rows))  # fmt: skip
+    if predictions:
+        texts = [" ".join(s.tokens) for s in loaded.sentences]
+        sentences = text_sentences(texts, tokenized=True)
+        report.predictions = [model._result(t, s, p) for t, s, p in zip(texts, sentences, found)]
+    return report

@@ -1,0 +1,144 @@
+"""Translators end to end: train on a parallel corpus, evaluate BLEU/chrF, translate raw text."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import torch
+
+from treeseq.checkpoint import load_archive
+from treeseq.corpora.readers.parallel import read_split
+from treeseq.device import resolve_device
+from treeseq.errors import CorpusFormatError
+from treeseq.recipes.common import Announce, Family, Predictor, parameter_count, resolve_configs
+from treeseq.results import Report, TranslationHypothesis, TranslationResult
+from treeseq.tasks.translator import (
+    TRAIN_DEFAULTS, Codec, DecodeConfig, Translation, TranslatorDataConfig, TranslatorModelConfig, TranslatorPredictor,
+    TranslatorTask, build_codec, build_model,
+)  # fmt: skip
+from treeseq.training.distributed import init_distributed, shutdown
+from treeseq.training.engine import FitResult, fit, paths_for
+
+FAMILY = Family(
+    "translator", TranslatorModelConfig, TranslatorDataConfig, tuple(TRAIN_DEFAULTS.items()),
+    renames=(("batch_tokens", ("train", "batch_size")),),
+)  # fmt: skip
+
+
+def train(
+    data_dir: str | Path,
+    output: str | Path,
+    *,
+    config: str | Path | None = None,
+    overrides: Sequence[str] | None = None,
+    resume: bool = False,
+    device: str = "auto",
+    progress: bool = True,
+    epoch_hook: Callable[[Any, dict], None] | None = None,
+    announce: Announce | None = None,
+    **options: Any,
+) -> FitResult:
+    """Train a translator: bi-GRU/LSTM encoder, attentional decoder, SentencePiece subwords in the archive.
+
+    `data_dir` holds train.SRC/train.TGT and val.SRC/val.TGT (plain or .gz, line-aligned), or
+    train.tsv/val.tsv (source TAB target).
+
+    Args:
+        options: model settings (rnn, attention, hidden_size, embed_dim, ...), data settings (src, tgt,
+            vocab_size, strict, ...) and training settings (epochs, batch_tokens, lr, ...).
+    """
+    data_dir, output = Path(data_dir), Path(output)
+    saved = load_archive(paths_for(output)[0], task="translator") if resume else None
+    cfgs = resolve_configs(FAMILY, config, overrides, options, saved)
+    model_cfg, train_cfg, data_cfg = cfgs.model, cfgs.train, cfgs.data
+    train_data = read_split(data_dir, "train", data_cfg.src, data_cfg.tgt, data_cfg.strict)
+    dev_data = read_split(data_dir, "val", data_cfg.src, data_cfg.tgt, data_cfg.strict)
+    codec = Codec.from_entry(saved["subwords"]) if saved else build_codec(train_data.pairs, data_cfg)
+    examples, _ = codec.encode_pairs(train_data.pairs, data_cfg.max_len, data_cfg.strict)
+    dist_info, torch_device = init_distributed(device)
+    torch.manual_seed(train_cfg.seed)
+    model = build_model(model_cfg, codec)
+    info = {"data_dir": str(data_dir), "train": train_data.source, "dev": dev_data.source}
+    task = TranslatorTask(model_cfg, data_cfg, train_cfg, codec, examples, dev_data.pairs, info)
+    if announce is not None and dist_info.is_main:
+        announce(f"translator {data_cfg.src}->{data_cfg.tgt} ({model_cfg.rnn}, {model_cfg.attention} attention): "
+                 f"{len(examples)} train / {len(dev_data.pairs)} dev pairs, subwords {len(codec.src)}/{len(codec.tgt)}, "
+                 f"{parameter_count(model):,} parameters, {torch_device}, {train_cfg.precision}")  # fmt: skip
+    result = fit(task, model, train_cfg, output, torch_device, dist_info=dist_info, resume=resume,
+                 show_progress=progress, epoch_hooks=[epoch_hook] if epoch_hook and dist_info.is_main else [])  # fmt: skip
+    shutdown(dist_info)
+    return result
+
+
+class TranslatorModel(Predictor[TranslationResult]):
+    """A loaded translator: raw text in, raw text out (beam search by default)."""
+
+    family = "translator"
+
+    def __init__(self, predictor: TranslatorPredictor, path: Path | None = None) -> None:
+        self.predictor, self.path = predictor, path
+
+    @classmethod
+    def from_archive(cls, archive: dict, device: str = "auto", precision: str = "fp32", *,
+                     path: Path | None = None) -> TranslatorModel:  # fmt: skip
+        return cls(TranslatorPredictor.from_archive(archive, resolve_device(device), precision), path)
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return ()
+
+    @property
+    def config(self) -> TranslatorModelConfig:
+        return self.predictor.model_cfg
+
+    @property
+    def languages(self) -> tuple[str, str]:
+        return self.predictor.data_cfg.src, self.predictor.data_cfg.tgt
+
+    def predict(self, inputs: Sequence[str], beam: int = 5, n_best: int = 1, alpha: float = 0.6,
+                max_len_ratio: float = 1.5, attention: bool = False) -> list[TranslationResult]:  # fmt: skip
+        """The n best translations of each sentence.
+
+        Args:
+            beam: beam size (1: greedy search).
+            alpha: length penalty exponent (GNMT; 0: none).
+            max_len_ratio: output budget, this ratio times the source subwords plus 10.
+            attention: keep each hypothesis's attention matrix (target pieces x source pieces).
+        """
+        cfg = DecodeConfig(beam_size=beam, alpha=alpha, max_len_ratio=max_len_ratio, n_best=n_best)
+        return [_result(t) for t in self.predictor.translate(list(inputs), cfg, attention)]
+
+    def score(self, sources: Sequence[str], references: Sequence[str]) -> list[float]:
+        """Each reference's log-probability given its source (forced decoding)."""
+        if len(sources) != len(references):
+            raise CorpusFormatError(f"{len(references)} references for {len(sources)} sources")
+        return self.predictor.score(list(sources), list(references))
+
+
+def _result(found: Translation) -> TranslationResult:
+    hypotheses = []
+    for text, hyp, pieces in zip(found.texts, found.hypotheses, found.target_pieces):
+        attention = None if hyp.attention is None else tuple(tuple(row) for row in hyp.attention.tolist())
+        hypotheses.append(TranslationHypothesis(text, hyp.score, hyp.log_prob, tuple(pieces), attention))
+    return TranslationResult(found.source, tuple(hypotheses), tuple(found.source_pieces))
+
+
+def evaluate(model: TranslatorModel, data_dir: str | Path, split: str = "val", *, beam: int = 5,
+             predictions: bool = False) -> Report:  # fmt: skip
+    """sacrebleu BLEU (cased and lowercased) and chrF with their signatures, on NAME.SRC/NAME.TGT."""
+    predictor = model.predictor
+    data = read_split(Path(data_dir), split, predictor.data_cfg.src, predictor.data_cfg.tgt)
+    start = time.perf_counter()
+    with torch.no_grad():
+        scores, outputs = predictor.evaluate(data.pairs, DecodeConfig(beam_size=beam))
+    seconds = time.perf_counter() - start
+    metrics = {k: float(v) for k, v in scores.items() if not isinstance(v, str)}
+    signatures = {k: v for k, v in scores.items() if isinstance(v, str)}
+    info = {"sentences": len(data.pairs), "beam": beam, "precision": predictor.precision, "seconds": round(seconds, 2),
+            **signatures}  # fmt: skip
+    report = Report("translator", data.source, metrics, info)
+    if predictions:
+        report.predictions = outputs
+    return report

@@ -1,0 +1,244 @@
+"""What `predict` returns: one small typed record per input, for every model family.
+
+Each result's `to_dict()` is exactly the record that the command's `--format jsonl` prints for that
+input. Character offsets are [start, end) into the input text; results made from token lists or
+bracketed trees carry no offsets (None). Nothing here imports torch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+from treeseq.trees import Tree
+
+Offsets = tuple[tuple[int, int], ...]
+
+
+@dataclass(frozen=True)
+class TreeNode:
+    """One node of a labelled tree: the tokens it covers, its class and the class probabilities."""
+
+    span: tuple[int, int]  # token span [start, end)
+    text: str  # its tokens in treebank form, joined by spaces
+    label: str  # the predicted class name
+    class_id: int
+    prob: float  # probability of the predicted class
+    probs: tuple[float, ...]  # every class's probability, in the model's class order
+    start: int | None = None  # character span in the input text, when the input was text
+    end: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        record: dict[str, Any] = {
+            "span": list(self.span), "text": self.text, "label": self.label, "class": self.class_id,
+            "prob": round(self.prob, 4), "probs": [round(p, 4) for p in self.probs],
+        }  # fmt: skip
+        if self.start is not None:
+            record["start"], record["end"] = self.start, self.end
+        return record
+
+
+@dataclass(frozen=True)
+class TreeResult:
+    """A tree classifier's output for one sentence: every node labelled, the root first.
+
+    `tokens` are the treebank forms the model reads (`-LRB-`, `ca`, `n't`); `words` are the same
+    tokens as they appear in the input (`(`, `ca`, `n't`).
+    """
+
+    text: str | None  # the input sentence; None for a bracketed tree given as input
+    tree: Tree  # the tree the model labelled (binarized where the model needs binary trees)
+    classes: tuple[str, ...]
+    nodes: tuple[TreeNode, ...]  # pre-order: the root first
+    words: tuple[str, ...]
+    offsets: Offsets | None = None
+
+    @property
+    def tokens(self) -> tuple[str, ...]:
+        return self.tree.tokens
+
+    @property
+    def label(self) -> str:
+        """The sentence's class (the root's)."""
+        return self.nodes[0].label
+
+    @property
+    def prob(self) -> float:
+        return self.nodes[0].prob
+
+    def by_node(self) -> tuple[list[int], list[float]]:
+        """The predicted class id and its probability indexed by the tree's node numbers (post-order)."""
+        predicted, best = [0] * len(self.tree), [0.0] * len(self.tree)
+        for (node, _), item in zip(self.tree.preorder(), self.nodes):
+            predicted[node], best[node] = item.class_id, item.prob
+        return predicted, best
+
+    def brackets(self) -> str:
+        """The tree in bracket notation with class ids as labels, e.g. `(3 (2 The) (4 film))`."""
+        return self.tree.to_brackets([str(c) for c in self.by_node()[0]])
+
+    def to_dict(self) -> dict[str, Any]:
+        record: dict[str, Any] = {}
+        if self.text is not None:
+            record["text"] = self.text
+        record.update({"tokens": list(self.tokens), "words": list(self.words), "label": self.label,
+                       "prob": round(self.prob, 4), "tree": self.brackets(), "nodes": [n.to_dict() for n in self.nodes]})  # fmt: skip
+        return record
+
+    def render(self, path: str | Path) -> Path:
+        """Draw the labelled tree to `path` (.svg, or .png with matplotlib); returns the path."""
+        from treeseq.render_svg import render_file  # noqa: PLC0415 (matplotlib only when a picture is drawn)
+
+        render_file(self.tree, self.classes, *self.by_node(), path)
+        return Path(path)
+
+
+@dataclass(frozen=True)
+class ParseResult:
+    """An unlabelled binary constituency tree for one sentence."""
+
+    text: str | None
+    tree: Tree
+    offsets: Offsets | None = None
+
+    @property
+    def tokens(self) -> tuple[str, ...]:
+        return self.tree.tokens
+
+    def spans(self) -> list[tuple[int, int]]:
+        """The tree's constituents of two or more tokens, sorted, as token spans [start, end)."""
+        return sorted({s for s in self.tree.spans() if s[1] - s[0] > 1})
+
+    def brackets(self) -> str:
+        return self.tree.to_brackets(["X"] * len(self.tree))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"tokens": list(self.tokens), "tree": self.brackets(), "spans": [list(s) for s in self.spans()]}
+
+
+@dataclass(frozen=True)
+class Slot:
+    """A chunk of a slot-filling or chunking model's tags: its type and where it is in the input."""
+
+    type: str
+    text: str
+    start: int
+    end: int
+    tokens: tuple[int, int] = (0, 0)  # token span [start, end)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": self.type, "text": self.text, "start": self.start, "end": self.end}
+
+
+@dataclass(frozen=True)
+class TagResult:
+    """A tagger's output for one sentence: a tag per token; for NLU models the intent and the slots."""
+
+    text: str
+    tokens: tuple[str, ...]
+    tags: tuple[str, ...]
+    tag_probs: tuple[float, ...]
+    offsets: Offsets
+    kind: str  # pos, slots or nlu
+    intent: str | None = None
+    intent_prob: float | None = None
+    slots: tuple[Slot, ...] = field(default=())
+
+    def to_dict(self) -> dict[str, Any]:
+        record: dict[str, Any] = {"text": self.text, "tokens": list(self.tokens), "tags": list(self.tags)}
+        if self.kind == "nlu":
+            record["intent"], record["intent_prob"] = self.intent, round(self.intent_prob or 0.0, 4)
+        if self.kind != "pos":
+            record["slots"] = [s.to_dict() for s in self.slots]
+        return record
+
+
+@dataclass(frozen=True)
+class TranslationHypothesis:
+    """One output of the search: raw text, its length-normalised score and its log-probability."""
+
+    text: str
+    score: float
+    log_prob: float
+    pieces: tuple[str, ...]  # target subwords, ending with </s>
+    attention: tuple[tuple[float, ...], ...] | None = None  # (target pieces, source pieces), on request
+
+
+@dataclass(frozen=True)
+class TranslationResult:
+    """The n best translations of one source sentence, best first."""
+
+    source: str
+    hypotheses: tuple[TranslationHypothesis, ...]
+    source_pieces: tuple[str, ...]
+
+    @property
+    def text(self) -> str:
+        """The best translation."""
+        return self.hypotheses[0].text
+
+    @property
+    def texts(self) -> list[str]:
+        return [h.text for h in self.hypotheses]
+
+    def to_dict(self) -> dict[str, Any]:
+        items = []
+        with_attention = self.hypotheses[0].attention is not None
+        for hyp in self.hypotheses:
+            item: dict[str, Any] = {"text": hyp.text, "score": round(hyp.score, 5), "log_prob": round(hyp.log_prob, 5)}
+            if hyp.attention is not None:
+                item["attention"] = [[round(v, 4) for v in row] for row in hyp.attention]
+            items.append(item)
+        record: dict[str, Any] = {"source": self.source, "translations": items}
+        if with_attention:
+            record["source_pieces"], record["target_pieces"] = list(self.source_pieces), list(self.hypotheses[0].pieces)
+        return record
+
+
+def chunk_slots(text: str, offsets: Offsets, spans: Sequence[Any]) -> tuple[Slot, ...]:
+    """Slots from chunk spans (objects with label, start, end over tokens), located in `text` by offsets."""
+    out = []
+    for span in spans:
+        start, end = offsets[span.start][0], offsets[span.end - 1][1]
+        out.append(Slot(span.label, text[start:end], start, end, (span.start, span.end)))
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class Table:
+    """A table of an evaluation report (a confusion matrix, scores by type)."""
+
+    title: str
+    columns: tuple[str, ...]
+    rows: tuple[tuple[Any, ...], ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"title": self.title, "columns": list(self.columns), "rows": [list(r) for r in self.rows]}
+
+
+@dataclass
+class Report:
+    """What `treeseq.evaluate` returns: metrics in percent, facts about the run, tables, predictions.
+
+    Attributes:
+        metrics: every score on one scale, percent (accuracy 95.28, F1 97.43, BLEU 39.71).
+        info: what was evaluated and how: the data file, counts, settings, signatures, seconds.
+        tables: named tables (a confusion matrix, per-type chunk scores).
+        predictions: one result per evaluated sentence, in data order, when asked for.
+    """
+
+    family: str
+    data: str
+    metrics: dict[str, float]
+    info: dict[str, Any] = field(default_factory=dict)
+    tables: dict[str, Table] = field(default_factory=dict)
+    predictions: list[Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The record that `treeseq evaluate --format jsonl` prints."""
+        record: dict[str, Any] = {"family": self.family, "data": self.data, **self.info}
+        record.update({k: round(v, 4) for k, v in self.metrics.items()})
+        if self.tables:
+            record["tables"] = {name: table.to_dict() for name, table in self.tables.items()}
+        return record
