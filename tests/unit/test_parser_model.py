@@ -5,9 +5,9 @@ import random
 import torch
 
 from treeseq.config import TrainConfig
-from treeseq.parsing.chart import spans_to_tree, tree_spans
-from treeseq.parsing.data import cell_batches
-from treeseq.parsing.model import reverse_within
+from treeseq.decoding.cky import spans_to_tree, tree_spans
+from treeseq.data.parsing import cell_batches
+from treeseq.models.parser import reverse_within
 from treeseq.tasks.parser import (
     TRAIN_DEFAULTS, ParserConfig, ParserPredictor, ParserTask, build_parser, build_vocabs, encode_tree, hinge_loss,
 )  # fmt: skip
@@ -41,7 +41,7 @@ def test_padding_does_not_change_scores() -> None:
     cfg = ParserConfig(embed_dim=8, char_dim=4, char_out=6, hidden_size=8, mlp_size=8, dropout=0.0)
     vocabs = build_vocabs([t.tokens for t in trees], cfg)
     model = build_parser(cfg, vocabs).eval()
-    from treeseq.parsing.data import batch_examples
+    from treeseq.data.parsing import batch_examples
 
     examples = [encode_tree(t, vocabs) for t in trees]
     together = model(*_inputs(batch_examples(examples, vocabs)))
@@ -55,7 +55,7 @@ def _inputs(batch):  # type: ignore[no-untyped-def]
 
 def test_hinge_loss_is_zero_only_with_a_margin() -> None:
     gold_tree = Tree.from_brackets("(X (X a) (X (X b) (X c)))")
-    from treeseq.parsing.chart import span_mask
+    from treeseq.decoding.cky import span_mask
 
     gold = span_mask([tree_spans(gold_tree)], 4)
     scores = torch.zeros(1, 4, 4, requires_grad=True)

@@ -9,8 +9,8 @@ import torch
 
 from treeseq.config import TrainConfig
 from treeseq.errors import ConfigError
-from treeseq.parsing.chart import tree_spans
-from treeseq.parsing.data import batch_examples
+from treeseq.decoding.cky import tree_spans
+from treeseq.data.parsing import batch_examples
 from treeseq.tasks.parser import (
     TRAIN_DEFAULTS, ParserConfig, ParserPredictor, ParserTask, build_parser, build_vocabs, encode_tree, tag_sentences,
 )  # fmt: skip

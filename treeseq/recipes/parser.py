@@ -10,8 +10,8 @@ import torch
 from treeseq.checkpoint import load_archive
 from treeseq.corpora.readers.ptb import read_trees
 from treeseq.device import resolve_device
-from treeseq.parsing.chart import tree_spans
-from treeseq.parsing.data import ParserVocabs
+from treeseq.decoding.cky import tree_spans
+from treeseq.data.parsing import ParserVocabs
 from treeseq.recipes.common import Announce, Family, Predictor, parameter_count, resolve_configs
 from treeseq.results import ParseResult, Report
 from treeseq.tasks.parser import (

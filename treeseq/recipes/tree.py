@@ -97,7 +97,7 @@ def _parser_archive(path: str | Path) -> dict:
 
 def _spacy_trees(name: str, cfg: TreeModelConfig, *splits: list) -> tuple[list, ...]:
     """The splits as spaCy dependency trees carrying the treebank's labels (child-sum models only)."""
-    from treeseq.parsing.spacy_trees import SpacyTrees  # noqa: PLC0415 (spaCy pipelines load slowly)
+    from treeseq.adapters.spacy_trees import SpacyTrees  # noqa: PLC0415 (spaCy pipelines load slowly)
 
     if cfg.kind != "childsum-lstm":
         raise ConfigError(f"--spacy-model gives dependency trees: use --model-kind childsum-lstm, not {cfg.kind}")

@@ -21,11 +21,11 @@ from treeseq.checkpoint import make_archive
 from treeseq.config import TrainConfig
 from treeseq.device import autocast
 from treeseq.errors import ConfigError, CorpusFormatError
-from treeseq.parsing.chart import cky_decode, preorder_to_tree, span_mask, tree_spans
-from treeseq.parsing.data import (
+from treeseq.decoding.cky import cky_decode, preorder_to_tree, span_mask, tree_spans
+from treeseq.data.parsing import (
     ParseBatch, ParseExample, ParserVocabs, batch_examples, bracket_counts, cell_batches, f1_from_counts,
 )  # fmt: skip
-from treeseq.parsing.model import SpanParser
+from treeseq.models.parser import SpanParser
 from treeseq.trees import Tree
 from treeseq.vocab import Vocab
 
@@ -86,7 +86,7 @@ def tag_sentences(cfg: ParserConfig, sentences: Sequence[Sequence[str]]) -> list
     """The configured tagger's tags for each sentence, or None when the parser reads no tags."""
     if not cfg.pos_tags:
         return None
-    from treeseq.parsing.pos import SpacyPosTagger  # noqa: PLC0415
+    from treeseq.adapters.spacy_pos import SpacyPosTagger  # noqa: PLC0415
 
     return SpacyPosTagger(cfg.pos_tags).tag(sentences)
 
@@ -248,7 +248,7 @@ class ParserPredictor:
             raise ConfigError(f"precision {precision!r} (expected fp32 or bf16), workers {workers} (expected >= 1)")
         tagger = None
         if cfg.pos_tags:
-            from treeseq.parsing.pos import SpacyPosTagger  # noqa: PLC0415
+            from treeseq.adapters.spacy_pos import SpacyPosTagger  # noqa: PLC0415
 
             tagger = SpacyPosTagger(cfg.pos_tags)
         return cls(model, cfg, vocabs, device, max_length or cfg.max_length, precision=precision, workers=workers, tagger=tagger)

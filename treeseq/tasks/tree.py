@@ -16,7 +16,7 @@ from treeseq.device import autocast
 from treeseq.errors import ConfigError, CorpusFormatError
 from treeseq.metrics import accuracy, confusion_matrix
 from treeseq.models.tree import MODEL_KINDS, TreeClassifier
-from treeseq.parsing.spacy_trees import SpacyTrees, transfer_labels
+from treeseq.adapters.spacy_trees import SpacyTrees, transfer_labels
 from treeseq.tasks.parser import ParserPredictor
 from treeseq.tokenize import detokenize, tokenize
 from treeseq.trees import Tree

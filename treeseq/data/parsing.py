@@ -8,7 +8,7 @@ from typing import Sequence
 import torch
 from torch import Tensor
 
-from treeseq.parsing.chart import Span, span_mask
+from treeseq.decoding.cky import Span, span_mask
 from treeseq.vocab import Vocab
 
 MAX_WORD_CHARS = 16  # longer words keep their first and last 8 characters

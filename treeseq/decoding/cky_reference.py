@@ -1,6 +1,6 @@
 """The slow, obvious chart decoder: a Python loop over cells, one small tensor max per cell.
 
-It exists to check `treeseq.parsing.chart` (tests) and as the baseline in `benchmarks/parse.py`.
+It exists to check `treeseq.decoding.cky` (tests) and as the baseline in `benchmarks/parse.py`.
 """
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from treeseq.parsing.chart import Span
+from treeseq.decoding.cky import Span
 
 
 def cky_decode_per_cell(scores: Tensor, n: int) -> tuple[list[Span], float]:

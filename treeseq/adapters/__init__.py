@@ -1,0 +1,1 @@
+"""Adapters to outside pipelines: spaCy part-of-speech tags and dependency trees (spaCy loads on first use)."""
