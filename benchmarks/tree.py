@@ -120,7 +120,7 @@ def main() -> None:
 
     def height_batches(chunk: list[list[TreeExample]]) -> list[list[TreeExample]]:
         """The same sentences batched as training batches them by default (by tree height)."""
-        return make_batches([e for b in chunk for e in b], size, "height", seed=0)
+        return make_batches([e for b in chunk for e in b], size, "height", random.Random(0))
 
     def new_model() -> TreeClassifier:
         torch.manual_seed(0)

@@ -37,7 +37,8 @@ def evaluate(
         if precision not in ("fp32", "bf16"):
             raise ConfigError(f"--precision {precision!r}: expected fp32 or bf16")
         from treeseq import api  # noqa: PLC0415 (torch loads only when a command runs)
-        from treeseq.checkpoint import load_archive, write_text_atomic  # noqa: PLC0415
+        from treeseq.checkpoint import load_archive  # noqa: PLC0415
+        from treeseq.files import write_text_atomic  # noqa: PLC0415
 
         family = load_archive(model).get("task")
         options: dict[str, Any] = {}

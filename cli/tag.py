@@ -57,7 +57,7 @@ def tag(
 
 def _text_lines(texts: list[str] | None, path: Path | None) -> list[str]:
     if path is not None:
-        from treeseq.corpora.readers.text import read_lines  # noqa: PLC0415
+        from treeseq.files import read_lines  # noqa: PLC0415
 
         return [line for _, line in read_lines(path)]
     return read_inputs(texts)[0]

@@ -61,7 +61,7 @@ def _lines(texts: list[str] | None, path: Path | None) -> Iterator[str]:
     if texts:
         yield from texts
     elif path is not None:
-        from treeseq.corpora.readers.text import read_lines  # noqa: PLC0415
+        from treeseq.files import read_lines  # noqa: PLC0415
 
         yield from (line for _, line in read_lines(path))
     else:
@@ -87,7 +87,7 @@ def _emit(result, index: int, format: str, attention: bool, plot_dir: Path | Non
 
 
 def _score(translator, sources: list[str], ref_path: Path, format: str) -> None:  # noqa: ANN001 (a TranslatorModel)
-    from treeseq.corpora.readers.text import read_lines  # noqa: PLC0415
+    from treeseq.files import read_lines  # noqa: PLC0415
 
     references = [line for _, line in read_lines(ref_path)]
     if len(references) != len(sources):

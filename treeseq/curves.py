@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Sequence
 
 from treeseq.errors import CorpusFormatError
+from treeseq.files import atomic_path, json_objects, read_lines
 
 
 def read_epochs(path: str | Path) -> list[dict]:
@@ -19,19 +17,9 @@ def read_epochs(path: str | Path) -> list[dict]:
     Raises:
         CorpusFormatError: `file:line: problem` for a line that is not a JSON object.
     """
-    from treeseq.corpora.readers.text import read_lines  # noqa: PLC0415 (UTF-8 and empty-file errors with file:line)
-
     path = Path(path)
     by_epoch: dict[int, dict] = {}
-    for number, line in read_lines(path):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise CorpusFormatError(f"{path}:{number}: not JSON ({exc.msg})") from None
-        if not isinstance(record, dict):
-            raise CorpusFormatError(f"{path}:{number}: expected a JSON object")
+    for _, record in json_objects(read_lines(path), str(path)):
         if "epoch" in record and any(key.startswith("dev_") for key in record):
             by_epoch[int(record["epoch"])] = record
     if not by_epoch:
@@ -74,16 +62,8 @@ def plot_curve(epochs: Sequence[dict], metric: str, path: str | Path, title: str
     if title:
         ax.set_title(title, fontsize=10)
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
     try:
-        fig.savefig(tmp)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format=Path(path).suffix.lstrip(".").lower() or None)
     finally:
         plt.close(fig)

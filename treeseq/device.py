@@ -87,3 +87,9 @@ def autocast(device_type: str, precision: str) -> torch.autocast:
     """`torch.autocast` for a precision name (disabled for fp32, and for bf16/fp16 where unsupported)."""
     dtype = autocast_dtype(device_type, precision)
     return torch.autocast(device_type, dtype=dtype or torch.bfloat16, enabled=dtype is not None)
+
+
+def epoch_rng(seed: int, epoch: int) -> random.Random:
+    """The random stream of one epoch's batch order: a function of (seed, epoch) alone, so that a
+    resumed run draws the same batches (every family's `train_batches` uses it)."""
+    return random.Random(seed * 1_000_003 + epoch)

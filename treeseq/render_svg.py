@@ -151,7 +151,7 @@ def save_png(layout: Layout, path: str | Path, dpi: int = 110) -> None:
 
 def render_file(tree: Tree, classes: Sequence[str], predicted: Sequence[int], probs: Sequence[float], path: str | Path) -> None:
     """Write a picture of the labelled tree; the format follows the suffix (.svg or .png)."""
-    from treeseq.checkpoint import write_text_atomic
+    from treeseq.files import write_text_atomic
 
     layout = layout_tree(tree, classes, predicted, probs)
     if str(path).lower().endswith(".png"):

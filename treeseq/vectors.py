@@ -18,7 +18,7 @@ def read_text_vectors(path: str | Path, vocab: Vocab, dim: int) -> tuple[Tensor,
         (vectors (V, dim) with zeros for missing words, number of words found). Only vocabulary words
         are kept, so a multi-gigabyte file costs one pass and little memory.
     """
-    from treeseq.corpora.readers.text import read_lines  # noqa: PLC0415 (adapters stay out of import time)
+    from treeseq.files import read_lines  # noqa: PLC0415 (adapters stay out of import time)
 
     table = torch.zeros(len(vocab), dim)
     found: set[int] = set()

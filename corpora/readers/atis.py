@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from treeseq.corpora.readers.text import read_lines
+from treeseq.files import read_lines
 from treeseq.data.tagging import TaggedSentence
 from treeseq.errors import CorpusFormatError
 from treeseq.tags import is_chunk_tag

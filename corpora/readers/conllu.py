@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from treeseq.corpora.readers.text import read_lines
+from treeseq.files import read_lines
 from treeseq.errors import CorpusFormatError
 from treeseq.trees import Tree
 

@@ -4,13 +4,12 @@ spaCy's blank English tokenizer), optional `tags` (one per token) and optional `
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Iterable
 
-from treeseq.corpora.readers.text import read_lines
 from treeseq.data.tagging import TaggedSentence
 from treeseq.errors import CorpusFormatError
+from treeseq.files import json_objects, read_lines
 
 
 def read_jsonl(path: str | Path) -> list[TaggedSentence]:
@@ -27,16 +26,8 @@ def parse_jsonl_lines(lines: Iterable[tuple[int, str]], source: str) -> list[Tag
     from treeseq.corpora.readers.tagging import tokenize  # noqa: PLC0415 (spaCy only when a record needs it)
 
     sentences = []
-    for line_no, line in lines:
-        if not line.strip():
-            continue
+    for line_no, record in json_objects(lines, source):
         where = f"{source}:{line_no}"
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise CorpusFormatError(f"{where}:{err.colno}: not valid JSON ({err.msg})") from None
-        if not isinstance(record, dict):
-            raise CorpusFormatError(f"{where}: expected a JSON object with 'tokens' or 'text'")
         tokens, offsets = record.get("tokens"), None
         if tokens is None and isinstance(record.get("text"), str):
             tokens, offsets = tokenize([record["text"]])[0]

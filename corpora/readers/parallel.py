@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from itertools import zip_longest
 from pathlib import Path
 
-from treeseq.corpora.readers.text import read_lines
+from treeseq.files import read_lines
 from treeseq.data.parallel import SentencePair
 from treeseq.errors import CorpusFormatError
 

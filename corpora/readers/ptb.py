@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable, Iterable
 
-from treeseq.corpora.readers.text import read_lines
+from treeseq.files import read_lines
 from treeseq.errors import CorpusFormatError
 from treeseq.trees import BracketError, Tree
 

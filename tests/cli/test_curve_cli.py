@@ -37,7 +37,7 @@ def test_curve_bad_input_is_one_line_exit_2(tmp_path: Path) -> None:
     with log.open("a") as handle:
         handle.write("{not json\n")
     result = runner.invoke(app, ["curve", str(log)])
-    assert result.exit_code == 2 and f"{log}:5: not JSON" in result.output
+    assert result.exit_code == 2 and f"{log}:5:2: not valid JSON" in result.output
     good = _log(tmp_path / "good.jsonl")
     wrong = runner.invoke(app, ["curve", str(good), "--metric", "f1"])
     assert wrong.exit_code == 2 and "this log has bleu" in wrong.output

@@ -55,7 +55,7 @@ def _inputs(batch):  # type: ignore[no-untyped-def]
 
 def test_hinge_loss_is_zero_only_with_a_margin() -> None:
     gold_tree = Tree.from_brackets("(X (X a) (X (X b) (X c)))")
-    from treeseq.decoding.cky import span_mask
+    from treeseq.data.parsing import span_mask
 
     gold = span_mask([tree_spans(gold_tree)], 4)
     scores = torch.zeros(1, 4, 4, requires_grad=True)

@@ -8,10 +8,22 @@ from typing import Sequence
 import torch
 from torch import Tensor
 
-from treeseq.decoding.cky import Span, span_mask
 from treeseq.vocab import Vocab
 
 MAX_WORD_CHARS = 16  # longer words keep their first and last 8 characters
+
+
+Span = tuple[int, int]  # token span [start, end)
+
+
+def span_mask(spans: Sequence[Sequence[Span]], width: int, device: torch.device | None = None) -> Tensor:
+    """A (B, width, width) bool mask with True at each sentence's spans."""
+    mask = torch.zeros(len(spans), width, width, dtype=torch.bool)
+    rows = [(b, i, j) for b, sent in enumerate(spans) for i, j in sent]
+    if rows:
+        index = torch.tensor(rows)
+        mask[index[:, 0], index[:, 1], index[:, 2]] = True
+    return mask.to(device) if device is not None else mask
 
 
 @dataclass(frozen=True)

@@ -19,10 +19,10 @@ from typing import Sequence
 import torch
 from torch import Tensor
 
+from treeseq.data.parsing import Span
 from treeseq.errors import ShapeError
 from treeseq.trees import Tree
 
-Span = tuple[int, int]
 
 
 def cky_chart(scores: Tensor) -> tuple[Tensor, Tensor]:
@@ -94,16 +94,6 @@ def cky_decode(scores: Tensor, lengths: Sequence[int]) -> tuple[list[list[Span]]
     index = torch.tensor(list(lengths), device=scores.device)
     total = best[torch.arange(len(lengths), device=scores.device), 0, index]
     return backtrack(split, lengths), total
-
-
-def span_mask(spans: Sequence[Sequence[Span]], width: int, device: torch.device | None = None) -> Tensor:
-    """A (B, width, width) bool mask with True at each sentence's spans."""
-    mask = torch.zeros(len(spans), width, width, dtype=torch.bool)
-    rows = [(b, i, j) for b, sent in enumerate(spans) for i, j in sent]
-    if rows:
-        index = torch.tensor(rows)
-        mask[index[:, 0], index[:, 1], index[:, 2]] = True
-    return mask.to(device) if device is not None else mask
 
 
 def tree_spans(tree: Tree) -> list[Span]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from treeseq.decoding.cky import Span
+from treeseq.data.parsing import Span
 
 
 def cky_decode_per_cell(scores: Tensor, n: int) -> tuple[list[Span], float]:

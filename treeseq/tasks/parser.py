@@ -9,7 +9,6 @@ trees, so gradients reach exactly the spans where they differ.
 
 from __future__ import annotations
 
-import random
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import Any, Sequence
@@ -19,9 +18,10 @@ from torch import Tensor, nn
 
 from treeseq.checkpoint import make_archive
 from treeseq.config import TrainConfig
-from treeseq.device import autocast
+from treeseq.device import autocast, epoch_rng
 from treeseq.errors import ConfigError, CorpusFormatError
-from treeseq.decoding.cky import cky_decode, preorder_to_tree, span_mask, tree_spans
+from treeseq.data.parsing import span_mask
+from treeseq.decoding.cky import cky_decode, preorder_to_tree, tree_spans
 from treeseq.data.parsing import (
     ParseBatch, ParseExample, ParserVocabs, batch_examples, bracket_counts, cell_batches, f1_from_counts,
 )  # fmt: skip
@@ -132,7 +132,7 @@ class ParserTask:
 
     def train_batches(self, epoch: int) -> list[list[ParseExample]]:
         """Sentences of similar length together (less padding), batches in a random order."""
-        rng = random.Random(self.train_cfg.seed * 1_000_003 + epoch)
+        rng = epoch_rng(self.train_cfg.seed, epoch)
         order = sorted(range(len(self.train)), key=lambda i: (len(self.train[i].tokens), rng.random()))
         size = self.train_cfg.batch_size
         batches = [[self.train[i] for i in order[start : start + size]] for start in range(0, len(order), size)]

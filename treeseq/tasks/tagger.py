@@ -9,7 +9,6 @@ gold and predicted chunks with conlleval's rules, so the scheme does not change 
 from __future__ import annotations
 
 import logging
-import random
 from dataclasses import asdict, dataclass, replace
 from typing import Sequence
 
@@ -21,7 +20,7 @@ from treeseq.config import TrainConfig, choice
 from treeseq.data.tagging import (
     Encoder, TaggedSentence, TaggingBatch, TaggingExample, collate, length_batches, token_batches,
 )  # fmt: skip
-from treeseq.device import autocast
+from treeseq.device import autocast, epoch_rng
 from treeseq.errors import ConfigError, CorpusFormatError
 from treeseq.models.tagger import OUTPUTS, RNNS, BiRNNTagger
 from treeseq.nn.char_encoder import CHAR_KINDS
@@ -245,7 +244,7 @@ class TaggerTask:
         self._dev_examples = [encoder.encode(s, with_labels=False) for s in self.dev]
 
     def train_batches(self, epoch: int) -> list[list[TaggingExample]]:
-        rng = random.Random(self.train_cfg.seed * 1_000_003 + epoch)
+        rng = epoch_rng(self.train_cfg.seed, epoch)
         batches = length_batches([len(e) for e in self.train], self.train_cfg.batch_size, rng)
         return [[self.train[i] for i in batch] for batch in batches]
 

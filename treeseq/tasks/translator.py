@@ -7,7 +7,6 @@ with `data.strict`; the reader's policy covers empty lines, misalignment and inv
 from __future__ import annotations
 
 import logging
-import random
 from dataclasses import asdict, dataclass
 from typing import Sequence
 
@@ -20,7 +19,7 @@ from treeseq.data.parallel import PairExample, Seq2SeqBatch, SentencePair, colla
 from treeseq.decoding import Hypothesis
 from treeseq.decoding.beam import beam_search
 from treeseq.decoding.greedy import greedy_search
-from treeseq.device import autocast
+from treeseq.device import autocast, epoch_rng
 from treeseq.errors import ConfigError, CorpusFormatError
 from treeseq.models.seq2seq import RNNS, Seq2Seq, Seq2SeqState
 from treeseq.nn.attention import ATTENTIONS
@@ -241,7 +240,7 @@ class TranslatorTask:
 
     def train_batches(self, epoch: int) -> list[list[PairExample]]:
         self.sampling_prob = min(self.model_cfg.sampling_max, self.model_cfg.sampling_rate * epoch)
-        rng = random.Random(self.train_cfg.seed * 1_000_003 + epoch)
+        rng = epoch_rng(self.train_cfg.seed, epoch)
         lengths = [(len(e.src_ids), len(e.tgt_ids)) for e in self.train]
         return [[self.train[i] for i in batch] for batch in token_batches(lengths, self.train_cfg.batch_size, rng)]
 

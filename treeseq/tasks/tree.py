@@ -12,7 +12,7 @@ from torch import Tensor, nn
 from treeseq.checkpoint import make_archive
 from treeseq.config import TrainConfig, choice
 from treeseq.data.trees import TreeBatch, TreeExample, batch_trees
-from treeseq.device import autocast
+from treeseq.device import autocast, epoch_rng
 from treeseq.errors import ConfigError, CorpusFormatError
 from treeseq.metrics import accuracy, confusion_matrix
 from treeseq.models.tree import MODEL_KINDS, TreeClassifier
@@ -167,9 +167,8 @@ def evaluate_batches(model: TreeClassifier, batches: Sequence[TreeBatch], scheme
     return TreeReport(metrics, confusion, scheme.classes, int(root.sum()))
 
 
-def make_batches(examples: Sequence[TreeExample], size: int, batching: str, seed: int) -> list[list[TreeExample]]:
-    """An epoch's batches, a function of the seed alone (exact resume depends on it)."""
-    rng = random.Random(seed)
+def make_batches(examples: Sequence[TreeExample], size: int, batching: str, rng: random.Random) -> list[list[TreeExample]]:
+    """An epoch's batches, a function of the random stream alone (exact resume depends on it)."""
     order = list(range(len(examples)))
     rng.shuffle(order)
     if batching == "height":
@@ -206,7 +205,7 @@ class TreeTask:
         self._dev_batches = [batch_trees(self.dev[i : i + 256]) for i in range(0, len(self.dev), 256)]
 
     def train_batches(self, epoch: int) -> list[list[TreeExample]]:
-        return make_batches(self.train, self.train_cfg.batch_size, self.cfg.batching, self.train_cfg.seed * 1_000_003 + epoch)
+        return make_batches(self.train, self.train_cfg.batch_size, self.cfg.batching, epoch_rng(self.train_cfg.seed, epoch))
 
     def collate(self, examples: Sequence[TreeExample]) -> TreeBatch:
         return batch_trees(examples)

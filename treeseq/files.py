@@ -1,0 +1,88 @@
+"""Files, written once for the whole library: line and JSON-lines reading with `file:line` errors,
+and atomic writing (a temporary file beside the target, then a rename), so a reader never sees a
+half-written file and an interrupted write leaves the old file intact.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+from treeseq.errors import CorpusFormatError
+
+
+def read_lines(path: str | Path) -> Iterator[tuple[int, str]]:
+    """Yield (1-based line number, line without its newline) from a UTF-8 file, plain or gzip.
+
+    Raises:
+        CorpusFormatError: the file is missing or empty, or a line is not valid UTF-8.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CorpusFormatError(f"{path}: no such file")
+    opener = gzip.open if path.suffix == ".gz" else open
+    seen_any = False
+    with opener(path, "rb") as handle:
+        for line_no, raw in enumerate(handle, start=1):
+            seen_any = True
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as err:
+                raise CorpusFormatError(
+                    f"{path}:{line_no}:{err.start + 1}: byte 0x{raw[err.start]:02x} is not valid UTF-8"
+                ) from None
+            yield line_no, line.rstrip("\r\n")
+    if not seen_any:
+        raise CorpusFormatError(f"{path}:1: the file is empty")
+
+
+def json_objects(lines: Iterable[tuple[int, str]], source: str) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, object) for each non-blank line of JSON lines.
+
+    Raises:
+        CorpusFormatError: `source:line:column: not valid JSON (...)`, or a line that is not an object.
+    """
+    for line_no, line in lines:
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise CorpusFormatError(f"{source}:{line_no}:{err.colno}: not valid JSON ({err.msg})") from None
+        if not isinstance(record, dict):
+            raise CorpusFormatError(f"{source}:{line_no}: expected a JSON object")
+        yield line_no, record
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path, mode: int = 0o644) -> Iterator[Path]:
+    """A temporary path beside `path` to write to; renamed over `path` when the block ends without error.
+
+    The parent folder is created. On an error (or Ctrl-C) the temporary file is removed and `path` is
+    left as it was.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + path.suffix, dir=path.parent)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_text_atomic(text: str, path: str | Path) -> None:
+    """Write a UTF-8 text file atomically."""
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
