@@ -24,7 +24,7 @@ from typing import IO, Callable, Iterable, Iterator
 from urllib.parse import urlsplit, urlunsplit
 
 from treeseq.corpora.registry import CorpusSpec, FileSpec, MemberSpec
-from treeseq import __version__
+from treeseq.version import __version__
 from treeseq.errors import ConfigError, DownloadError
 
 logger = logging.getLogger(__name__)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from treeseq.errors import CheckpointError, ConfigError, CorpusFormatError, ShapeError, TreeseqError
 
-__version__ = "0.1.0"
+from treeseq.version import __version__
 
 # Public names that live in modules loaded on first use.
 _LAZY = {

@@ -24,7 +24,7 @@ FORMAT_VERSION = 1
 
 def make_archive(task: str, config: dict, vocabs: dict, state_dict: dict, **extras: Any) -> dict:
     """Assemble an archive dict; `extras` hold task-specific data (e.g. class names)."""
-    from treeseq import __version__
+    from treeseq.version import __version__
 
     return {
         "format": FORMAT,

@@ -125,3 +125,31 @@ def detokenize(tokens: Sequence[str]) -> str:
         out.append(raw)
         glue = token in _NO_SPACE_AFTER
     return "".join(out)
+
+
+@lru_cache(maxsize=1)
+def _blank_tokenizer() -> Any:
+    import spacy  # noqa: PLC0415 (spaCy is loaded only for raw text)
+
+    return spacy.blank("en").tokenizer
+
+
+def blank_tokens(texts: Sequence[str]) -> list[tuple[list[str], list[tuple[int, int]]]]:
+    """Tokens and their character offsets [start, end) for each text, by spaCy's blank English tokenizer
+    (the taggers' tokenization of raw text; not the treebank conventions of `tokenize`)."""
+    out = []
+    for doc in _blank_tokenizer().pipe(texts, batch_size=256):
+        kept = [t for t in doc if not t.is_space]
+        out.append(([t.text for t in kept], [(t.idx, t.idx + len(t.text)) for t in kept]))
+    return out
+
+
+def whitespace_tokens(text: str) -> tuple[list[str], list[tuple[int, int]]]:
+    """Tokens split on whitespace, with their character offsets."""
+    tokens, offsets, position = [], [], 0
+    for token in text.split():
+        start = text.index(token, position)
+        position = start + len(token)
+        tokens.append(token)
+        offsets.append((start, position))
+    return tokens, offsets

@@ -23,14 +23,14 @@ def read_jsonl(path: str | Path) -> list[TaggedSentence]:
 
 def parse_jsonl_lines(lines: Iterable[tuple[int, str]], source: str) -> list[TaggedSentence]:
     """Parse (line number, text) pairs; blank lines are skipped."""
-    from treeseq.corpora.readers.tagging import tokenize  # noqa: PLC0415 (spaCy only when a record needs it)
+    from treeseq.tokenize import blank_tokens  # noqa: PLC0415 (spaCy only when a record needs it)
 
     sentences = []
     for line_no, record in json_objects(lines, source):
         where = f"{source}:{line_no}"
         tokens, offsets = record.get("tokens"), None
         if tokens is None and isinstance(record.get("text"), str):
-            tokens, offsets = tokenize([record["text"]])[0]
+            tokens, offsets = blank_tokens([record["text"]])[0]
         if not isinstance(tokens, list) or not all(isinstance(t, str) and t for t in tokens):
             raise CorpusFormatError(f"{where}: 'tokens' must be a list of non-empty strings (or give 'text')")
         if not tokens:

@@ -9,9 +9,8 @@ files (`train.jsonl`, ...) or CoNLL column files (`train.conll` or `train.txt`, 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Sequence
 
 from treeseq.corpora.readers.atis import is_atis_folder, read_atis
 from treeseq.corpora.readers.columns import read_columns
@@ -91,30 +90,3 @@ def check_tagged(sentences: Sequence[TaggedSentence], column: str = "tag") -> No
     for sentence in sentences:
         if sentence.tags is None:
             raise CorpusFormatError(f"{sentence.where}: a sentence with words that have no {column} ('_' or missing)")
-
-
-@lru_cache(maxsize=1)
-def _tokenizer() -> Any:
-    import spacy  # noqa: PLC0415 (spaCy is loaded only for raw text)
-
-    return spacy.blank("en").tokenizer
-
-
-def tokenize(texts: Sequence[str]) -> list[tuple[list[str], list[tuple[int, int]]]]:
-    """Tokens and their character offsets [start, end) for each text, by spaCy's blank English tokenizer."""
-    out = []
-    for doc in _tokenizer().pipe(texts, batch_size=256):
-        kept = [t for t in doc if not t.is_space]
-        out.append(([t.text for t in kept], [(t.idx, t.idx + len(t.text)) for t in kept]))
-    return out
-
-
-def whitespace_tokens(text: str) -> tuple[list[str], list[tuple[int, int]]]:
-    """Tokens split on whitespace, with their character offsets."""
-    tokens, offsets, position = [], [], 0
-    for token in text.split():
-        start = text.index(token, position)
-        position = start + len(token)
-        tokens.append(token)
-        offsets.append((start, position))
-    return tokens, offsets

@@ -9,7 +9,8 @@ from treeseq.corpora.readers.atis import read_atis, write_atis
 from treeseq.corpora.readers.columns import read_columns, write_columns
 from treeseq.corpora.readers.conllu import FORM, UPOS, read_conllu, write_conllu
 from treeseq.corpora.readers.jsonl import read_jsonl
-from treeseq.corpora.readers.tagging import conllu_sentences, find_split, read_split, tokenize, whitespace_tokens
+from treeseq.corpora.readers.tagging import conllu_sentences, find_split, read_split
+from treeseq.tokenize import blank_tokens as tokenize, whitespace_tokens
 from treeseq.data.tagging import length_batches, token_batches
 from treeseq.errors import CorpusFormatError
 

@@ -9,13 +9,14 @@ import torch
 
 from treeseq.checkpoint import load_archive
 from treeseq.corpora.readers.conllu import UPOS, XPOS, ConlluSentence
-from treeseq.corpora.readers.tagging import check_tagged, conllu_sentences, read_split, tokenize, whitespace_tokens
+from treeseq.corpora.readers.tagging import check_tagged, conllu_sentences, read_split
 from treeseq.data.tagging import Encoder, TaggedSentence
 from treeseq.device import resolve_device
 from treeseq.errors import ConfigError
 from treeseq.recipes.common import Announce, Family, Predictor, init_vectors, parameter_count, resolve_configs
 from treeseq.results import Report, Table, TagResult, chunk_slots
 from treeseq.tags import spans
+from treeseq.tokenize import blank_tokens, whitespace_tokens
 from treeseq.tasks.tagger import (
     TRAIN_DEFAULTS, Prediction, TaggerDataConfig, TaggerModelConfig, TaggerPredictor, TaggerTask, build_encoder,
     build_model, check_labels, encode_sentences, score, task_kind,
@@ -94,7 +95,7 @@ def _saved_encoder(saved: dict) -> Encoder:
 
 def text_sentences(lines: Sequence[str], tokenized: bool = False) -> list[TaggedSentence]:
     """Tokenize raw lines (spaCy's blank English tokenizer, or whitespace), keeping character offsets."""
-    pieces = [whitespace_tokens(line) for line in lines] if tokenized else tokenize(lines)
+    pieces = [whitespace_tokens(line) for line in lines] if tokenized else blank_tokens(lines)
     return [TaggedSentence(tuple(tokens), offsets=tuple(offsets)) for tokens, offsets in pieces]
 
 

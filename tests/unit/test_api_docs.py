@@ -1,0 +1,100 @@
+"""The Python API as docs/api.md shows it: every example runs, for all four archive kinds."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+import treeseq
+from treeseq.errors import CheckpointError, ConfigError, CorpusFormatError
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLES = ROOT / "corpora" / "samples"
+BLOCK = re.compile(r"```python\n(.*?)```", re.S)
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder with runs/ (one small model of each kind, trained through the API) and corpora/."""
+    folder = tmp_path_factory.mktemp("api")
+    (folder / "corpora").symlink_to(ROOT / "corpora")
+    runs, quiet = folder / "runs", {"progress": False, "device": "cpu"}
+    treeseq.train("parser", SAMPLES / "sentiment", runs / "parser.pt", epochs=2, hidden_size=24,
+                  overrides=["model.mlp_size=24", "model.embed_dim=16", "model.char_out=16"], **quiet)  # fmt: skip
+    treeseq.train("tree", SAMPLES / "sentiment", runs / "sst.pt", epochs=1, embed_dim=24, hidden_size=24,
+                  parser=runs / "parser.pt", lowercase=True, **quiet)  # fmt: skip
+    treeseq.train("tagger", SAMPLES / "pos", runs / "ewt.pt", epochs=1, hidden_size=16, word_dim=16, **quiet)
+    treeseq.train("tagger", SAMPLES / "nlu", runs / "atis.pt", epochs=3, hidden_size=16, word_dim=16, **quiet)
+    treeseq.train("translator", SAMPLES / "parallel", runs / "de-en.pt", epochs=1, hidden_size=24, embed_dim=24,
+                  vocab_size=400, batch_tokens=600, lr=0.01, overrides=["data.dev_subset=10"], **quiet)  # fmt: skip
+    return folder
+
+
+def test_every_example_in_docs_api_runs(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    blocks = BLOCK.findall((ROOT / "docs" / "api.md").read_text(encoding="utf-8"))
+    assert len(blocks) >= 7
+    monkeypatch.chdir(workdir)
+    namespace: dict = {}
+    for number, code in enumerate(blocks, start=1):
+        exec(compile(code, f"docs/api.md example {number}", "exec"), namespace)  # noqa: S102 (our own docs)
+    assert (workdir / "tree.svg").read_text(encoding="utf-8").startswith("<svg")
+    archives = [p for p in (workdir / "runs").glob("*.pt") if not p.name.endswith(".last.pt")]
+    assert sorted(treeseq.load(p).family for p in archives) == ["parser", "tagger", "tagger", "translator", "tree", "tree"]  # demo.pt: the docs train one
+
+
+def test_results_follow_the_input_order_and_match_the_jsonl_records(workdir: Path) -> None:
+    model = treeseq.load(workdir / "runs" / "sst.pt")
+    texts = ["A dull plot.", "The film is not bad at all.", "Fun."]
+    one_by_one = [model.predict([t])[0].to_dict() for t in texts]
+    assert [r.to_dict() for r in model.predict(texts)] == one_by_one
+    assert [r["text"] for r in one_by_one] == texts
+    for record in one_by_one:  # offsets point at the words in the input
+        assert [record["text"][n["start"] : n["end"]] for n in record["nodes"] if n["span"][1] - n["span"][0] == 1] == record["words"]
+
+
+def test_predict_iter_reads_at_most_one_batch_ahead(workdir: Path) -> None:
+    tagger = treeseq.load(workdir / "runs" / "ewt.pt")
+    consumed = 0
+
+    def lines():  # noqa: ANN202
+        nonlocal consumed
+        for index in itertools.count():
+            consumed += 1
+            yield f"the cat sat {index}\n"
+
+    stream = tagger.predict_iter(lines(), batch_size=8)
+    first = next(stream)
+    assert first.text == "the cat sat 0" and consumed <= 8
+    rest = [next(stream) for _ in range(20)]
+    assert [r.text for r in rest] == [f"the cat sat {i}" for i in range(1, 21)] and consumed <= 24
+    assert [r.to_dict() for r in tagger.predict_iter(["a b", "c"], batch_size=1)] == [r.to_dict() for r in tagger.predict(["a b", "c"])]
+
+
+def test_load_and_train_refuse_what_they_cannot_use(workdir: Path, tmp_path: Path) -> None:
+    runs = workdir / "runs"
+    with pytest.raises(CheckpointError, match="expected a 'translator' model"):
+        treeseq.load(runs / "ewt.pt", family="translator")
+    with pytest.raises(ConfigError, match="does not take workers"):
+        treeseq.load(runs / "ewt.pt", workers=2)
+    with pytest.raises(CheckpointError, match="not a treeseq model archive"):
+        (tmp_path / "notes.txt").write_text("hello", encoding="utf-8")
+        treeseq.load(tmp_path / "notes.txt")
+    with pytest.raises(ConfigError, match="unknown option 'hiden_size'"):
+        treeseq.train("tagger", SAMPLES / "pos", tmp_path / "x.pt", hiden_size=3)
+    with pytest.raises(ConfigError, match="unknown model family"):
+        treeseq.train("lm", SAMPLES / "pos", tmp_path / "x.pt")
+    with pytest.raises(CorpusFormatError, match=r"<input>:2: no tokens"):
+        treeseq.load(runs / "sst.pt").predict(["Good.", "  "])
+
+
+def test_import_treeseq_loads_no_torch() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, treeseq; treeseq.Tree; treeseq.TreeResult; print(any(m.split('.')[0] in ('torch', 'spacy', 'matplotlib') for m in sys.modules))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env={**os.environ})
+    assert done.stdout.strip() == "False"
