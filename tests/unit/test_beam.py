@@ -6,6 +6,7 @@ import torch
 from treeseq.decoding.beam import beam_search
 from treeseq.decoding.forced import forced_log_probs
 from treeseq.decoding.greedy import greedy_search
+from treeseq.decoding.seq2seq_inference import InferenceDecoder
 from treeseq.models.seq2seq import Seq2Seq
 
 BOS, EOS = 2, 3
@@ -125,18 +126,19 @@ def test_sentences_that_join_a_running_search_get_the_same_hypotheses() -> None:
 
 def test_joining_sentences_with_longer_sources_pads_the_state() -> None:
     model, src, lengths = model_and_sources()
+    decoder = InferenceDecoder(model)
     with torch.no_grad():
         short = model.encode(src[1:2, :2], lengths[1:2])
         long = model.encode(src[:1], lengths[:1])
-        _, short, _ = model.decode_step(torch.tensor([BOS]), short)  # decoding projects the memory, then drops it
+        _, short, _ = decoder.decode_step(torch.tensor([BOS]), short)  # decoding projects the memory, then drops it
         assert short.memory is None and short.projected is not None
-        _, long, _ = model.decode_step(torch.tensor([BOS]), long)
+        _, long, _ = decoder.decode_step(torch.tensor([BOS]), long)
         merged = short.merge(long)
     assert merged.keys.shape[:2] == (2, 5) and merged.projected.shape[:2] == (2, 5)
     assert merged.mask.tolist() == [[True, True, False, False, False], [True] * 5]
     assert merged.hidden.shape[1] == 2 and merged.memory is None
     with pytest.raises(ValueError, match="refilling"):
-        beam_search(model.decode_step, long, bos_id=BOS, eos_id=EOS, beam_size=2, max_lens=torch.tensor([4]),
+        beam_search(decoder.decode_step, long, bos_id=BOS, eos_id=EOS, beam_size=2, max_lens=torch.tensor([4]),
                     with_attention=True, refill=lambda n: None)  # fmt: skip
 
 

@@ -10,6 +10,7 @@ from treeseq.checkpoint import load_archive, save_atomic
 from treeseq.config import TrainConfig
 from treeseq.data.parallel import collate_pairs
 from treeseq.nn.attention import Attention
+from treeseq.decoding.seq2seq_inference import InferenceDecoder, inference_decoder
 from treeseq.models.seq2seq import Seq2Seq
 from treeseq.tasks.translator import (
     DecodeConfig, TranslatorDataConfig, TranslatorModelConfig, TranslatorPredictor, TranslatorTask, build_codec, build_model,
@@ -93,19 +94,19 @@ def test_collate_splits_targets_into_decoder_input_and_output() -> None:
 
 @pytest.mark.parametrize("attention", ["general", "dot"])
 def test_decoding_shortcuts_equal_the_plain_step(attention: str) -> None:
-    """Without autograd, Luong decoding mixes the memory already projected through the combine layer; it
-    must equal the plain step."""
+    """The inference decoder's Luong steps mix the memory already projected through the combine layer;
+    they must equal the model's own step, which keeps its memory for later calls."""
     torch.manual_seed(0)
     model = Seq2Seq(30, 25, rnn="gru", embed_dim=8, hidden_size=8, attention=attention, dropout=0.0).eval()
+    decoder = InferenceDecoder(model)
     src, lengths, tgt_in, _ = toy_batch()
-    with torch.no_grad():
-        fast_state = model.encode(src, lengths)
+    fast_state = decoder.encode(src, lengths)
     plain_state = model.encode(src, lengths)  # autograd on: the plain step
     for t in range(tgt_in.shape[1]):
-        with torch.no_grad():
-            fast, fast_state, fast_weights = model.step_logits(tgt_in[:, t], fast_state)
+        fast, fast_state, fast_weights = decoder.step_logits(tgt_in[:, t], fast_state)
         plain, plain_state, plain_weights = model.step_logits(tgt_in[:, t], plain_state)
-        assert fast_state.projected is not None and plain_state.projected is None
+        assert fast_state.projected is not None and fast_state.memory is None
+        assert plain_state.projected is None and plain_state.memory is not None
         assert torch.allclose(fast, plain.detach(), atol=1e-5) and torch.allclose(fast_weights, plain_weights.detach(), atol=1e-6)
 
 
@@ -115,36 +116,37 @@ VARIANTS = [("general", "gru", False), ("dot", "lstm", False), ("general", "lstm
 @pytest.mark.parametrize("precision,atol", [("fp32", 1e-5), ("bf16", 0.05)])
 @pytest.mark.parametrize("attention,rnn,feeding", VARIANTS)
 def test_packed_decoding_steps_equal_the_plain_step(attention: str, rnn: str, feeding: bool, precision: str, atol: float) -> None:
-    """Within `decoding`, steps run the two-layer decoder RNN, combine and output layers on packed weight
+    """The inference decoder runs the two-layer decoder RNN, combine and output layers on packed weight
     copies: logits, attention and the next state must match the module's own step."""
     model = tiny(attention, rnn, feeding)
+    decoder = InferenceDecoder(model, torch.bfloat16 if precision == "bf16" else torch.float32)
     src, lengths, tgt_in, _ = toy_batch()
     with torch.no_grad():
         packed_state = plain_state = model.encode(src, lengths)
         for t in range(tgt_in.shape[1]):
-            with model.decoding(precision):
-                packed, packed_state, packed_weights = model.step_logits(tgt_in[:, t], packed_state)
+            packed, packed_state, packed_weights = decoder.step_logits(tgt_in[:, t], packed_state)
             plain, plain_state, plain_weights = model.step_logits(tgt_in[:, t], plain_state)
             assert packed.dtype == torch.float32 and packed.shape == plain.shape
             assert torch.allclose(packed, plain, atol=atol) and torch.allclose(packed_weights, plain_weights, atol=atol)
             hiddens = zip(*(s.hidden if isinstance(s.hidden, tuple) else (s.hidden,) for s in (packed_state, plain_state)))
             for a, b in hiddens:
                 assert a.shape == b.shape and torch.allclose(a, b, atol=atol)
-    assert model._kernels is None  # only within the block
+    assert not hasattr(model, "_kernels")  # the model holds no decoding machinery
 
 
 def test_packed_weights_follow_an_optimizer_step() -> None:
-    """The packed copies are rebuilt once the weights change in place, and outside `decoding` (or with
-    autograd on) steps use the module itself."""
+    """The packed copies are kept while the weights stay the same and rebuilt once they change in place;
+    the model's own step keeps autograd."""
     model = tiny()
     src, lengths, tgt_in, tgt_out = toy_batch()
 
     def first_logits() -> torch.Tensor:
-        with torch.no_grad(), model.decoding():
-            return model.step_logits(tgt_in[:, 0], model.encode(src, lengths))[0]
+        decoder = inference_decoder(model)
+        return decoder.step_logits(tgt_in[:, 0], decoder.encode(src, lengths))[0]
 
     before = first_logits()
-    assert torch.equal(first_logits(), before)
+    assert torch.equal(first_logits(), before) and inference_decoder(model) is inference_decoder(model)
+    kept = inference_decoder(model)
     optimizer = torch.optim.SGD(model.parameters(), lr=1.0)
     model.train()
     model(src, lengths, tgt_in, tgt_out)[0].backward()
@@ -154,8 +156,8 @@ def test_packed_weights_follow_an_optimizer_step() -> None:
     with torch.no_grad():
         plain = model.step_logits(tgt_in[:, 0], model.encode(src, lengths))[0]
     assert not torch.allclose(after, before, atol=1e-3) and torch.allclose(after, plain, atol=1e-5)
-    with model.decoding():  # autograd on: the module's own step, so gradients reach the weights
-        logits = model.step_logits(tgt_in[:, 0], model.encode(src, lengths))[0]
+    assert inference_decoder(model) is not kept
+    logits = model.step_logits(tgt_in[:, 0], model.encode(src, lengths))[0]
     logits.sum().backward()
     assert model.output.bias.grad is not None
 

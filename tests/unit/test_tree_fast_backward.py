@@ -120,7 +120,7 @@ def test_dropout_and_sparse_embeddings_equal_plain_autograd(kind: str, sample: t
 def test_bf16_autocast_equals_plain_autograd(kind: str, sample: tuple[list[TreeExample], Vocab]) -> None:
     exs, vocab = sample
     embed, hidden = kind_sizes(kind)
-    model = TreeClassifier(kind, len(vocab), embed, hidden, 5)
+    model = TreeClassifier(kind, len(vocab), embed, hidden, 5, fused=False)  # autocast: each level's own graph
     batch = batch_trees(exs)
     results = []
     for logits_of in (model, lambda b: autograd_logits(model, b)):
@@ -185,3 +185,22 @@ def test_2000_token_right_branching_tree_without_the_fused_cell(kind: str) -> No
     loss = torch.nn.functional.cross_entropy(model(batch), batch.labels)
     loss.backward()
     assert torch.isfinite(loss) and all(p.grad is not None for p in model.parameters())
+
+
+def test_fused_and_graph_levels_agree_and_fused_refuses_autocast(sample: tuple[list[TreeExample], Vocab]) -> None:
+    """The level runner is chosen when the model is built: the binary Tree-LSTM's fused levels equal its
+    levels through autograd graphs, and a fused model asked to run under autocast says so."""
+    from treeseq.errors import ConfigError
+
+    exs, vocab = sample
+    fused = TreeClassifier("binary-lstm", len(vocab), 12, 16, 5, dropout=0.0)
+    graph = TreeClassifier("binary-lstm", len(vocab), 12, 16, 5, dropout=0.0, fused=False)
+    graph.load_state_dict(fused.state_dict())
+    assert fused.levels.fused and not graph.levels.fused
+    batch = batch_trees(exs)
+    (a, _, grads_a), (b, _, grads_b) = ((m(batch), *loss_and_grads(m(batch), batch.labels, m)) for m in (fused, graph))
+    torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-6)
+    for got, want in zip(grads_a, grads_b):
+        torch.testing.assert_close(got, want, atol=1e-6, rtol=1e-5)
+    with pytest.raises(ConfigError, match="fused=False"), torch.autocast("cpu", dtype=torch.bfloat16):
+        fused(batch)

@@ -13,8 +13,6 @@ the target embedding matrix (tied embeddings).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
 import torch
@@ -24,7 +22,6 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from treeseq.errors import ConfigError, ShapeError
 from treeseq.nn.attention import Attention
-from treeseq.nn.packed import PackedLinear
 
 RNNS = ("gru", "lstm")
 PAD_ID, BOS_ID = 0, 2
@@ -40,9 +37,8 @@ class Seq2SeqState:
     memory: Tensor | None  # (B, S, M); None once decoding has projected it (see `projected`)
     keys: Tensor  # (B, S, K)
     mask: Tensor  # (B, S) bool
-    # (B, S, E): the memory through the context half of the combine layer, made by the first Luong step
-    # without autograd; later steps mix these (E wide) instead of the memory (M wide) and skip that product.
-    # The memory itself is then dropped: beam search's select and merge copy only what decoding reads.
+    # (B, S, E): the memory through the context half of the combine layer, made by the inference
+    # decoder's first Luong step (treeseq.decoding.seq2seq_inference), which then drops the memory.
     projected: Tensor | None = None
 
     def reorder(self, indices: Tensor) -> Seq2SeqState:
@@ -90,41 +86,6 @@ class Seq2SeqState:
         return (self.hidden[0] if isinstance(self.hidden, tuple) else self.hidden).shape[1]
 
 
-class DecoderKernels:
-    """Frozen, packed copies of the decoder's weights for decoding (`Seq2Seq.decoding`): fp32 results."""
-
-    def __init__(self, model: Seq2Seq, dtype: torch.dtype) -> None:
-        rnn, size = model.decoder, model.hidden_size
-        layers = range(model.dec_layers)
-        self.ih = [PackedLinear(getattr(rnn, f"weight_ih_l{i}"), getattr(rnn, f"bias_ih_l{i}", None), dtype) for i in layers]
-        self.hh = [PackedLinear(getattr(rnn, f"weight_hh_l{i}"), getattr(rnn, f"bias_hh_l{i}", None), dtype) for i in layers]
-        self.combine = PackedLinear(model.combine.weight, None, dtype)
-        self.combine_hidden = PackedLinear(model.combine.weight[:, :size], None, dtype)
-        self.output = PackedLinear(model.output.weight, model.output.bias, dtype)
-
-    def rnn_step(self, inputs: Tensor, hidden: Hidden) -> tuple[Tensor, Hidden]:
-        """One step of the stacked decoder RNN (eval mode: no dropout between layers), fp32 state."""
-        states, cells, x = [], [], inputs
-        for layer, (ih, hh) in enumerate(zip(self.ih, self.hh)):
-            if isinstance(hidden, tuple):  # gates i, f, g, o as torch.nn.LSTM orders them
-                h, c = hidden[0][layer].float(), hidden[1][layer].float()
-                i, f, g, o = (ih(x) + hh(h)).chunk(4, 1)
-                c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
-                h = torch.sigmoid(o) * torch.tanh(c)
-                cells.append(c)
-            else:  # r, z, n as torch.nn.GRU: n = tanh(W_in x + b_in + r (W_hn h + b_hn)), h' = (1 - z) n + z h
-                h = hidden[layer].float()
-                x_r, x_z, x_n = ih(x).chunk(3, 1)
-                h_r, h_z, h_n = hh(h).chunk(3, 1)
-                reset, update = torch.sigmoid(x_r + h_r), torch.sigmoid(x_z + h_z)
-                new = torch.tanh(x_n + reset * h_n)
-                h = new + update * (h - new)
-            states.append(h)
-            x = h
-        stacked = torch.stack(states)
-        return x, ((stacked, torch.stack(cells)) if isinstance(hidden, tuple) else stacked)
-
-
 class Seq2Seq(nn.Module):
     """Encoder, bridge, attention and decoder; `forward` is the training loss."""
 
@@ -155,28 +116,6 @@ class Seq2Seq(nn.Module):
         if tie_embeddings:
             self.output.weight = self.tgt_embed.weight
         self.dropout = nn.Dropout(dropout)
-        self._kernels: DecoderKernels | None = None  # set within `decoding`
-        self._kernel_cache: tuple[tuple, DecoderKernels] | None = None
-
-    @contextmanager
-    def decoding(self, precision: str = "fp32") -> Iterator[None]:
-        """Within: decoding steps without autograd, in eval mode, run on packed copies of the decoder's weights.
-
-        The copies are made on first use and kept while the weights stay the same (same storage, no
-        in-place update since), so decoding one sentence at a time does not repack per sentence and a
-        dev evaluation after an optimizer step does not use stale weights. bf16: the products run in
-        bf16, the recurrences and softmaxes in fp32.
-        """
-        dtype = torch.bfloat16 if precision == "bf16" else torch.float32
-        weights = [*self.decoder.parameters(), self.combine.weight, self.output.weight, self.output.bias]
-        key = (dtype, *((w.data_ptr(), w._version) for w in weights))
-        if self._kernel_cache is None or self._kernel_cache[0] != key:
-            self._kernel_cache = (key, DecoderKernels(self, dtype))
-        previous, self._kernels = self._kernels, self._kernel_cache[1]
-        try:
-            yield
-        finally:
-            self._kernels = previous
 
     @property
     def has_fast_path(self) -> bool:
@@ -200,51 +139,35 @@ class Seq2Seq(nn.Module):
         feed = memory.new_zeros(src_ids.shape[0], self.tgt_embed.embedding_dim) if self.input_feeding else None
         return Seq2SeqState(hidden, feed, memory, self.attention.keys(memory), mask)
 
-    def _attend(self, query: Tensor, state: Seq2SeqState) -> tuple[Tensor, Tensor]:
+    def attend(self, query: Tensor, state: Seq2SeqState) -> tuple[Tensor, Tensor]:
         """query (N, H) -> context (N, M), weights (N, S), with the N rows grouped by sentence."""
         if state.memory is None:
-            raise ShapeError("this decoder state has no memory left (decoding projected it): attend through decode_step")
+            raise ShapeError("this decoder state has no memory left (the inference decoder projected it): continue with that decoder")
         batch = state.memory.shape[0]
         context, weights = self.attention(query.view(batch, -1, query.shape[-1]), state.keys, state.memory, state.mask)
         return context.reshape(query.shape[0], -1), weights.reshape(query.shape[0], -1)
 
     def step_logits(self, prev_ids: Tensor, state: Seq2SeqState) -> tuple[Tensor, Seq2SeqState, Tensor]:
-        """One decoder step for N rows: logits (N, V), the new state, attention weights (N, S)."""
-        kernels = self._kernels if not (torch.is_grad_enabled() or self.training) else None
+        """One decoder step for N rows: logits (N, V), the new state, attention weights (N, S).
+
+        (Decoding runs this step through treeseq.decoding.seq2seq_inference, on packed weights.)
+        """
         embedded = self.dropout(self.tgt_embed(prev_ids))  # (N, E)
         if self.attention_kind == "bahdanau":
             top = (state.hidden[0] if isinstance(state.hidden, tuple) else state.hidden)[-1]
-            context, weights = self._attend(top, state)
-            output, hidden = self._rnn_step(torch.cat([embedded, context.to(embedded.dtype)], -1), state.hidden, kernels)
+            context, weights = self.attend(top, state)
+            output, hidden = self._rnn_step(torch.cat([embedded, context.to(embedded.dtype)], -1), state.hidden)
         else:
             inputs = embedded if state.feed is None else torch.cat([embedded, state.feed.to(embedded.dtype)], -1)
-            output, hidden = self._rnn_step(inputs, state.hidden, kernels)
-            if not torch.is_grad_enabled():  # decoding: mix the projected memory, no (N, M) context
-                if state.projected is None:  # first step: W_c [h; c] = W_h h + sum_s a_s W_m m_s
-                    if state.memory is None:
-                        raise ShapeError("a decoder state with neither memory nor its projection")
-                    projected = F.linear(state.memory, self.combine.weight[:, self.hidden_size :])
-                    state = replace(state, projected=projected, memory=None)
-                batch = state.keys.shape[0]
-                weights = self.attention.weights(output.view(batch, -1, output.shape[-1]), state.keys, state.mask)
-                mixed = torch.bmm(weights.to(state.projected.dtype), state.projected).reshape(output.shape[0], -1)
-                own = kernels.combine_hidden(output) if kernels else F.linear(output, self.combine.weight[:, : self.hidden_size])
-                attentional = torch.tanh(own + mixed.to(own.dtype))
-                feed = attentional if self.input_feeding else None
-                weights = weights.reshape(output.shape[0], -1)
-                logits = kernels.output(attentional) if kernels else self.output(self.dropout(attentional))
-                return logits, replace(state, hidden=hidden, feed=feed), weights
-            context, weights = self._attend(output, state)
-        mixed_in = torch.cat([output, context.to(output.dtype)], -1)
-        attentional = torch.tanh(kernels.combine(mixed_in) if kernels else self.combine(mixed_in))  # (N, E)
+            output, hidden = self._rnn_step(inputs, state.hidden)
+            context, weights = self.attend(output, state)
+        attentional = torch.tanh(self.combine(torch.cat([output, context.to(output.dtype)], -1)))  # (N, E)
         feed = attentional if self.input_feeding else None
-        logits = kernels.output(attentional) if kernels else self.output(self.dropout(attentional))
+        logits = self.output(self.dropout(attentional))
         return logits, replace(state, hidden=hidden, feed=feed), weights
 
-    def _rnn_step(self, inputs: Tensor, hidden: Hidden, kernels: DecoderKernels | None) -> tuple[Tensor, Hidden]:
+    def _rnn_step(self, inputs: Tensor, hidden: Hidden) -> tuple[Tensor, Hidden]:
         """The decoder RNN over one step: inputs (N, I) -> output (N, H), new hidden."""
-        if kernels is not None:
-            return kernels.rnn_step(inputs, hidden)
         output, new_hidden = self.decoder(inputs.unsqueeze(1), hidden)
         return output.squeeze(1), new_hidden
 

@@ -9,7 +9,7 @@ import torch
 
 from treeseq.checkpoint import load_archive
 from treeseq.corpora.readers.ptb import read_trees
-from treeseq.device import resolve_device
+from treeseq.device import autocast_dtype, resolve_device
 from treeseq.errors import ConfigError
 from treeseq.recipes.common import Announce, Family, Predictor, init_vectors, parameter_count, resolve_configs
 from treeseq.results import Report, Table, TreeNode, TreeResult
@@ -72,7 +72,8 @@ def train(
     else:
         vocab = Vocab.build((w for t in train_trees for w in t.tokens), model_cfg.min_count, lowercase=model_cfg.lowercase)
     torch.manual_seed(train_cfg.seed)
-    model = build_model(model_cfg, len(vocab), sparse=model_cfg.sparse_embeddings and not dist_info.enabled)
+    model = build_model(model_cfg, len(vocab), sparse=model_cfg.sparse_embeddings and not dist_info.enabled,
+                        fused=autocast_dtype(torch_device.type, train_cfg.precision) is None)  # fmt: skip
     if saved is None and (vectors or spacy_vectors):
         init_vectors(model.embedding, vocab, vectors, spacy_vectors)
     data_config = {"data_dir": str(data_dir), "train_file": train_file, "dev_file": dev_file,

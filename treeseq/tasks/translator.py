@@ -19,7 +19,8 @@ from treeseq.data.parallel import PairExample, Seq2SeqBatch, SentencePair, colla
 from treeseq.decoding import Hypothesis
 from treeseq.decoding.beam import beam_search
 from treeseq.decoding.greedy import greedy_search
-from treeseq.device import autocast, epoch_rng
+from treeseq.decoding.seq2seq_inference import inference_decoder
+from treeseq.device import autocast, autocast_dtype, epoch_rng
 from treeseq.errors import ConfigError, CorpusFormatError
 from treeseq.models.seq2seq import RNNS, Seq2Seq, Seq2SeqState
 from treeseq.nn.attention import ATTENTIONS
@@ -166,12 +167,14 @@ def decode_ids(model: Seq2Seq, sources: Sequence[Sequence[int]], cfg: DecodeConf
     if not batches:
         return out
 
+    decoder = inference_decoder(model, autocast_dtype(device.type, precision) or torch.float32)
+
     def encode(indices: list[int]) -> tuple[Seq2SeqState, Tensor]:
         src_ids, lengths = collate_sources([sources[i] for i in indices])
         max_lens = (lengths.float() * cfg.max_len_ratio).long() + cfg.max_len_offset
-        return model.encode(src_ids.to(device), lengths), max_lens.to(device)
+        return decoder.encode(src_ids.to(device), lengths), max_lens.to(device)
 
-    with autocast(device.type, precision), model.decoding(precision):
+    with autocast(device.type, precision):
         if cfg.beam_size > 1 and not with_attention:
             order = [i for batch in batches for i in batch]  # by length, shortest first
             arrived, waiting = list(batches[0]), order[len(batches[0]) :]
@@ -186,7 +189,7 @@ def decode_ids(model: Seq2Seq, sources: Sequence[Sequence[int]], cfg: DecodeConf
                 return encode(joining)
 
             state, max_lens = encode(batches[0])
-            found = beam_search(model.decode_step, state, bos_id=BOS_ID, eos_id=EOS_ID, beam_size=cfg.beam_size,
+            found = beam_search(decoder.decode_step, state, bos_id=BOS_ID, eos_id=EOS_ID, beam_size=cfg.beam_size,
                                 max_lens=max_lens, alpha=cfg.alpha, n_best=cfg.n_best, refill=refill)  # fmt: skip
             for index, hyps in zip(arrived, found):
                 out[index] = hyps
@@ -194,10 +197,10 @@ def decode_ids(model: Seq2Seq, sources: Sequence[Sequence[int]], cfg: DecodeConf
         for indices in batches:
             state, max_lens = encode(indices)
             if cfg.beam_size == 1:
-                found = [[h] for h in greedy_search(model.decode_step, state, bos_id=BOS_ID, eos_id=EOS_ID,
+                found = [[h] for h in greedy_search(decoder.decode_step, state, bos_id=BOS_ID, eos_id=EOS_ID,
                                                     max_lens=max_lens, with_attention=with_attention)]  # fmt: skip
             else:
-                found = beam_search(model.decode_step, state, bos_id=BOS_ID, eos_id=EOS_ID, beam_size=cfg.beam_size,
+                found = beam_search(decoder.decode_step, state, bos_id=BOS_ID, eos_id=EOS_ID, beam_size=cfg.beam_size,
                                     max_lens=max_lens, alpha=cfg.alpha, n_best=cfg.n_best,
                                     with_attention=with_attention)  # fmt: skip
             for index, hyps in zip(indices, found):

@@ -12,7 +12,7 @@ from torch import Tensor, nn
 from treeseq.checkpoint import make_archive
 from treeseq.config import TrainConfig, choice
 from treeseq.data.trees import TreeBatch, TreeExample, batch_trees
-from treeseq.device import autocast, epoch_rng
+from treeseq.device import autocast, autocast_dtype, epoch_rng
 from treeseq.errors import ConfigError, CorpusFormatError
 from treeseq.metrics import accuracy, confusion_matrix
 from treeseq.models.tree import MODEL_KINDS, TreeClassifier
@@ -117,7 +117,8 @@ def encode(tree: Tree, vocab: Vocab, scheme: LabelScheme, with_labels: bool = Tr
     return TreeExample(tree, tuple(vocab.encode(tree.tokens)), labels)
 
 
-def build_model(cfg: TreeModelConfig, vocab_size: int, sparse: bool | None = None) -> TreeClassifier:
+def build_model(cfg: TreeModelConfig, vocab_size: int, sparse: bool | None = None, fused: bool = True) -> TreeClassifier:
+    """The classifier for a config; `fused` (fp32 only): the binary Tree-LSTM's own forward and backward."""
     return TreeClassifier(
         cfg.kind,
         vocab_size,
@@ -126,6 +127,7 @@ def build_model(cfg: TreeModelConfig, vocab_size: int, sparse: bool | None = Non
         len(LabelScheme(cfg).classes),
         dropout=cfg.dropout,
         sparse_embeddings=cfg.sparse_embeddings if sparse is None else sparse,
+        fused=fused,
     )
 
 
@@ -264,7 +266,7 @@ class TreePredictor:
             raise ConfigError(f"precision {precision!r}: expected fp32 or bf16")
         cfg = TreeModelConfig(**archive["config"]["model"])
         vocab = Vocab.from_dict(archive["vocabs"]["words"])
-        model = build_model(cfg, len(vocab), sparse=False)
+        model = build_model(cfg, len(vocab), sparse=False, fused=autocast_dtype(device.type, precision) is None)
         model.load_state_dict(archive["state_dict"])
         model.to(device).eval()
         parser = None

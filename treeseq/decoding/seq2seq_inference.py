@@ -1,0 +1,131 @@
+"""Decoding with a trained encoder-decoder: an inference decoder built once from the model.
+
+The model (treeseq.models.seq2seq) reads like its papers: encode, one decoder step, the whole-target
+path. Decoding calls one step hundreds of times with few rows, so the inference decoder runs that step
+differently, with the same results up to summation order (tests check it against the model's step):
+- the decoder RNN's input and hidden products, the combine layer and the output layer run on packed
+  copies of the weights (treeseq.nn.packed: oneDNN's blocked layout, bf16 products on request, fp32
+  recurrences and softmaxes);
+- Luong attention mixes the memory already projected through the context half of the combine layer,
+  W_c [h; c] = W_h h + sum_s a_s (W_m m_s): the first step projects the memory once per sentence and
+  later steps skip the (N, M) context and its product; the memory itself is then dropped, so beam
+  search's select and merge copy only what decoding reads.
+"""
+
+from __future__ import annotations
+
+import weakref
+from dataclasses import replace
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from treeseq.errors import ShapeError
+from treeseq.models.seq2seq import BOS_ID, PAD_ID, Hidden, Seq2Seq, Seq2SeqState
+from treeseq.nn.packed import PackedLinear
+
+
+class DecoderKernels:
+    """Frozen, packed copies of the decoder's weights: fp32 results, products in `dtype`."""
+
+    def __init__(self, model: Seq2Seq, dtype: torch.dtype) -> None:
+        rnn, size = model.decoder, model.hidden_size
+        layers = range(model.dec_layers)
+        self.ih = [PackedLinear(getattr(rnn, f"weight_ih_l{i}"), getattr(rnn, f"bias_ih_l{i}", None), dtype) for i in layers]
+        self.hh = [PackedLinear(getattr(rnn, f"weight_hh_l{i}"), getattr(rnn, f"bias_hh_l{i}", None), dtype) for i in layers]
+        self.combine = PackedLinear(model.combine.weight, None, dtype)
+        self.combine_hidden = PackedLinear(model.combine.weight[:, :size], None, dtype)
+        self.output = PackedLinear(model.output.weight, model.output.bias, dtype)
+
+    def rnn_step(self, inputs: Tensor, hidden: Hidden) -> tuple[Tensor, Hidden]:
+        """One step of the stacked decoder RNN (no dropout between layers), fp32 state."""
+        states, cells, x = [], [], inputs
+        for layer, (ih, hh) in enumerate(zip(self.ih, self.hh)):
+            if isinstance(hidden, tuple):  # gates i, f, g, o as torch.nn.LSTM orders them
+                h, c = hidden[0][layer].float(), hidden[1][layer].float()
+                i, f, g, o = (ih(x) + hh(h)).chunk(4, 1)
+                c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+                h = torch.sigmoid(o) * torch.tanh(c)
+                cells.append(c)
+            else:  # r, z, n as torch.nn.GRU: n = tanh(W_in x + b_in + r (W_hn h + b_hn)), h' = (1 - z) n + z h
+                h = hidden[layer].float()
+                x_r, x_z, x_n = ih(x).chunk(3, 1)
+                h_r, h_z, h_n = hh(h).chunk(3, 1)
+                reset, update = torch.sigmoid(x_r + h_r), torch.sigmoid(x_z + h_z)
+                new = torch.tanh(x_n + reset * h_n)
+                h = new + update * (h - new)
+            states.append(h)
+            x = h
+        stacked = torch.stack(states)
+        return x, ((stacked, torch.stack(cells)) if isinstance(hidden, tuple) else stacked)
+
+
+class InferenceDecoder:
+    """A trained Seq2Seq made ready for decoding: `encode` and `decode_step` for treeseq.decoding's searches.
+
+    Build it with `inference_decoder(model, dtype)`, which keeps one per model and weight type and
+    rebuilds it once the weights change (an optimizer step between dev evaluations). It runs without
+    autograd and with the model's eval-mode behaviour (no dropout).
+    """
+
+    def __init__(self, model: Seq2Seq, dtype: torch.dtype = torch.float32) -> None:
+        self.model, self.dtype = model, dtype
+        self.kernels = DecoderKernels(model, dtype)
+        self.key = weight_key(model, dtype)
+
+    @torch.no_grad()
+    def encode(self, src_ids: Tensor, src_lengths: Tensor) -> Seq2SeqState:
+        return self.model.encode(src_ids, src_lengths)
+
+    @torch.no_grad()
+    def step_logits(self, prev_ids: Tensor, state: Seq2SeqState) -> tuple[Tensor, Seq2SeqState, Tensor]:
+        """One decoder step for N rows: logits (N, V), the new state, attention weights (N, S)."""
+        model, kernels = self.model, self.kernels
+        embedded = model.tgt_embed(prev_ids)  # (N, E)
+        if model.attention_kind == "bahdanau":
+            top = (state.hidden[0] if isinstance(state.hidden, tuple) else state.hidden)[-1]
+            context, weights = model.attend(top, state)
+            output, hidden = kernels.rnn_step(torch.cat([embedded, context.to(embedded.dtype)], -1), state.hidden)
+            attentional = torch.tanh(kernels.combine(torch.cat([output, context.to(output.dtype)], -1)))  # (N, E)
+            return kernels.output(attentional), replace(state, hidden=hidden, feed=None), weights
+        inputs = embedded if state.feed is None else torch.cat([embedded, state.feed.to(embedded.dtype)], -1)
+        output, hidden = kernels.rnn_step(inputs, state.hidden)
+        if state.projected is None:  # first step: W_c [h; c] = W_h h + sum_s a_s W_m m_s
+            if state.memory is None:
+                raise ShapeError("a decoder state with neither memory nor its projection")
+            projected = F.linear(state.memory, model.combine.weight[:, model.hidden_size :])  # (B, S, E)
+            state = replace(state, projected=projected, memory=None)
+        batch = state.keys.shape[0]
+        weights = model.attention.weights(output.view(batch, -1, output.shape[-1]), state.keys, state.mask)
+        mixed = torch.bmm(weights.to(state.projected.dtype), state.projected).reshape(output.shape[0], -1)
+        own = kernels.combine_hidden(output)
+        attentional = torch.tanh(own + mixed.to(own.dtype))
+        feed = attentional if model.input_feeding else None
+        logits = kernels.output(attentional)
+        return logits, replace(state, hidden=hidden, feed=feed), weights.reshape(output.shape[0], -1)
+
+    def decode_step(self, prev_ids: Tensor, state: Seq2SeqState) -> tuple[Tensor, Seq2SeqState, Tensor]:
+        """fp32 log-probabilities (N, V), the new state, attention (N, S); pad and bos are never predicted."""
+        logits, state, weights = self.step_logits(prev_ids, state)
+        logits = logits.float()  # a fresh tensor (no autograd here), so filled in place
+        logits.index_fill_(1, torch.tensor([PAD_ID, BOS_ID], device=logits.device), float("-inf"))
+        return torch.log_softmax(logits, dim=-1), state, weights
+
+
+def weight_key(model: Seq2Seq, dtype: torch.dtype) -> tuple:
+    """What identifies the decoder's weights as they are now: their storage and in-place versions."""
+    weights = [*model.decoder.parameters(), model.combine.weight, model.output.weight, model.output.bias]
+    return (dtype, *((w.data_ptr(), w._version) for w in weights))
+
+
+_DECODERS: weakref.WeakKeyDictionary[Seq2Seq, InferenceDecoder] = weakref.WeakKeyDictionary()
+
+
+def inference_decoder(model: Seq2Seq, dtype: torch.dtype = torch.float32) -> InferenceDecoder:
+    """The model's inference decoder for products in `dtype`, packed once and reused while the weights
+    stay the same (decoding one sentence at a time does not repack per sentence)."""
+    found = _DECODERS.get(model)
+    if found is None or found.key != weight_key(model, dtype):
+        found = _DECODERS[model] = InferenceDecoder(model, dtype)
+    return found
