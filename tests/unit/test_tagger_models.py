@@ -13,7 +13,7 @@ from treeseq.data.tagging import collate
 from treeseq.models.tagger import BiRNN
 from treeseq.nn.char_encoder import CharCNN, CharLSTM
 from treeseq.tasks.tagger import (
-    TaggerModelConfig, build_encoder, build_model, encode_sentences, predict_examples, score, task_kind,
+    TaggerModelConfig, build_encoder, build_model, encode_sentences, predict_examples, score, tagging_loss, task_kind,
 )  # fmt: skip
 from treeseq.tags import is_valid
 
@@ -83,7 +83,7 @@ def overfit(sentences, cfg: TaggerModelConfig, steps: int) -> dict[str, float]: 
     batch = collate(examples, encoder)
     optimizer = torch.optim.Adam(model.parameters(), lr=0.02)
     for _ in range(steps):
-        loss, count = model(batch)
+        loss, count = tagging_loss(model.crf, *model(batch), batch)
         optimizer.zero_grad()
         (loss / count).backward()
         optimizer.step()
@@ -120,8 +120,13 @@ def test_batch_loss_is_the_sum_of_sentence_losses(output: str) -> None:
     encoder = build_encoder(sentences, cfg, "nlu")
     model = build_model(cfg, encoder, "nlu").eval()
     examples = encode_sentences(sentences, encoder, "nlu", "bio")
-    _, count = model(collate(examples, encoder))
+
+    def loss(group: list, intent_weight: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
+        batch = collate(group, encoder)
+        return tagging_loss(model.crf, *model(batch), batch, intent_weight)
+
+    _, count = loss(examples)
     assert int(count) == sum(len(e) for e in examples)
     # Without the intent term (it is scaled by its batch's mean length), padding must change nothing.
-    whole = model(collate(examples, encoder), 0.0)[0]
-    torch.testing.assert_close(whole, sum(model(collate([e], encoder), 0.0)[0] for e in examples), atol=1e-4, rtol=1e-5)
+    whole = loss(examples, 0.0)[0]
+    torch.testing.assert_close(whole, sum(loss([e], 0.0)[0] for e in examples), atol=1e-4, rtol=1e-5)

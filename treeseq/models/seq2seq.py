@@ -87,12 +87,12 @@ class Seq2SeqState:
 
 
 class Seq2Seq(nn.Module):
-    """Encoder, bridge, attention and decoder; `forward` is the training loss."""
+    """Encoder, bridge, attention and decoder; `forward` gives the teacher-forced logits."""
 
     def __init__(
         self, src_vocab: int, tgt_vocab: int, *, rnn: str = "gru", embed_dim: int = 256, hidden_size: int = 512,
         enc_layers: int = 1, dec_layers: int = 1, attention: str = "general", input_feeding: bool = False,
-        dropout: float = 0.3, tie_embeddings: bool = True, label_smoothing: float = 0.1,
+        dropout: float = 0.3, tie_embeddings: bool = True,
     ) -> None:  # fmt: skip
         super().__init__()
         if rnn not in RNNS:
@@ -101,7 +101,7 @@ class Seq2Seq(nn.Module):
         memory_size = 2 * hidden_size
         self.rnn_kind, self.attention_kind, self.input_feeding = rnn, attention, input_feeding and attention != "bahdanau"
         dec_size = memory_size if attention == "dot" else hidden_size  # dot products need equal sizes
-        self.dec_layers, self.hidden_size, self.label_smoothing = dec_layers, dec_size, label_smoothing
+        self.dec_layers, self.hidden_size = dec_layers, dec_size
         self.src_embed = nn.Embedding(src_vocab, embed_dim, padding_idx=PAD_ID)
         self.tgt_embed = nn.Embedding(tgt_vocab, embed_dim, padding_idx=PAD_ID)
         self.encoder = cell(embed_dim, hidden_size, enc_layers, batch_first=True, bidirectional=True,
@@ -215,13 +215,9 @@ class Seq2Seq(nn.Module):
             return self.whole_target_logits(state, tgt_in)
         return self.stepwise_logits(state, tgt_in, sampling_prob)
 
-    def forward(self, src_ids: Tensor, src_lengths: Tensor, tgt_in: Tensor, tgt_out: Tensor,
-                sampling_prob: float = 0.0) -> tuple[Tensor, Tensor]:  # fmt: skip
-        """Training loss: (label-smoothed cross-entropy summed over target tokens, number of tokens)."""
-        logits = self.teacher_forced_logits(src_ids, src_lengths, tgt_in, sampling_prob)
-        loss = F.cross_entropy(logits.flatten(0, 1).float(), tgt_out.flatten(), ignore_index=PAD_ID,
-                               label_smoothing=self.label_smoothing, reduction="sum")  # fmt: skip
-        return loss, (tgt_out != PAD_ID).sum()
+    def forward(self, src_ids: Tensor, src_lengths: Tensor, tgt_in: Tensor, sampling_prob: float = 0.0) -> Tensor:
+        """Teacher-forced logits (B, T, V) for decoder inputs `tgt_in` (see teacher_forced_logits)."""
+        return self.teacher_forced_logits(src_ids, src_lengths, tgt_in, sampling_prob)
 
     def target_log_probs(self, src_ids: Tensor, src_lengths: Tensor, tgt_in: Tensor, tgt_out: Tensor) -> Tensor:
         """Forced decoding: each target's summed log-probability (eos included), (B,)."""

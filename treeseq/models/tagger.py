@@ -124,29 +124,10 @@ class BiRNNTagger(nn.Module):
         pooled_mean = (states * keep).sum(1) / mask.sum(1, keepdim=True).clamp_min(1)
         return self.intent_out(torch.cat([pooled_max, pooled_mean], dim=-1))
 
-    def forward(self, batch: TaggingBatch, intent_weight: float = 1.0) -> tuple[Tensor, Tensor]:
-        """The training loss: (summed loss, number of tokens); tag loss summed over tokens (softmax) or sentences (CRF).
-
-        The intent loss is scaled by the mean sentence length, so after the engine divides by the token
-        count it weighs like a per-sentence mean beside the per-token tag loss.
-        """
+    def forward(self, batch: TaggingBatch) -> tuple[Tensor, Tensor | None]:
+        """Tag scores (B, T, K) (softmax logits, or the CRF's emissions) and intent logits (B, I) or None."""
         states = self.encode(batch)
-        scores = self.tag_scores(states)
-        tokens = batch.mask.sum()
-        if self.crf is not None:
-            labelled = ((batch.tag_ids >= 0) | ~batch.mask).all(dim=1)  # unknown tags: no loss for the sentence
-            total = self.crf.neg_log_likelihood(scores, batch.tag_ids.clamp_min(0), batch.mask)
-            total = (total * labelled.float()).sum()
-        else:
-            total = nn.functional.cross_entropy(scores.flatten(0, 1).float(), batch.tag_ids.flatten(),
-                                                ignore_index=-1, reduction="sum")  # fmt: skip
-        if self.intent_out is not None:
-            logits = self.intent_logits(states, batch.mask).float()
-            intent = nn.functional.cross_entropy(logits, batch.intent_ids, ignore_index=-1, reduction="sum")
-            total = total + intent_weight * intent * tokens.float() / max(1, len(batch.lengths))
-        return total, tokens
-
-    loss = forward
+        return self.tag_scores(states), self.intent_logits(states, batch.mask) if self.intent_out is not None else None
 
     @torch.no_grad()
     def predict(self, batch: TaggingBatch) -> tuple[Tensor, Tensor, Tensor | None]:

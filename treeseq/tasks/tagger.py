@@ -152,6 +152,27 @@ def build_model(cfg: TaggerModelConfig, encoder: Encoder, kind: str) -> BiRNNTag
     )  # fmt: skip
 
 
+def tagging_loss(crf: nn.Module | None, scores: Tensor, intent_logits: Tensor | None, batch: TaggingBatch,
+                 intent_weight: float = 1.0) -> tuple[Tensor, Tensor]:  # fmt: skip
+    """The training loss: (summed loss, number of tokens); tag loss summed over tokens (softmax) or sentences (CRF).
+
+    The intent loss is scaled by the mean sentence length, so after the engine divides by the token
+    count it weighs like a per-sentence mean beside the per-token tag loss.
+    """
+    tokens = batch.mask.sum()
+    if crf is not None:
+        labelled = ((batch.tag_ids >= 0) | ~batch.mask).all(dim=1)  # unknown tags: no loss for the sentence
+        total = crf.neg_log_likelihood(scores, batch.tag_ids.clamp_min(0), batch.mask)
+        total = (total * labelled.float()).sum()
+    else:
+        total = nn.functional.cross_entropy(scores.flatten(0, 1).float(), batch.tag_ids.flatten(),
+                                            ignore_index=-1, reduction="sum")  # fmt: skip
+    if intent_logits is not None:
+        intent = nn.functional.cross_entropy(intent_logits.float(), batch.intent_ids, ignore_index=-1, reduction="sum")
+        total = total + intent_weight * intent * tokens.float() / max(1, len(batch.lengths))
+    return total, tokens
+
+
 @dataclass
 class Prediction:
     """Tags of one sentence (with per-token probabilities) and, for NLU models, the intent."""
@@ -252,7 +273,8 @@ class TaggerTask:
         return collate(examples, self.encoder)
 
     def loss(self, model: nn.Module, batch: TaggingBatch) -> tuple[Tensor, Tensor]:
-        return model(batch, self.cfg.intent_weight)  # forward is the training loss (and DDP syncs it)
+        scores, intent_logits = model(batch)  # through the (DDP-wrapped) forward
+        return tagging_loss(getattr(model, "module", model).crf, scores, intent_logits, batch, self.cfg.intent_weight)
 
     def items(self, batch: TaggingBatch) -> int:
         return batch.num_tokens

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass
 from typing import Sequence
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from treeseq.checkpoint import make_archive
@@ -22,7 +23,7 @@ from treeseq.decoding.greedy import greedy_search
 from treeseq.decoding.seq2seq_inference import inference_decoder
 from treeseq.device import autocast, autocast_dtype, epoch_rng
 from treeseq.errors import ConfigError, CorpusFormatError
-from treeseq.models.seq2seq import RNNS, Seq2Seq, Seq2SeqState
+from treeseq.models.seq2seq import PAD_ID, RNNS, Seq2Seq, Seq2SeqState
 from treeseq.nn.attention import ATTENTIONS
 from treeseq.subwords import BOS_ID, EOS_ID, SUBWORD_TYPES, Subwords
 
@@ -135,7 +136,7 @@ def build_model(cfg: TranslatorModelConfig, codec: Codec) -> Seq2Seq:
     return Seq2Seq(
         len(codec.src), len(codec.tgt), rnn=cfg.rnn, embed_dim=cfg.embed_dim, hidden_size=cfg.hidden_size,
         enc_layers=cfg.enc_layers, dec_layers=cfg.dec_layers, attention=cfg.attention, input_feeding=cfg.input_feeding,
-        dropout=cfg.dropout, tie_embeddings=cfg.tie_embeddings, label_smoothing=cfg.label_smoothing,
+        dropout=cfg.dropout, tie_embeddings=cfg.tie_embeddings,
     )  # fmt: skip
 
 
@@ -251,7 +252,11 @@ class TranslatorTask:
         return collate_pairs(examples)
 
     def loss(self, model: nn.Module, batch: Seq2SeqBatch) -> tuple[Tensor, Tensor]:
-        return model(batch.src_ids, batch.src_lengths, batch.tgt_in, batch.tgt_out, self.sampling_prob)
+        """Label-smoothed cross-entropy summed over target tokens, and the number of tokens."""
+        logits = model(batch.src_ids, batch.src_lengths, batch.tgt_in, self.sampling_prob)
+        loss = F.cross_entropy(logits.flatten(0, 1).float(), batch.tgt_out.flatten(), ignore_index=PAD_ID,
+                               label_smoothing=self.model_cfg.label_smoothing, reduction="sum")  # fmt: skip
+        return loss, (batch.tgt_out != PAD_ID).sum()
 
     def items(self, batch: Seq2SeqBatch) -> int:
         return batch.num_tgt_tokens
