@@ -7,7 +7,7 @@ import torch
 from treeseq.config import TrainConfig
 from treeseq.decoding.cky import spans_to_tree, tree_spans
 from treeseq.data.parsing import cell_batches
-from treeseq.models.parser import reverse_within
+from treeseq.nn.rnn import reverse_within
 from treeseq.tasks.parser import (
     TRAIN_DEFAULTS, ParserConfig, ParserPredictor, ParserTask, build_parser, build_vocabs, encode_tree, hinge_loss,
 )  # fmt: skip
@@ -115,3 +115,16 @@ def test_threaded_and_bf16_prediction() -> None:
     assert [t.children for t in two.parse_tokens(sentences)] == [t.children for t in one.parse_tokens(sentences)]
     bf16 = ParserPredictor.from_archive(archive, torch.device("cpu"), precision="bf16")
     assert all(t.is_binary() and len(t.tokens) == len(s) for t, s in zip(bf16.parse_tokens(sentences), sentences))
+
+
+def test_archives_from_before_the_shared_birnn_load() -> None:
+    """Parser archives written when its BiLSTM levels were named forward_layers/backward_layers still load."""
+    from treeseq.models.parser import SpanParser
+
+    model = SpanParser(20, 10, 8, 4, 6, 5, 2, 7)
+    old = {k.replace("rnn.forward_rnns.", "rnn.forward_layers.").replace("rnn.backward_rnns.", "rnn.backward_layers."): v
+           for k, v in model.state_dict().items()}  # fmt: skip
+    assert any("forward_layers" in k for k in old)
+    fresh = SpanParser(20, 10, 8, 4, 6, 5, 2, 7)
+    fresh.load_state_dict(old)
+    assert all(torch.equal(a, b) for a, b in zip(fresh.state_dict().values(), model.state_dict().values()))

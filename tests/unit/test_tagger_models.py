@@ -10,7 +10,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from treeseq.corpora.readers.atis import read_atis
 from treeseq.corpora.readers.tagging import read_split
 from treeseq.data.tagging import collate
-from treeseq.models.tagger import BiRNN
+from treeseq.nn.rnn import BiRNN
 from treeseq.nn.char_encoder import CharCNN, CharLSTM
 from treeseq.tasks.tagger import (
     TaggerModelConfig, build_encoder, build_model, encode_sentences, predict_examples, score, tagging_loss, task_kind,
@@ -37,7 +37,8 @@ def test_padded_birnn_equals_packed_torch_rnn(kind: str) -> None:
     inputs = torch.randn(3, 5, 6)
     packed = pack_padded_sequence(inputs, lengths, batch_first=True, enforce_sorted=False)
     want, _ = pad_packed_sequence(packed_rnn(packed)[0], batch_first=True, total_length=5)
-    torch.testing.assert_close(ours(inputs, mask), want, atol=1e-6, rtol=1e-5)
+    torch.testing.assert_close(ours(inputs, lengths), want, atol=1e-6, rtol=1e-5)
+    assert not mask.all()  # padding is checked: a packed RNN leaves it zero
 
 
 def test_char_encoders_ignore_padding() -> None:

@@ -14,6 +14,7 @@ from torch import Tensor, nn
 
 from treeseq.errors import ShapeError
 from treeseq.nn.char_encoder import CharCNN
+from treeseq.nn.rnn import BiRNN
 
 
 class SpanParser(nn.Module):
@@ -49,7 +50,8 @@ class SpanParser(nn.Module):
         self.chars = CharCNN(num_chars, char_dim, char_out) if char_out > 0 else None
         self.tags = nn.Embedding(num_tags, tag_dim, padding_idx=0) if num_tags and tag_dim else None
         input_size = embed_dim + char_out + (tag_dim if self.tags is not None else 0)
-        self.rnn = BiLSTM(input_size, hidden_size, num_layers, dropout)
+        self.rnn = BiRNN("lstm", input_size, hidden_size, num_layers, dropout)
+        self.register_load_state_dict_pre_hook(_rename_old_rnn_keys)
         self.dropout = nn.Dropout(dropout)
         self.forward_proj = nn.Linear(hidden_size, mlp_size, bias=False)
         self.span_bias = nn.Parameter(torch.zeros(mlp_size))
@@ -94,36 +96,9 @@ class SpanParser(nn.Module):
         return self.score(hidden.view(-1, size)).view(batch, width, width)
 
 
-def reverse_within(x: Tensor, lengths: Tensor) -> Tensor:
-    """Reverse the first lengths[b] positions of every row of x (B, T, D); padding stays in place."""
-    positions = torch.arange(x.shape[1], device=x.device).unsqueeze(0)  # (1, T)
-    flipped = lengths.unsqueeze(1) - 1 - positions  # (B, T)
-    index = torch.where(flipped >= 0, flipped, positions)
-    return x.gather(1, index.unsqueeze(-1).expand_as(x))
-
-
-class BiLSTM(nn.Module):
-    """A stacked bidirectional LSTM over padded rows (padding at the end), without packing.
-
-    Each direction is a one-layer LSTM over rows whose padding comes last, so padding never reaches a
-    real position; the backward direction runs on rows reversed within their lengths. (On CPU, packed
-    sequences took about ten times longer here than the same LSTM over padded rows.)
-    """
-
-    def __init__(self, input_size: int, hidden_size: int, num_layers: int, dropout: float) -> None:
-        super().__init__()
-        sizes = [input_size] + [2 * hidden_size] * (num_layers - 1)
-        self.forward_layers = nn.ModuleList(nn.LSTM(size, hidden_size, batch_first=True) for size in sizes)
-        self.backward_layers = nn.ModuleList(nn.LSTM(size, hidden_size, batch_first=True) for size in sizes)
-        self.dropout = nn.Dropout(dropout)
-
-    def forward(self, inputs: Tensor, lengths: Tensor) -> Tensor:
-        """inputs (B, T, D), lengths (B,) -> states (B, T, 2H): forward states, then backward states."""
-        x = inputs
-        for depth, (fwd, bwd) in enumerate(zip(self.forward_layers, self.backward_layers)):
-            if depth:
-                x = self.dropout(x)
-            ahead = fwd(x)[0]
-            behind = reverse_within(bwd(reverse_within(x, lengths))[0], lengths)
-            x = torch.cat([ahead, behind], dim=-1)
-        return x
+def _rename_old_rnn_keys(module: nn.Module, state_dict: dict, prefix: str, *_: object) -> None:
+    """Archives written before the parser shared the tagger's BiRNN name its levels `forward_layers`
+    and `backward_layers`; they load under the shared names."""
+    for key in [k for k in state_dict if k.startswith(f"{prefix}rnn.forward_layers.") or k.startswith(f"{prefix}rnn.backward_layers.")]:
+        new = key.replace("rnn.forward_layers.", "rnn.forward_rnns.", 1).replace("rnn.backward_layers.", "rnn.backward_rnns.", 1)
+        state_dict[new] = state_dict.pop(key)

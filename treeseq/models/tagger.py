@@ -11,49 +11,10 @@ from torch import Tensor, nn
 from treeseq.data.tagging import TaggingBatch
 from treeseq.nn.char_encoder import build_char_encoder
 from treeseq.nn.crf import CRF
+from treeseq.nn.rnn import BiRNN
 from treeseq.vocab import Vocab
 
 OUTPUTS = ("softmax", "crf")
-RNNS = ("lstm", "gru")
-
-
-def reverse_index(mask: Tensor) -> Tensor:
-    """(B, T) positions that reverse each row's real tokens and leave padding in place (an involution)."""
-    lengths = mask.sum(1, keepdim=True)
-    positions = torch.arange(mask.shape[1], device=mask.device).unsqueeze(0)
-    return torch.where(positions < lengths, lengths - 1 - positions, positions)
-
-
-class BiRNN(nn.Module):
-    """A stacked bidirectional LSTM/GRU over padded batches, exactly as if the batch were packed.
-
-    The backward direction reads each sentence reversed in place (padding stays at the end), so
-    padding never reaches a real token's state: the result equals a packed `nn.LSTM(bidirectional=True)`
-    (tests check it) while running the CPU's whole-sequence RNN kernels, which are faster on padded
-    batches than the packed code path.
-    """
-
-    def __init__(self, kind: str, input_size: int, hidden_size: int, layers: int, dropout: float = 0.0) -> None:
-        super().__init__()
-        rnn_cls = nn.LSTM if kind == "lstm" else nn.GRU
-        sizes = [input_size] + [2 * hidden_size] * (layers - 1)
-        self.forward_rnns = nn.ModuleList(rnn_cls(size, hidden_size, batch_first=True) for size in sizes)
-        self.backward_rnns = nn.ModuleList(rnn_cls(size, hidden_size, batch_first=True) for size in sizes)
-        self.between = nn.Dropout(dropout)
-        self.hidden_size = hidden_size
-
-    def forward(self, inputs: Tensor, mask: Tensor) -> Tensor:
-        """inputs (B, T, D), mask (B, T) -> states (B, T, 2H), zero on padding."""
-        index = reverse_index(mask).unsqueeze(-1)  # (B, T, 1)
-        states = inputs
-        for layer, (fwd, bwd) in enumerate(zip(self.forward_rnns, self.backward_rnns)):
-            if layer:
-                states = self.between(states)
-            reversed_in = states.gather(1, index.expand(-1, -1, states.shape[-1]))
-            backward = bwd(reversed_in)[0]
-            backward = backward.gather(1, index.expand(-1, -1, backward.shape[-1]))
-            states = torch.cat([fwd(states)[0], backward], dim=-1)
-        return states * mask.unsqueeze(-1).to(states.dtype)
 
 
 class BiRNNTagger(nn.Module):
@@ -110,7 +71,7 @@ class BiRNNTagger(nn.Module):
             char_features = self.chars(batch.char_ids, batch.char_lengths)  # (U, C)
             features.append(char_features[batch.char_index])  # (B, T, C)
         inputs = self.dropout(torch.cat(features, dim=-1))
-        return self.dropout(self.rnn(inputs, batch.mask))
+        return self.dropout(self.rnn(inputs, batch.mask.sum(1)))
 
     def tag_scores(self, states: Tensor) -> Tensor:
         """Per-token tag scores (B, T, K): logits for softmax, emissions for the CRF."""

@@ -22,7 +22,8 @@ from treeseq.data.tagging import (
 )  # fmt: skip
 from treeseq.device import autocast, epoch_rng
 from treeseq.errors import ConfigError, CorpusFormatError
-from treeseq.models.tagger import OUTPUTS, RNNS, BiRNNTagger
+from treeseq.models.tagger import OUTPUTS, BiRNNTagger
+from treeseq.nn.rnn import RNNS
 from treeseq.nn.char_encoder import CHAR_KINDS
 from treeseq.tags import SCHEMES, ChunkReport, allowed_transitions, conlleval, convert, looks_like_chunks
 from treeseq.vocab import Vocab

@@ -1,0 +1,51 @@
+"""A stacked bidirectional LSTM/GRU over padded batches, used by the tagger and the span parser."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+RNNS = ("lstm", "gru")
+
+
+def reverse_within(x: Tensor, lengths: Tensor) -> Tensor:
+    """Reverse the first lengths[b] positions of every row of x (B, T, D); padding stays in place.
+
+    The permutation is its own inverse, so applying it twice gives x back.
+    """
+    positions = torch.arange(x.shape[1], device=x.device).unsqueeze(0)  # (1, T)
+    flipped = lengths.to(x.device).unsqueeze(1) - 1 - positions  # (B, T)
+    index = torch.where(flipped >= 0, flipped, positions)
+    return x.gather(1, index.unsqueeze(-1).expand_as(x))
+
+
+class BiRNN(nn.Module):
+    """A stacked bidirectional LSTM/GRU over padded rows (padding at the end), exactly as if packed.
+
+    Each direction is a one-layer RNN per level; the backward one reads each row reversed within its
+    length, so padding never reaches a real position's state. The result equals a packed
+    `nn.LSTM(bidirectional=True)` (tests check it) while running the CPU's whole-sequence kernels,
+    which are several times faster on padded batches than the packed code path.
+    """
+
+    def __init__(self, kind: str, input_size: int, hidden_size: int, layers: int, dropout: float = 0.0) -> None:
+        super().__init__()
+        if kind not in RNNS:
+            raise ValueError(f"rnn {kind!r}: expected one of {', '.join(RNNS)}")
+        rnn_cls = nn.LSTM if kind == "lstm" else nn.GRU
+        sizes = [input_size] + [2 * hidden_size] * (layers - 1)
+        self.forward_rnns = nn.ModuleList(rnn_cls(size, hidden_size, batch_first=True) for size in sizes)
+        self.backward_rnns = nn.ModuleList(rnn_cls(size, hidden_size, batch_first=True) for size in sizes)
+        self.between = nn.Dropout(dropout)  # between stacked levels
+        self.hidden_size = hidden_size
+
+    def forward(self, inputs: Tensor, lengths: Tensor) -> Tensor:
+        """inputs (B, T, D), lengths (B,) -> states (B, T, 2H): forward then backward states, zero on padding."""
+        states = inputs
+        for level, (fwd, bwd) in enumerate(zip(self.forward_rnns, self.backward_rnns)):
+            if level:
+                states = self.between(states)
+            backward = reverse_within(bwd(reverse_within(states, lengths))[0], lengths)
+            states = torch.cat([fwd(states)[0], backward], dim=-1)
+        keep = torch.arange(states.shape[1], device=states.device).unsqueeze(0) < lengths.to(states.device).unsqueeze(1)
+        return states * keep.unsqueeze(-1).to(states.dtype)
