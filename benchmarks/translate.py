@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 from treeseq.corpora.readers.parallel import read_split  # noqa: E402
 from treeseq.checkpoint import load_archive  # noqa: E402
-from treeseq.data.parallel import collate_pairs, token_batches  # noqa: E402
+from treeseq.data.parallel import collate_pairs, pair_batches  # noqa: E402
 from treeseq.nn.packed import PackedLinear  # noqa: E402
 from treeseq.tasks.translator import (  # noqa: E402
     DecodeConfig, TranslatorDataConfig, TranslatorModelConfig, TranslatorPredictor, build_codec, build_model, decode_ids,
@@ -106,7 +106,7 @@ def main() -> None:
     torch.manual_seed(0)
     model = build_model(TranslatorModelConfig(hidden_size=args.hidden_size), codec)
     lengths = [(len(e.src_ids), len(e.tgt_ids)) for e in examples]
-    batches = [collate_pairs([examples[i] for i in b]) for b in token_batches(lengths, 4096, random.Random(0))[: args.steps + 1]]
+    batches = [collate_pairs([examples[i] for i in b]) for b in pair_batches(lengths, 4096, random.Random(0))[: args.steps + 1]]
     # Roofline: 3x forward matmul FLOPs of the output layer + RNN per target token, a rough lower bound.
     flops_per_token = 6 * (256 * len(codec.tgt) + 3 * args.hidden_size * (256 + args.hidden_size) * 2)
     results = {}

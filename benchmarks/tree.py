@@ -26,7 +26,8 @@ from treeseq.corpora.readers.ptb import read_trees  # noqa: E402
 from treeseq.data.trees import TreeExample, batch_trees  # noqa: E402
 from treeseq.models.tree import TreeClassifier  # noqa: E402
 from treeseq.models.tree_reference import reference_logits  # noqa: E402
-from treeseq.tasks.tree import LabelScheme, TreeModelConfig, encode, make_batches  # noqa: E402
+from treeseq.data.batching import pooled_batches  # noqa: E402
+from treeseq.tasks.tree import LabelScheme, TreeModelConfig, encode  # noqa: E402
 from treeseq.training.optim import build_optimizers  # noqa: E402
 from treeseq.vocab import Vocab  # noqa: E402
 
@@ -120,7 +121,9 @@ def main() -> None:
 
     def height_batches(chunk: list[list[TreeExample]]) -> list[list[TreeExample]]:
         """The same sentences batched as training batches them by default (by tree height)."""
-        return make_batches([e for b in chunk for e in b], size, "height", random.Random(0))
+        examples = [e for b in chunk for e in b]
+        order = pooled_batches(len(examples), size, random.Random(0), [e.heights[-1] for e in examples].__getitem__)
+        return [[examples[i] for i in batch] for batch in order]
 
     def new_model(fused: bool = True) -> TreeClassifier:
         torch.manual_seed(0)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from treeseq.corpora.readers.parallel import read_aligned, read_split, read_tsv
-from treeseq.data.parallel import token_batches
+from treeseq.data.parallel import pair_batches
 from treeseq.errors import CorpusFormatError
 
 
@@ -41,11 +41,11 @@ def test_invalid_utf8_and_bad_tsv_point_at_the_line(tmp_path: Path) -> None:
         read_tsv(write(tmp_path / "c.tsv", "a\tb\nno tab\n"))
 
 
-def test_token_batches_respect_the_budget_and_cover_every_pair() -> None:
+def test_pair_batches_respect_the_budget_and_cover_every_pair() -> None:
     rng = random.Random(0)
     lengths = [(rng.randint(1, 30), rng.randint(1, 30)) for _ in range(500)]
-    batches = token_batches(lengths, 200, random.Random(1))
+    batches = pair_batches(lengths, 200, random.Random(1))
     assert sorted(i for b in batches for i in b) == list(range(500))
     for batch in batches:
         assert len(batch) * max(max(lengths[i]) + 1 for i in batch) <= 200
-    assert batches == token_batches(lengths, 200, random.Random(1))
+    assert batches == pair_batches(lengths, 200, random.Random(1))

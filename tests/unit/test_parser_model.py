@@ -6,7 +6,7 @@ import torch
 
 from treeseq.config import TrainConfig
 from treeseq.decoding.cky import spans_to_tree, tree_spans
-from treeseq.data.parsing import cell_batches
+from treeseq.data.batching import budget_batches
 from treeseq.nn.rnn import reverse_within
 from treeseq.tasks.parser import (
     TRAIN_DEFAULTS, ParserConfig, ParserPredictor, ParserTask, build_parser, build_vocabs, encode_tree, hinge_loss,
@@ -96,7 +96,7 @@ def overfit(task: ParserTask, build, examples: list) -> torch.nn.Module:  # type
 
 def test_cell_batches_bound_the_chart() -> None:
     lengths = [5, 300, 20, 20, 1, 299]
-    groups = cell_batches(lengths, cell_budget=100_000)
+    groups = budget_batches(lengths, [(n + 1) ** 2 for n in lengths], 100_000, max_items=512)
     assert sorted(i for g in groups for i in g) == list(range(6))
     assert all(len(g) * (max(lengths[i] for i in g) + 1) ** 2 <= 100_000 or len(g) == 1 for g in groups)
 

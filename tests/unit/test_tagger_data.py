@@ -11,7 +11,7 @@ from treeseq.corpora.readers.conllu import FORM, UPOS, read_conllu, write_conllu
 from treeseq.corpora.readers.jsonl import read_jsonl
 from treeseq.corpora.readers.tagging import conllu_sentences, find_split, read_split
 from treeseq.tokenize import blank_tokens as tokenize, whitespace_tokens
-from treeseq.data.tagging import length_batches, token_batches
+from treeseq.data.batching import budget_batches, pooled_batches
 from treeseq.errors import CorpusFormatError
 
 SAMPLES = Path(__file__).resolve().parents[2] / "corpora" / "samples"
@@ -89,9 +89,9 @@ def test_tokenizers_keep_character_offsets() -> None:
 
 def test_batches_cover_every_sentence_once_and_are_deterministic() -> None:
     lengths = [((i * 7919) % 29) + 1 for i in range(200)]
-    one = length_batches(lengths, 16, random.Random(5))
-    assert one == length_batches(lengths, 16, random.Random(5))
+    one = pooled_batches(len(lengths), 16, random.Random(5), lengths.__getitem__)
+    assert one == pooled_batches(len(lengths), 16, random.Random(5), lengths.__getitem__)
     assert sorted(i for b in one for i in b) == list(range(200))
-    for batch in token_batches(lengths, 100):
+    for batch in budget_batches(lengths, lengths, 100):
         assert len(batch) * max(lengths[i] for i in batch) <= 100 or len(batch) == 1
     assert read_split(SAMPLES / "pos", "test").kind == "conllu"

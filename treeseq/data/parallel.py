@@ -9,6 +9,7 @@ from typing import Sequence
 import torch
 from torch import Tensor
 
+from treeseq.data.batching import budget_batches
 from treeseq.subwords import BOS_ID, EOS_ID, PAD_ID
 
 
@@ -70,27 +71,7 @@ def collate_sources(sources: Sequence[Sequence[int]]) -> tuple[Tensor, Tensor]:
     return pad_ids(rows), torch.tensor([len(r) for r in rows], dtype=torch.long)
 
 
-def token_batches(lengths: Sequence[tuple[int, int]], max_tokens: int, rng: random.Random | None = None) -> list[list[int]]:
-    """Indices grouped so that each batch's padded size (rows x longest side + 1) stays within `max_tokens`.
-
-    Pairs are sorted by (target, source) length so that a batch holds similar lengths (minimal padding);
-    with `rng` ties are broken at random and the batch order is shuffled, else the order is by length.
-    A pair longer than the budget gets a batch of its own.
-    """
-    noise = [rng.random() for _ in lengths] if rng else [0.0] * len(lengths)
-    order = sorted(range(len(lengths)), key=lambda i: (lengths[i][1], lengths[i][0], noise[i]))
-    batches: list[list[int]] = []
-    current: list[int] = []
-    longest = 0
-    for index in order:
-        size = max(lengths[index]) + 1
-        if current and (len(current) + 1) * max(longest, size) > max_tokens:
-            batches.append(current)
-            current, longest = [], 0
-        current.append(index)
-        longest = max(longest, size)
-    if current:
-        batches.append(current)
-    if rng:
-        rng.shuffle(batches)
-    return batches
+def pair_batches(lengths: Sequence[tuple[int, int]], max_tokens: int, rng: random.Random | None = None) -> list[list[int]]:
+    """Indices of (source, target) lengths sorted by (target, source) length, each batch's padded size
+    (rows x longest side + 1) within `max_tokens` (see treeseq.data.batching.budget_batches)."""
+    return budget_batches([(tgt, src) for src, tgt in lengths], [max(pair) + 1 for pair in lengths], max_tokens, rng=rng)

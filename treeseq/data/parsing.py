@@ -130,25 +130,6 @@ def batch_examples(examples: Sequence[ParseExample], vocabs: ParserVocabs, with_
     return ParseBatch(word_ids, char_ids, lengths, gold, tag_ids)
 
 
-def cell_batches(lengths: Sequence[int], cell_budget: int, max_sentences: int = 512) -> list[list[int]]:
-    """Indices grouped by similar length, each group's padded chart at most `cell_budget` cells.
-
-    Chart memory is (N + 1)^2 per sentence, so a batch holds many short sentences or few long ones.
-    """
-    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
-    groups: list[list[int]] = []
-    current: list[int] = []
-    for index in order:
-        cells = (lengths[index] + 1) ** 2
-        if current and ((len(current) + 1) * cells > cell_budget or len(current) >= max_sentences):
-            groups.append(current)
-            current = []
-        current.append(index)
-    if current:
-        groups.append(current)
-    return groups
-
-
 def bracket_counts(predicted: Sequence[Span], gold: Sequence[Span], length: int) -> tuple[int, int, int]:
     """(matched, predicted, gold) spans of two or more tokens, the whole sentence excluded."""
 

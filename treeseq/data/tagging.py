@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -122,42 +121,3 @@ def collate(examples: Sequence[TaggingExample], encoder: Encoder) -> TaggingBatc
         tag_ids=pad([e.tag_ids for e in examples], value=-1),
         intent_ids=torch.tensor([e.intent_id for e in examples], dtype=torch.long),
     )
-
-
-def length_batches(
-    lengths: Sequence[int], batch_size: int, rng: random.Random | None = None, pool: int = 50
-) -> list[list[int]]:
-    """Group sentence indices into batches of similar length (little padding).
-
-    Without `rng`: sorted by length, in order (prediction; the caller restores input order). With
-    `rng`: shuffled, then sorted by length within pools of `pool` batches, and the batches shuffled,
-    so training order depends only on the generator's seed.
-    """
-    order = list(range(len(lengths)))
-    if rng is None:
-        order.sort(key=lambda i: lengths[i])
-        return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
-    rng.shuffle(order)
-    batches: list[list[int]] = []
-    span = batch_size * pool
-    for start in range(0, len(order), span):
-        chunk = sorted(order[start : start + span], key=lambda i: lengths[i])
-        batches.extend(chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size))
-    rng.shuffle(batches)
-    return batches
-
-
-def token_batches(lengths: Sequence[int], max_tokens: int, max_sentences: int = 1024) -> list[list[int]]:
-    """Sorted-by-length batches of at most `max_tokens` padded tokens each (for fast prediction)."""
-    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
-    batches: list[list[int]] = []
-    current: list[int] = []
-    for index in order:
-        # Sorted ascending: the newest sentence is the longest, so it sets the padded width.
-        if current and ((len(current) + 1) * lengths[index] > max_tokens or len(current) >= max_sentences):
-            batches.append(current)
-            current = []
-        current.append(index)
-    if current:
-        batches.append(current)
-    return batches

@@ -20,10 +20,11 @@ from treeseq.checkpoint import make_archive
 from treeseq.config import TrainConfig
 from treeseq.device import autocast, epoch_rng
 from treeseq.errors import ConfigError, CorpusFormatError
+from treeseq.data.batching import budget_batches
 from treeseq.data.parsing import span_mask
 from treeseq.decoding.cky import cky_decode, preorder_to_tree, tree_spans
 from treeseq.data.parsing import (
-    ParseBatch, ParseExample, ParserVocabs, batch_examples, bracket_counts, cell_batches, f1_from_counts,
+    ParseBatch, ParseExample, ParserVocabs, batch_examples, bracket_counts, f1_from_counts,
 )  # fmt: skip
 from treeseq.models.parser import SpanParser
 from treeseq.trees import Tree
@@ -132,12 +133,9 @@ class ParserTask:
 
     def train_batches(self, epoch: int) -> list[list[ParseExample]]:
         """Sentences of similar length together (less padding), batches in a random order."""
-        rng = epoch_rng(self.train_cfg.seed, epoch)
-        order = sorted(range(len(self.train)), key=lambda i: (len(self.train[i].tokens), rng.random()))
-        size = self.train_cfg.batch_size
-        batches = [[self.train[i] for i in order[start : start + size]] for start in range(0, len(order), size)]
-        rng.shuffle(batches)
-        return batches
+        lengths = [len(example.tokens) for example in self.train]
+        batches = budget_batches(lengths, lengths, rng=epoch_rng(self.train_cfg.seed, epoch), max_items=self.train_cfg.batch_size)
+        return [[self.train[i] for i in batch] for batch in batches]
 
     def collate(self, examples: Sequence[ParseExample]) -> ParseBatch:
         batch = batch_examples(examples, self.vocabs)
@@ -208,7 +206,8 @@ def parse_examples(
             scores = model(*batch.inputs)
         return cky_decode(scores.float(), batch.lengths.tolist())[0]
 
-    groups = cell_batches([len(ex.tokens) for ex in examples], cell_budget)
+    lengths = [len(ex.tokens) for ex in examples]
+    groups = budget_batches(lengths, [(n + 1) ** 2 for n in lengths], cell_budget, max_items=512)  # chart cells
     if workers > 1 and len(groups) > 1:
         with ThreadPoolExecutor(workers) as pool:
             results = list(pool.map(parse_group, groups))

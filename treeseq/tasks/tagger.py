@@ -17,8 +17,9 @@ from torch import Tensor, nn
 
 from treeseq.checkpoint import make_archive
 from treeseq.config import TrainConfig, choice
+from treeseq.data.batching import budget_batches, pooled_batches
 from treeseq.data.tagging import (
-    Encoder, TaggedSentence, TaggingBatch, TaggingExample, collate, length_batches, token_batches,
+    Encoder, TaggedSentence, TaggingBatch, TaggingExample, collate,
 )  # fmt: skip
 from treeseq.device import autocast, epoch_rng
 from treeseq.errors import ConfigError, CorpusFormatError
@@ -196,7 +197,8 @@ def predict_examples(
     """
     device = next(model.parameters()).device
     out: list[Prediction | None] = [None] * len(examples)
-    for indices in token_batches([len(e) for e in examples], max_tokens):
+    lengths = [len(e) for e in examples]
+    for indices in budget_batches(lengths, lengths, max_tokens, max_items=1024):
         batch = collate([examples[i] for i in indices], encoder).to(device)
         with autocast(device.type, precision):
             tags, tag_probs, intents = model.predict(batch)
@@ -267,7 +269,7 @@ class TaggerTask:
 
     def train_batches(self, epoch: int) -> list[list[TaggingExample]]:
         rng = epoch_rng(self.train_cfg.seed, epoch)
-        batches = length_batches([len(e) for e in self.train], self.train_cfg.batch_size, rng)
+        batches = pooled_batches(len(self.train), self.train_cfg.batch_size, rng, key=[len(e) for e in self.train].__getitem__)
         return [[self.train[i] for i in batch] for batch in batches]
 
     def collate(self, examples: Sequence[TaggingExample]) -> TaggingBatch:

@@ -16,7 +16,7 @@ from torch import Tensor, nn
 
 from treeseq.checkpoint import make_archive
 from treeseq.config import TrainConfig, choice
-from treeseq.data.parallel import PairExample, Seq2SeqBatch, SentencePair, collate_pairs, collate_sources, token_batches
+from treeseq.data.parallel import PairExample, Seq2SeqBatch, SentencePair, collate_pairs, collate_sources, pair_batches
 from treeseq.decoding import Hypothesis
 from treeseq.decoding.beam import beam_search
 from treeseq.decoding.greedy import greedy_search
@@ -164,7 +164,7 @@ def decode_ids(model: Seq2Seq, sources: Sequence[Sequence[int]], cfg: DecodeConf
     device = next(model.parameters()).device
     out: list[list[Hypothesis]] = [[] for _ in sources]
     budget = max(1, max_tokens // cfg.beam_size)
-    batches = token_batches([(len(s), len(s)) for s in sources], budget)
+    batches = pair_batches([(len(s), len(s)) for s in sources], budget)
     if not batches:
         return out
 
@@ -217,7 +217,7 @@ def score_pairs(model: Seq2Seq, examples: Sequence[PairExample], max_tokens: int
     """Forced decoding: each target's log-probability given its source (eos included)."""
     device = next(model.parameters()).device
     out = [0.0] * len(examples)
-    for indices in token_batches([(len(e.src_ids), len(e.tgt_ids)) for e in examples], max_tokens):
+    for indices in pair_batches([(len(e.src_ids), len(e.tgt_ids)) for e in examples], max_tokens):
         batch = collate_pairs([examples[i] for i in indices]).to(device)
         values = model.target_log_probs(batch.src_ids, batch.src_lengths, batch.tgt_in, batch.tgt_out)
         for index, value in zip(indices, values.tolist()):
@@ -246,7 +246,7 @@ class TranslatorTask:
         self.sampling_prob = min(self.model_cfg.sampling_max, self.model_cfg.sampling_rate * epoch)
         rng = epoch_rng(self.train_cfg.seed, epoch)
         lengths = [(len(e.src_ids), len(e.tgt_ids)) for e in self.train]
-        return [[self.train[i] for i in batch] for batch in token_batches(lengths, self.train_cfg.batch_size, rng)]
+        return [[self.train[i] for i in batch] for batch in pair_batches(lengths, self.train_cfg.batch_size, rng)]
 
     def collate(self, examples: Sequence[PairExample]) -> Seq2SeqBatch:
         return collate_pairs(examples)

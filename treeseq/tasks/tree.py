@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 from dataclasses import asdict, dataclass
 from typing import Sequence
 
@@ -11,6 +10,7 @@ from torch import Tensor, nn
 
 from treeseq.checkpoint import make_archive
 from treeseq.config import TrainConfig, choice
+from treeseq.data.batching import pooled_batches
 from treeseq.data.trees import TreeBatch, TreeExample, batch_trees
 from treeseq.device import autocast, autocast_dtype, epoch_rng
 from treeseq.errors import ConfigError, CorpusFormatError
@@ -169,20 +169,6 @@ def evaluate_batches(model: TreeClassifier, batches: Sequence[TreeBatch], scheme
     return TreeReport(metrics, confusion, scheme.classes, int(root.sum()))
 
 
-def make_batches(examples: Sequence[TreeExample], size: int, batching: str, rng: random.Random) -> list[list[TreeExample]]:
-    """An epoch's batches, a function of the random stream alone (exact resume depends on it)."""
-    order = list(range(len(examples)))
-    rng.shuffle(order)
-    if batching == "height":
-        pool = 50 * size
-        order = [i for start in range(0, len(order), pool)
-                 for i in sorted(order[start : start + pool], key=lambda j: examples[j].heights[-1])]  # fmt: skip
-    batches = [[examples[i] for i in order[start : start + size]] for start in range(0, len(order), size)]
-    if batching == "height":
-        rng.shuffle(batches)
-    return batches
-
-
 class TreeTask:
     """The engine's view of tree classification."""
 
@@ -207,7 +193,10 @@ class TreeTask:
         self._dev_batches = [batch_trees(self.dev[i : i + 256]) for i in range(0, len(self.dev), 256)]
 
     def train_batches(self, epoch: int) -> list[list[TreeExample]]:
-        return make_batches(self.train, self.train_cfg.batch_size, self.cfg.batching, epoch_rng(self.train_cfg.seed, epoch))
+        heights = [example.heights[-1] for example in self.train]
+        key = heights.__getitem__ if self.cfg.batching == "height" else None
+        batches = pooled_batches(len(self.train), self.train_cfg.batch_size, epoch_rng(self.train_cfg.seed, epoch), key)
+        return [[self.train[i] for i in batch] for batch in batches]
 
     def collate(self, examples: Sequence[TreeExample]) -> TreeBatch:
         return batch_trees(examples)

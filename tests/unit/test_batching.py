@@ -1,0 +1,43 @@
+"""The one batcher every family uses: properties over random lengths, budgets and seeds."""
+
+from __future__ import annotations
+
+import random
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from treeseq.data.batching import budget_batches, pooled_batches
+
+LENGTHS = st.lists(st.integers(1, 60), min_size=0, max_size=200)
+
+
+@settings(max_examples=60, deadline=None)
+@given(LENGTHS, st.integers(1, 500), st.one_of(st.none(), st.integers(1, 20)), st.one_of(st.none(), st.integers(0, 9)))
+def test_budget_batches_partition_and_respect_the_budget(lengths: list[int], budget: int, max_items: int | None,
+                                                        seed: int | None) -> None:  # fmt: skip
+    rng = None if seed is None else random.Random(seed)
+    costs = [n + 1 for n in lengths]
+    batches = budget_batches(lengths, costs, budget, rng=rng, max_items=max_items)
+    assert sorted(i for b in batches for i in b) == list(range(len(lengths)))  # every index once
+    for batch in batches:
+        assert batch and (len(batch) == 1 or len(batch) * max(costs[i] for i in batch) <= budget)
+        assert max_items is None or len(batch) <= max_items
+        assert [lengths[i] for i in batch] == sorted(lengths[i] for i in batch)  # similar lengths together
+    if rng is None:  # prediction: batches in key order
+        flat = [lengths[i] for b in batches for i in b]
+        assert flat == sorted(flat)
+    else:
+        assert batches == budget_batches(lengths, costs, budget, rng=random.Random(seed), max_items=max_items)
+
+
+@settings(max_examples=60, deadline=None)
+@given(LENGTHS, st.integers(1, 16), st.integers(0, 9), st.booleans())
+def test_pooled_batches_are_a_function_of_the_seed(lengths: list[int], size: int, seed: int, by_length: bool) -> None:
+    key = lengths.__getitem__ if by_length else None
+    batches = pooled_batches(len(lengths), size, random.Random(seed), key, pool=3)
+    assert batches == pooled_batches(len(lengths), size, random.Random(seed), key, pool=3)
+    assert sorted(i for b in batches for i in b) == list(range(len(lengths)))
+    assert all(1 <= len(b) <= size for b in batches) and sum(len(b) < size for b in batches) <= max(1, len(lengths) // (3 * size) + 1)
+    if by_length:
+        assert all([lengths[i] for i in b] == sorted(lengths[i] for i in b) for b in batches)
