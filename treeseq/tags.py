@@ -10,7 +10,7 @@ masks that make invalid sequences impossible.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Iterable, Sequence
 
 import torch
@@ -170,60 +170,3 @@ def allowed_transitions(labels: Sequence[str], scheme: str) -> tuple[Tensor, Ten
             if prev is not None:
                 trans[i, j] = _may_follow(prev, tag, scheme)
     return start, trans, end
-
-
-@dataclass
-class TypeScore:
-    """Chunk counts for one type (or overall)."""
-
-    gold: int = 0
-    predicted: int = 0
-    correct: int = 0
-
-    @property
-    def precision(self) -> float:
-        return self.correct / self.predicted if self.predicted else 0.0
-
-    @property
-    def recall(self) -> float:
-        return self.correct / self.gold if self.gold else 0.0
-
-    @property
-    def f1(self) -> float:
-        p, r = self.precision, self.recall
-        return 2 * p * r / (p + r) if p + r else 0.0
-
-
-@dataclass
-class ChunkReport:
-    """conlleval's figures: token accuracy, overall and per-type chunk precision, recall and F1."""
-
-    tokens: int = 0
-    correct_tokens: int = 0
-    overall: TypeScore = field(default_factory=TypeScore)
-    by_type: dict[str, TypeScore] = field(default_factory=dict)
-
-    @property
-    def accuracy(self) -> float:
-        return self.correct_tokens / self.tokens if self.tokens else 0.0
-
-
-def conlleval(gold: Iterable[Sequence[str]], predicted: Iterable[Sequence[str]]) -> ChunkReport:
-    """Score predicted tag sequences against gold ones as conlleval does (exact span and type match).
-
-    Raises:
-        ValueError: a sentence's sequences differ in length.
-    """
-    report = ChunkReport()
-    for gold_tags, pred_tags in zip(gold, predicted, strict=True):
-        if len(gold_tags) != len(pred_tags):
-            raise ValueError(f"{len(pred_tags)} predicted tags for {len(gold_tags)} gold tags")
-        report.tokens += len(gold_tags)
-        report.correct_tokens += sum(g == p for g, p in zip(gold_tags, pred_tags))
-        gold_spans, pred_spans = set(spans(gold_tags)), set(spans(pred_tags))
-        for span_set, attr in ((gold_spans, "gold"), (pred_spans, "predicted"), (gold_spans & pred_spans, "correct")):
-            for span in span_set:
-                score = report.by_type.setdefault(span.label, TypeScore())
-                setattr(score, attr, getattr(score, attr) + 1)
-                setattr(report.overall, attr, getattr(report.overall, attr) + 1)
-    return report

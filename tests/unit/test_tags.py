@@ -4,7 +4,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from treeseq.tags import Span, allowed_transitions, conlleval, convert, is_valid, looks_like_chunks, repair, spans, to_tags
+from treeseq.metrics import conlleval
+from treeseq.tags import Span, allowed_transitions, convert, is_valid, looks_like_chunks, repair, spans, to_tags
 
 ANY_TAG = st.sampled_from(["O", "B-A", "I-A", "E-A", "S-A", "B-B", "I-B", "E-B", "S-B"])
 

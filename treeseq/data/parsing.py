@@ -128,21 +128,3 @@ def batch_examples(examples: Sequence[ParseExample], vocabs: ParserVocabs, with_
     gold = span_mask([ex.spans for ex in examples], n + 1) if with_gold else None
     tag_ids = torch.tensor(tags, dtype=torch.long) if vocabs.tags is not None else None
     return ParseBatch(word_ids, char_ids, lengths, gold, tag_ids)
-
-
-def bracket_counts(predicted: Sequence[Span], gold: Sequence[Span], length: int) -> tuple[int, int, int]:
-    """(matched, predicted, gold) spans of two or more tokens, the whole sentence excluded."""
-
-    def keep(spans: Sequence[Span]) -> set[Span]:
-        return {(i, j) for i, j in spans if j - i >= 2 and (i, j) != (0, length)}
-
-    pred, ref = keep(predicted), keep(gold)
-    return len(pred & ref), len(pred), len(ref)
-
-
-def f1_from_counts(matched: int, predicted: int, gold: int) -> dict[str, float]:
-    """Precision, recall and F1 (fractions; 1.0 when there is nothing to find and nothing found)."""
-    precision = matched / predicted if predicted else 1.0
-    recall = matched / gold if gold else 1.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return {"precision": precision, "recall": recall, "f1": f1}

@@ -12,10 +12,11 @@ from treeseq.corpora.readers.ptb import read_trees
 from treeseq.device import resolve_device
 from treeseq.decoding.cky import tree_spans
 from treeseq.data.parsing import ParserVocabs
+from treeseq.metrics import bracket_scores
 from treeseq.recipes.common import Announce, Family, Predictor, parameter_count, resolve_configs
 from treeseq.results import ParseResult, Report
 from treeseq.tasks.parser import (
-    TRAIN_DEFAULTS, ParserConfig, ParserPredictor, ParserTask, bracket_scores, build_parser, build_vocabs, encode_tree,
+    TRAIN_DEFAULTS, ParserConfig, ParserPredictor, ParserTask, build_parser, build_vocabs, encode_tree,
     tag_sentences,
 )  # fmt: skip
 from treeseq.tokenize import tokenize_with_offsets

@@ -20,11 +20,12 @@ from treeseq.checkpoint import make_archive
 from treeseq.config import TrainConfig
 from treeseq.device import autocast, epoch_rng
 from treeseq.errors import ConfigError, CorpusFormatError
+from treeseq.metrics import bracket_scores
 from treeseq.data.batching import budget_batches
 from treeseq.data.parsing import span_mask
 from treeseq.decoding.cky import cky_decode, preorder_to_tree, tree_spans
 from treeseq.data.parsing import (
-    ParseBatch, ParseExample, ParserVocabs, batch_examples, bracket_counts, f1_from_counts,
+    ParseBatch, ParseExample, ParserVocabs, batch_examples,
 )  # fmt: skip
 from treeseq.models.parser import SpanParser
 from treeseq.trees import Tree
@@ -165,16 +166,6 @@ class ParserTask:
             self.vocabs.to_dict(),
             model.state_dict(),
         )
-
-
-def bracket_scores(predicted: Sequence[Sequence[tuple[int, int]]], gold: Sequence[Sequence[tuple[int, int]]],
-                   lengths: Sequence[int]) -> dict[str, float]:  # fmt: skip
-    """Unlabeled bracket precision, recall and F1 (spans of two or more tokens, whole sentence excluded)."""
-    matched = found = wanted = exact = 0
-    for pred, ref, n in zip(predicted, gold, lengths):
-        m, p, g = bracket_counts(pred, ref, n)
-        matched, found, wanted, exact = matched + m, found + p, wanted + g, exact + (m == p == g)
-    return {**f1_from_counts(matched, found, wanted), "exact": exact / max(1, len(lengths))}
 
 
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16}  # inference autocast dtypes

@@ -26,7 +26,8 @@ from treeseq.errors import ConfigError, CorpusFormatError
 from treeseq.models.tagger import OUTPUTS, BiRNNTagger
 from treeseq.nn.rnn import RNNS
 from treeseq.nn.char_encoder import CHAR_KINDS
-from treeseq.tags import SCHEMES, ChunkReport, allowed_transitions, conlleval, convert, looks_like_chunks
+from treeseq.metrics import ChunkReport, conlleval
+from treeseq.tags import SCHEMES, allowed_transitions, convert, looks_like_chunks
 from treeseq.vocab import Vocab
 
 TASK = "tagger"
