@@ -131,7 +131,3 @@ def parse_overrides(items: list[str] | None) -> dict[str, dict[str, Any]]:
             raise ConfigError(f"--set {item!r}: expected SECTION.KEY=VALUE, e.g. train.lr=0.01")
         out.setdefault(section, {})[name] = value.strip()
     return out
-
-
-def as_dict(config: Any) -> dict[str, Any]:
-    return dataclasses.asdict(config)

@@ -102,11 +102,6 @@ def tokenize_with_offsets(text: str) -> tuple[list[str], list[tuple[int, int]]]:
     return tokens, spans
 
 
-def tokenize_lines(lines: Sequence[str]) -> list[list[str]]:
-    """`tokenize` for each line."""
-    return [tokenize(line) for line in lines]
-
-
 def raw_form(token: str) -> str:
     """A treebank token as it appears in running text (`-LRB-` -> `(`, `\\/` -> `/`, `` `` `` -> `"`)."""
     if token == "`":

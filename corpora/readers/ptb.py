@@ -37,11 +37,6 @@ def read_trees(path: str | Path, check_label: LabelCheck | None = None) -> list[
     return [parse_tree_line(line, f"{path}:{no}", check_label) for no, line in read_lines(path)]
 
 
-def parse_tree_lines(lines: Iterable[str], source: str, check_label: LabelCheck | None = None) -> list[Tree]:
-    """Parse trees given as text lines (stdin, arguments); `source` names them in errors."""
-    return [parse_tree_line(line, f"{source}:{no}", check_label) for no, line in enumerate(lines, start=1)]
-
-
 def write_trees(trees: Iterable[Tree], path: str | Path) -> None:
     """Write trees one a line (not atomic: for tests and samples)."""
     Path(path).write_text("".join(t.to_brackets() + "\n" for t in trees), encoding="utf-8")

@@ -151,10 +151,23 @@ def batch_trees(examples: Sequence[TreeExample]) -> TreeBatch:
     kids = torch.where(kids >= 0, kids + node_offsets, kids)  # batch node numbers, -1 padded
     kids = kids[order]
     child_rows = torch.where(kids >= 0, row_of[kids.clamp(min=0)], kids)  # (N, width) buffer rows, -1 padded
-    counts = num_children[order]
 
-    # Every height from 0 to the tallest tree's occurs, so level k holds exactly the nodes of height k.
-    level_of = heights[order]
+    return TreeBatch(
+        word_ids=words[order[:num_words]],
+        labels=torch.cat([a.labels for a in parts])[order],
+        roots=row_of[offsets + size_t - 1],
+        order=row_of,
+        levels=_levels(heights[order], child_rows, num_children[order]),
+        tree_sizes=sizes,
+    )
+
+
+def _levels(level_of: Tensor, child_rows: Tensor, counts: Tensor) -> list[TreeLevel]:
+    """The level slices of a buffer sorted by height: level_of (N,) each row's height, child_rows
+    (N, width) its children's rows (-1 padded), counts (N,) its number of children.
+
+    Every height from 0 to the tallest tree's occurs, so level k holds exactly the nodes of height k.
+    """
     level_sizes = torch.bincount(level_of)
     widest = torch.zeros(len(level_sizes), dtype=torch.long).scatter_reduce(0, level_of, counts, "amax", include_self=False)
     narrowest = torch.zeros(len(level_sizes), dtype=torch.long).scatter_reduce(0, level_of, counts, "amin", include_self=False)
@@ -172,11 +185,4 @@ def batch_trees(examples: Sequence[TreeExample]) -> TreeBatch:
                 mask = block >= 0
                 levels.append(TreeLevel(start, stop, wide, block.clamp(min=0).reshape(-1), mask))
         start = stop
-    return TreeBatch(
-        word_ids=words[order[:num_words]],
-        labels=torch.cat([a.labels for a in parts])[order],
-        roots=row_of[offsets + size_t - 1],
-        order=row_of,
-        levels=levels,
-        tree_sizes=sizes,
-    )
+    return levels

@@ -19,6 +19,8 @@ from torch import Tensor
 
 from treeseq.decoding import DecoderState, Hypothesis, StepFn, length_penalty
 
+_Step = tuple[Optional[Tensor], Optional[DecoderState], Optional[Tensor]]  # log-probs, state, attention
+
 # refill(n): up to n more sentences to search (a state with one row per sentence and their output budgets),
 # or None when there are none for now; the search ends when it has no sentence left and refill gives None.
 Refill = Callable[[int], Optional[tuple[DecoderState, Tensor]]]
@@ -37,13 +39,15 @@ class _Beams:
     starts: list[int] = field(default_factory=list)  # per sentence: the step at which it joined
     offset: int = 0  # the step whose token is in column 0 of seqs
 
-    def keep(self, sentences: Tensor, rows: Tensor) -> None:
-        """Keep only these row groups (`sentences`, positions in `alive`) and their `rows`."""
+    def keep(self, sentences: Tensor, k: int) -> Tensor:
+        """Keep only these sentences (positions in `alive`) and their K rows each; returns those rows."""
+        rows = (sentences.unsqueeze(1) * k + torch.arange(k, device=sentences.device)).flatten()
         self.scores = self.scores.index_select(0, sentences)
         self.seqs = self.seqs.index_select(0, rows)
         if self.attention is not None:
             self.attention = self.attention.index_select(0, rows)
         self.alive = [self.alive[i] for i in sentences.tolist()]
+        return rows
 
     def join(self, count: int, k: int, step: int) -> None:
         """`count` new sentences, K rows each after the current ones; only their first beam is live."""
@@ -104,23 +108,13 @@ def beam_search(step: StepFn, state: DecoderState, *, bos_id: int, eos_id: int, 
             incoming = refill(capacity - len(beams.alive))
         if incoming is None and not beams.alive:
             break
-        log_probs = weights = None
+        found: _Step = (None, live, None)
         if beams.alive:
-            log_probs, live, weights = step(prev, live)
+            found = step(prev, live)
         if incoming is not None:
-            new_state, new_lens = incoming
-            incoming, count = None, int(new_lens.shape[0])
-            if count:
-                first, new_state, new_weights = step(torch.full((count,), bos_id, dtype=torch.long, device=device), new_state)
-                expand = torch.arange(count, device=device).repeat_interleave(k)
-                first, new_state = first.index_select(0, expand), new_state.reorder(expand)
-                if log_probs is None or live is None:
-                    log_probs, live = first, new_state
-                    weights = None if new_weights is None else new_weights.index_select(0, expand)
-                else:  # joining a running search (refill: no attention kept)
-                    log_probs, live, weights = torch.cat([log_probs, first]), live.merge(new_state), None  # type: ignore[attr-defined]
-                beams.join(count, k, t)
-                deadlines = torch.cat([deadlines, new_lens.to(device) + t])
+            found, deadlines = _join(step, incoming, found, beams, deadlines, bos_id, k, t)
+            incoming = None
+        log_probs, live, weights = found
         if log_probs is None or live is None:  # nothing searching and nothing joined (an empty group): done
             break
         at_budget = deadlines <= t + 1
@@ -135,15 +129,35 @@ def beam_search(step: StepFn, state: DecoderState, *, bos_id: int, eos_id: int, 
         keep = [i for i, sentence in enumerate(beams.alive) if not beams.done[sentence]]
         if len(keep) == len(beams.alive):
             continue
-        if can_select:
+        if can_select:  # finished sentences leave the tensors
             sentences = torch.tensor(keep, dtype=torch.long, device=device)
-            rows = (sentences.unsqueeze(1) * k + torch.arange(k, device=device)).flatten()
+            rows = beams.keep(sentences, k)
             live = live.select(sentences, rows)  # type: ignore[attr-defined]
-            beams.keep(sentences, rows)
             deadlines, prev = deadlines.index_select(0, sentences), prev.index_select(0, rows)
         elif not keep:
             break
     return [sorted(hyps, key=lambda h: -h.score)[:n_best] for hyps in beams.finished]
+
+
+
+def _join(step: StepFn, incoming: tuple[DecoderState, Tensor], found: _Step, beams: _Beams, deadlines: Tensor,
+          bos_id: int, k: int, t: int) -> tuple[_Step, Tensor]:  # fmt: skip
+    """New sentences enter the search at step t: their first step once per sentence, copied to K rows,
+    after the running rows (whose step `found` holds, if any); returns the combined step and deadlines."""
+    new_state, new_lens = incoming
+    count, device = int(new_lens.shape[0]), deadlines.device
+    if not count:
+        return found, deadlines
+    log_probs, live, weights = found
+    first, new_state, new_weights = step(torch.full((count,), bos_id, dtype=torch.long, device=device), new_state)
+    expand = torch.arange(count, device=device).repeat_interleave(k)
+    first, new_state = first.index_select(0, expand), new_state.reorder(expand)
+    if log_probs is None or live is None:
+        found = (first, new_state, None if new_weights is None else new_weights.index_select(0, expand))
+    else:  # joining a running search (refill: no attention kept)
+        found = (torch.cat([log_probs, first]), live.merge(new_state), None)  # type: ignore[attr-defined]
+    beams.join(count, k, t)
+    return found, torch.cat([deadlines, new_lens.to(device) + t])
 
 
 def _candidates(scores: Tensor, log_probs: Tensor, at_budget: Tensor, eos_id: int) -> tuple[Tensor, Tensor, Tensor]:

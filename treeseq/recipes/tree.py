@@ -63,10 +63,9 @@ def train(
     scheme = LabelScheme(model_cfg)
     parser_archive = _parser_archive(parser) if parser else (saved.get("parser") if saved else None)
     train_trees, dev_trees = read_trees(data_dir / train_file, scheme.check), read_trees(data_dir / dev_file, scheme.check)
-    if spacy_model:
+    if spacy_model:  # one pipeline for both splits
         train_trees, dev_trees = _spacy_trees(spacy_model, model_cfg, train_trees, dev_trees)
-    train_trees = [t for t in prepare_trees(train_trees, model_cfg) if scheme.keeps(t)]
-    dev_trees = [t for t in prepare_trees(dev_trees, model_cfg) if scheme.keeps(t)]
+    train_trees, dev_trees = ([t for t in prepare_trees(trees, model_cfg) if scheme.keeps(t)] for trees in (train_trees, dev_trees))
     if saved is not None:
         vocab = Vocab.from_dict(saved["vocabs"]["words"])
     else:

@@ -113,56 +113,77 @@ def fit(
     wrapped: nn.Module = model
     if dist_info.enabled:
         wrapped = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
-    scaler = torch.amp.GradScaler(device.type, enabled=cfg.precision == "fp16")
+    run = _Run(task, model, wrapped, optim, torch.amp.GradScaler(device.type, enabled=cfg.precision == "fp16"), cfg,
+               device, dist_info, state, _MetricsLog(log_path if dist_info.is_main else None, append=resume), last_path)  # fmt: skip
     history: list[dict] = []
     status = "finished"
-    writer = _MetricsLog(log_path if dist_info.is_main else None, append=resume)
-
-    def save_last() -> None:
-        if dist_info.is_main:
-            save_atomic(_checkpoint(task, model, optim, state, cfg), last_path)
-
     with _graceful_interrupt(state), _progress(show_progress and dist_info.is_main, task.unit) as bar:
         while state.epoch < cfg.epochs and status == "finished":
-            batches = task.train_batches(state.epoch)
-            total_steps = cfg.epochs * len(batches)
-            model.train()
-            bar.start_epoch(state.epoch + 1, cfg.epochs, len(batches), state.step_in_epoch)
-            window = _Window()
-            for index in range(state.step_in_epoch, len(batches)):
-                optim.set_lr_factor(
-                    lr_factor(cfg.schedule, state.global_step, total_steps, cfg.warmup_steps, state.plateau_factor)
-                )
-                batch = task.collate(shard(batches[index], dist_info)).to(device)
-                loss = _step(task, wrapped, batch, optim, scaler, cfg, device, dist_info)
-                state.global_step += 1
-                state.step_in_epoch = index + 1
-                window.add(loss, task.items(batch) * dist_info.world_size)
-                bar.advance(loss, window.rate())
-                record = {"epoch": state.epoch + 1, "step": state.global_step, "loss": loss, "lr": optim.lr}
-                if state.global_step % cfg.log_every == 0:
-                    writer.write({**record, **window.summary(task.unit)})
-                for hook in step_hooks:
-                    hook(state, record)
-                if cfg.checkpoint_every and state.global_step % cfg.checkpoint_every == 0:
-                    save_last()
-                if state.stop_requested:
-                    status = "interrupted"
-                    break
-            if status == "interrupted":
-                save_last()
+            window = run.train_epoch(bar, step_hooks)
+            if state.stop_requested:
+                status = "interrupted"
+                run.save_last()
                 break
             state.epoch += 1
             state.step_in_epoch = 0
             record = _end_epoch(task, model, cfg, state, output, dist_info, window)
             history.append(record)
-            writer.write(record)
-            save_last()
+            run.writer.write(record)
+            run.save_last()
             for hook in epoch_hooks:
                 hook(state, record)
             if cfg.patience and state.bad_epochs >= cfg.patience:
                 status = "early-stopped"
     return FitResult(state, status, history)
+
+
+@dataclass
+class _Run:
+    """One training run's moving parts, for the epoch loop."""
+
+    task: Task
+    model: nn.Module  # the model itself (checkpoints)
+    wrapped: nn.Module  # what steps run: the model, or its DistributedDataParallel wrapper
+    optim: Optimizers
+    scaler: torch.amp.GradScaler
+    cfg: TrainConfig
+    device: torch.device
+    dist_info: DistInfo
+    state: TrainState
+    writer: _MetricsLog
+    last_path: Path
+
+    def save_last(self) -> None:
+        if self.dist_info.is_main:
+            save_atomic(_checkpoint(self.task, self.model, self.optim, self.state, self.cfg), self.last_path)
+
+    def train_epoch(self, bar: _Bar, step_hooks: Sequence[Hook]) -> _Window:
+        """The current epoch's remaining steps (all of them, unless resuming mid-epoch); stops early when
+        an interrupt was requested (state.stop_requested)."""
+        task, cfg, state, dist_info = self.task, self.cfg, self.state, self.dist_info
+        batches = task.train_batches(state.epoch)
+        total_steps = cfg.epochs * len(batches)
+        self.model.train()
+        bar.start_epoch(state.epoch + 1, cfg.epochs, len(batches), state.step_in_epoch)
+        window = _Window()
+        for index in range(state.step_in_epoch, len(batches)):
+            self.optim.set_lr_factor(lr_factor(cfg.schedule, state.global_step, total_steps, cfg.warmup_steps, state.plateau_factor))
+            batch = task.collate(shard(batches[index], dist_info)).to(self.device)
+            loss = _step(task, self.wrapped, batch, self.optim, self.scaler, cfg, self.device, dist_info)
+            state.global_step += 1
+            state.step_in_epoch = index + 1
+            window.add(loss, task.items(batch) * dist_info.world_size)
+            bar.advance(loss, window.rate())
+            record = {"epoch": state.epoch + 1, "step": state.global_step, "loss": loss, "lr": self.optim.lr}
+            if state.global_step % cfg.log_every == 0:
+                self.writer.write({**record, **window.summary(task.unit)})
+            for hook in step_hooks:
+                hook(state, record)
+            if cfg.checkpoint_every and state.global_step % cfg.checkpoint_every == 0:
+                self.save_last()
+            if state.stop_requested:
+                break
+        return window
 
 
 def _step(
