@@ -11,10 +11,13 @@ import itertools
 import logging
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, Callable, Generic, Iterable, Iterator, Sequence, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Generic, Iterable, Iterator, Sequence, TypeVar
 
 from treeseq.config import TrainConfig, build_config, parse_overrides, read_config_file
 from treeseq.errors import ConfigError
+
+if TYPE_CHECKING:
+    from treeseq.training.engine import FitResult
 
 logger = logging.getLogger(__name__)
 
@@ -123,11 +126,36 @@ def parameter_count(model: Any) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
+def run_fit(task: Any, model: Any, train_cfg: TrainConfig, output: Path, device: Any, dist_info: Any, *, resume: bool,
+            progress: bool, epoch_hook: Callable[[Any, dict], None] | None) -> FitResult:  # fmt: skip
+    """The engine on a family's task, epoch lines from the main process only; the process group closed after."""
+    from treeseq.training.distributed import shutdown  # noqa: PLC0415
+    from treeseq.training.engine import fit  # noqa: PLC0415
+
+    hooks = [epoch_hook] if epoch_hook is not None and dist_info.is_main else []
+    result = fit(task, model, train_cfg, output, device, dist_info=dist_info, resume=resume, show_progress=progress,
+                 epoch_hooks=hooks)  # fmt: skip
+    shutdown(dist_info)
+    return result
+
+
 class Predictor(Generic[R]):
-    """The public face of a loaded model: `predict` a list, `predict_iter` a stream, in input order."""
+    """The public face of a loaded model: `predict` a list, `predict_iter` a stream, in input order.
+
+    Attributes:
+        predictor: the family's predictor over tensors (treeseq.tasks.*).
+        path: the archive it was loaded from.
+    """
 
     family: str = ""
-    path: Path | None = None
+
+    def __init__(self, predictor: Any, path: Path | None = None) -> None:
+        self.predictor, self.path = predictor, path
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """The classes or tags the model predicts (none for parsers and translators)."""
+        return ()
 
     def predict(self, inputs: Sequence[Any], **options: Any) -> list[R]:  # pragma: no cover - every family overrides
         raise NotImplementedError

@@ -13,15 +13,15 @@ from treeseq.device import resolve_device
 from treeseq.decoding.cky import tree_spans
 from treeseq.data.parsing import ParserVocabs
 from treeseq.metrics import bracket_scores
-from treeseq.recipes.common import Announce, Family, Predictor, parameter_count, resolve_configs
+from treeseq.recipes.common import Announce, Family, Predictor, parameter_count, resolve_configs, run_fit
 from treeseq.results import ParseResult, Report
 from treeseq.tasks.parser import (
     TRAIN_DEFAULTS, ParserConfig, ParserPredictor, ParserTask, build_parser, build_vocabs, encode_tree,
     tag_sentences,
 )  # fmt: skip
 from treeseq.tokenize import tokenize_with_offsets
-from treeseq.training.distributed import init_distributed, shutdown
-from treeseq.training.engine import FitResult, fit, paths_for
+from treeseq.training.distributed import init_distributed
+from treeseq.training.engine import FitResult, paths_for
 from treeseq.trees import Tree
 
 FAMILY = Family("parser", ParserConfig, train_defaults=tuple(TRAIN_DEFAULTS.items()))
@@ -74,10 +74,8 @@ def train(
     if announce is not None and dist_info.is_main:
         announce(f"span parser: {len(train_trees)} train / {len(dev_trees)} dev trees, vocabulary {len(vocabs.words)}, "
                  f"{parameter_count(model):,} parameters, {torch_device}, {train_cfg.precision}")  # fmt: skip
-    result = fit(task, model, train_cfg, output, torch_device, dist_info=dist_info, resume=resume,
-                 show_progress=progress, epoch_hooks=[epoch_hook] if epoch_hook and dist_info.is_main else [])  # fmt: skip
-    shutdown(dist_info)
-    return result
+    return run_fit(task, model, train_cfg, output, torch_device, dist_info, resume=resume, progress=progress,
+                   epoch_hook=epoch_hook)
 
 
 def binary_trees(trees: Sequence[Tree]) -> list[Tree]:
@@ -89,17 +87,10 @@ class ParserModel(Predictor[ParseResult]):
 
     family = "parser"
 
-    def __init__(self, predictor: ParserPredictor, path: Path | None = None) -> None:
-        self.predictor, self.path = predictor, path
-
     @classmethod
     def from_archive(cls, archive: dict, device: str = "auto", precision: str = "fp32", *, max_length: int | None = None,
                      workers: int = 1, path: Path | None = None) -> ParserModel:  # fmt: skip
         return cls(ParserPredictor.from_archive(archive, resolve_device(device), max_length, precision, workers), path)
-
-    @property
-    def labels(self) -> tuple[str, ...]:
-        return ()
 
     @property
     def config(self) -> ParserConfig:

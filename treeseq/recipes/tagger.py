@@ -13,7 +13,7 @@ from treeseq.corpora.readers.tagging import check_tagged, conllu_sentences, read
 from treeseq.data.tagging import Encoder, TaggedSentence
 from treeseq.device import resolve_device
 from treeseq.errors import ConfigError
-from treeseq.recipes.common import Announce, Family, Predictor, init_vectors, parameter_count, resolve_configs
+from treeseq.recipes.common import Announce, Family, Predictor, init_vectors, parameter_count, resolve_configs, run_fit
 from treeseq.results import Report, Table, TagResult, chunk_slots
 from treeseq.tags import spans
 from treeseq.tokenize import blank_tokens, whitespace_tokens
@@ -21,8 +21,8 @@ from treeseq.tasks.tagger import (
     TRAIN_DEFAULTS, Prediction, TaggerDataConfig, TaggerModelConfig, TaggerPredictor, TaggerTask, build_encoder,
     build_model, check_labels, encode_sentences, score, task_kind,
 )  # fmt: skip
-from treeseq.training.distributed import init_distributed, shutdown
-from treeseq.training.engine import FitResult, fit, paths_for
+from treeseq.training.distributed import init_distributed
+from treeseq.training.engine import FitResult, paths_for
 from treeseq.vocab import Vocab
 
 FAMILY = Family(
@@ -82,10 +82,8 @@ def train(
                  f"{len(train_split.sentences)} train / {len(dev_split.sentences)} dev sentences, {len(encoder.tags)} tags"
                  f"{intents}, vocabulary {len(encoder.words)}, {parameter_count(model):,} parameters, {torch_device}, "
                  f"{train_cfg.precision}")  # fmt: skip
-    result = fit(task, model, train_cfg, output, torch_device, dist_info=dist_info, resume=resume,
-                 show_progress=progress, epoch_hooks=[epoch_hook] if epoch_hook and dist_info.is_main else [])  # fmt: skip
-    shutdown(dist_info)
-    return result
+    return run_fit(task, model, train_cfg, output, torch_device, dist_info, resume=resume, progress=progress,
+                   epoch_hook=epoch_hook)
 
 
 def _saved_encoder(saved: dict) -> Encoder:
@@ -103,9 +101,6 @@ class TaggerModel(Predictor[TagResult]):
     """A loaded tagger: sentences (raw text or token lists) in, tags (and intent + slots) out."""
 
     family = "tagger"
-
-    def __init__(self, predictor: TaggerPredictor, path: Path | None = None) -> None:
-        self.predictor, self.path = predictor, path
 
     @classmethod
     def from_archive(cls, archive: dict, device: str = "auto", precision: str = "fp32", *,

@@ -12,14 +12,14 @@ from treeseq.checkpoint import load_archive
 from treeseq.corpora.readers.parallel import read_split
 from treeseq.device import resolve_device
 from treeseq.errors import CorpusFormatError
-from treeseq.recipes.common import Announce, Family, Predictor, parameter_count, resolve_configs
+from treeseq.recipes.common import Announce, Family, Predictor, parameter_count, resolve_configs, run_fit
 from treeseq.results import Report, TranslationHypothesis, TranslationResult
 from treeseq.tasks.translator import (
     TRAIN_DEFAULTS, Codec, DecodeConfig, Translation, TranslatorDataConfig, TranslatorModelConfig, TranslatorPredictor,
     TranslatorTask, build_codec, build_model,
 )  # fmt: skip
-from treeseq.training.distributed import init_distributed, shutdown
-from treeseq.training.engine import FitResult, fit, paths_for
+from treeseq.training.distributed import init_distributed
+from treeseq.training.engine import FitResult, paths_for
 
 FAMILY = Family(
     "translator", TranslatorModelConfig, TranslatorDataConfig, tuple(TRAIN_DEFAULTS.items()),
@@ -66,10 +66,8 @@ def train(
         announce(f"translator {data_cfg.src}->{data_cfg.tgt} ({model_cfg.rnn}, {model_cfg.attention} attention): "
                  f"{len(examples)} train / {len(dev_data.pairs)} dev pairs, subwords {len(codec.src)}/{len(codec.tgt)}, "
                  f"{parameter_count(model):,} parameters, {torch_device}, {train_cfg.precision}")  # fmt: skip
-    result = fit(task, model, train_cfg, output, torch_device, dist_info=dist_info, resume=resume,
-                 show_progress=progress, epoch_hooks=[epoch_hook] if epoch_hook and dist_info.is_main else [])  # fmt: skip
-    shutdown(dist_info)
-    return result
+    return run_fit(task, model, train_cfg, output, torch_device, dist_info, resume=resume, progress=progress,
+                   epoch_hook=epoch_hook)
 
 
 class TranslatorModel(Predictor[TranslationResult]):
@@ -77,17 +75,10 @@ class TranslatorModel(Predictor[TranslationResult]):
 
     family = "translator"
 
-    def __init__(self, predictor: TranslatorPredictor, path: Path | None = None) -> None:
-        self.predictor, self.path = predictor, path
-
     @classmethod
     def from_archive(cls, archive: dict, device: str = "auto", precision: str = "fp32", *,
                      path: Path | None = None) -> TranslatorModel:  # fmt: skip
         return cls(TranslatorPredictor.from_archive(archive, resolve_device(device), precision), path)
-
-    @property
-    def labels(self) -> tuple[str, ...]:
-        return ()
 
     @property
     def config(self) -> TranslatorModelConfig:

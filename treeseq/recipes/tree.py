@@ -11,12 +11,12 @@ from treeseq.checkpoint import load_archive
 from treeseq.corpora.readers.ptb import read_trees
 from treeseq.device import autocast_dtype, resolve_device
 from treeseq.errors import ConfigError
-from treeseq.recipes.common import Announce, Family, Predictor, init_vectors, parameter_count, resolve_configs
+from treeseq.recipes.common import Announce, Family, Predictor, init_vectors, parameter_count, resolve_configs, run_fit
 from treeseq.results import Report, Table, TreeNode, TreeResult
 from treeseq.tasks.tree import LabelScheme, TreeModelConfig, TreePredictor, TreeTask, build_model, encode, prepare_trees
 from treeseq.tokenize import raw_form, tokenize_with_offsets
-from treeseq.training.engine import FitResult, fit, paths_for
-from treeseq.training.distributed import init_distributed, shutdown
+from treeseq.training.engine import FitResult, paths_for
+from treeseq.training.distributed import init_distributed
 from treeseq.trees import Tree
 from treeseq.vocab import Vocab
 
@@ -82,10 +82,8 @@ def train(
     if announce is not None and dist_info.is_main:
         announce(f"{model_cfg.kind}, labels {model_cfg.labels}: {len(train_trees)} train / {len(dev_trees)} dev trees, "
                  f"vocabulary {len(vocab)}, {parameter_count(model):,} parameters, {torch_device}, {train_cfg.precision}")  # fmt: skip
-    result = fit(task, model, train_cfg, output, torch_device, dist_info=dist_info, resume=resume,
-                 show_progress=progress, epoch_hooks=[epoch_hook] if epoch_hook and dist_info.is_main else [])  # fmt: skip
-    shutdown(dist_info)
-    return result
+    return run_fit(task, model, train_cfg, output, torch_device, dist_info, resume=resume, progress=progress,
+                   epoch_hook=epoch_hook)
 
 
 def _parser_archive(path: str | Path) -> dict:
@@ -109,9 +107,6 @@ class TreeModel(Predictor[TreeResult]):
     """A loaded tree classifier: raw sentences (parsed first) or `Tree`s in, labelled trees out."""
 
     family = "tree"
-
-    def __init__(self, predictor: TreePredictor, path: Path | None = None) -> None:
-        self.predictor, self.path = predictor, path
 
     @classmethod
     def from_archive(cls, archive: dict, device: str = "auto", precision: str = "fp32", *, max_length: int | None = None,
