@@ -24,7 +24,7 @@ $(VENV)/.installed: pyproject.toml
 demo: setup
 	$(BIN)/treeseq train tree --data-dir $(SAMPLE) --output $(RUNS)/demo.pt --epochs 6 \
 	  --lowercase --embed-dim 50 --hidden-size 50 --dropout 0.1
-	$(BIN)/treeseq classify --model $(RUNS)/demo.pt < $(SAMPLE)/examples.txt
+	$(BIN)/treeseq classify --model $(RUNS)/demo.pt --trees < $(SAMPLE)/examples.txt
 	$(BIN)/treeseq evaluate --model $(RUNS)/demo.pt --data-dir $(SAMPLE) --split test
 
 test: setup

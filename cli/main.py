@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
 from treeseq.cli import classify, corpora, curve, evaluate, parse, tag, train, translate
@@ -12,6 +14,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.add_typer(train.app, name="train")
 app.add_typer(corpora.app, name="corpora")
@@ -23,8 +26,18 @@ app.command("translate")(translate.translate)
 app.command("curve")(curve.curve)
 
 
+def _version(value: bool) -> None:
+    if value:
+        from treeseq.version import __version__  # noqa: PLC0415
+
+        typer.echo(f"treeseq {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
-def root() -> None:
+def root(
+    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.", callback=_version, is_eager=True)] = False,
+) -> None:
     """treeseq: parse and classify with tree models, tag sentences, translate text."""
 
 

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import sys
-from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any
 
 import typer
 
-from treeseq.cli.common import Device, ModelFile, Verbose, cli_errors, read_inputs
+from treeseq.cli.common import (
+    BatchSize, Device, InputFile, MaxLength, ModelFile, OutputFile, PredictPrecision, Quiet, SkipBad, Texts, Threads,
+    Verbose, cli_errors, input_lines, output_file, set_threads, write_stream,
+)  # fmt: skip
 from treeseq.errors import ConfigError
 
 FORMATS = ("text", "conllu", "jsonl")
@@ -17,59 +20,83 @@ FORMATS = ("text", "conllu", "jsonl")
 
 def tag(
     model: ModelFile,
-    texts: Annotated[Optional[list[str]], typer.Argument(help="Sentences; stdin (one a line) when none.")] = None,
-    format: Annotated[str, typer.Option("--format", "-f", help="text, conllu (CoNLL-U in and out) or jsonl.")] = "text",
-    input: Annotated[Optional[Path], typer.Option("--input", "-i", help="Read this file instead of stdin.", dir_okay=False)] = None,
+    texts: Texts = None,
+    input: InputFile = None,
+    output: OutputFile = None,
+    format: Annotated[str, typer.Option("--format", "-f", help="text (word/TAG), jsonl, or conllu: CoNLL-U in (--input or stdin) and out; sentences given as arguments are tokenized into CoNLL-U.")] = "text",
     tokenized: Annotated[bool, typer.Option(help="Text is already tokenized: split on whitespace, not spaCy.")] = False,
-    precision: Annotated[str, typer.Option(help="fp32, or bf16 (faster on CPUs with bf16 units).")] = "fp32",
-    threads: Annotated[Optional[int], typer.Option(help="CPU threads for torch (default: torch's choice).", min=1)] = None,
+    max_length: MaxLength = None,
+    batch_size: BatchSize = 64,
+    precision: PredictPrecision = "fp32",
+    threads: Threads = None,
     device: Device = "auto",
+    skip_bad: SkipBad = False,
+    quiet: Quiet = False,
     verbose: Verbose = False,
 ) -> None:
     """Tag sentences: POS tags (word/TAG), or for NLU models the intent and the slots.
 
-    Text is tokenized with spaCy's blank English tokenizer. With --format conllu the input is CoNLL-U
-    and the output is the same bytes with the tag column filled in. JSONL gives for each sentence its
-    tokens and tags, and for NLU models {"intent", "intent_prob", "slots": [{"type", "text", "start",
-    "end"}]} with character offsets into the input line.
+    Text is tokenized with spaCy's blank English tokenizer. JSONL gives each sentence's tokens and tags,
+    and for NLU models {"intent", "intent_prob", "slots": [{"type", "text", "start", "end"}]} with
+    character offsets into the line. Text and JSONL stay line-aligned: a blank line gives a blank line
+    ({} in JSONL). CoNLL-U output keeps every byte of CoNLL-U input except the tag column.
+
+    Example: treeseq tag -m runs/ewt.pt -f conllu -i in.conllu -o out.conllu
     """
     with cli_errors(verbose):
         if format not in FORMATS:
             raise ConfigError(f"--format {format!r}: expected one of {', '.join(FORMATS)}")
-        import torch  # noqa: PLC0415 (torch loads only when a command runs)
+        from treeseq.api import load  # noqa: PLC0415 (torch loads only when a command runs)
 
-        from treeseq.api import load  # noqa: PLC0415
-
-        if threads:
-            torch.set_num_threads(threads)
-        tagger = load(model, device, precision, family="tagger")
-        if format == "conllu":
-            from treeseq.corpora.readers.conllu import parse_conllu_lines, read_conllu, write_conllu  # noqa: PLC0415
-
-            numbered = ((n, line.rstrip("\r\n")) for n, line in enumerate(sys.stdin, start=1))
-            sentences = read_conllu(input) if input else list(parse_conllu_lines(numbered, "<stdin>"))
-            typer.echo(write_conllu(tagger.tag_conllu(sentences, str(input or "<stdin>"))), nl=False)
-            return
-        lines = [line for line in _text_lines(texts, input) if line.strip()]
-        write = _jsonl if format == "jsonl" else _text
-        typer.echo("".join(write(result) for result in tagger.predict(lines, tokenized=tokenized)), nl=False)
+        set_threads(threads)
+        tagger = load(model, device, precision, family="tagger", max_length=max_length)
+        if format == "conllu" and tagger.kind != "pos":
+            raise ConfigError(f"a {tagger.kind} model writes chunk tags, not a CoNLL-U part-of-speech column: use --format jsonl or text")
+        with output_file(output) as out:
+            if format == "conllu" and not texts:
+                _tag_conllu(tagger, input, out, batch_size)
+                return
+            lines, source = input_lines(texts, input)
+            render = {"jsonl": _jsonl, "text": _text, "conllu": lambda r: _conllu(r, tagger)}[format]
+            write_stream(tagger, lines, source, render, out, batch_size, skip_bad, quiet, tokenized=tokenized)
 
 
-def _text_lines(texts: list[str] | None, path: Path | None) -> list[str]:
-    if path is not None:
-        from treeseq.files import read_lines  # noqa: PLC0415
+def _tag_conllu(tagger: Any, path: Any, out: Any, batch_size: int) -> None:
+    """CoNLL-U in, CoNLL-U out, sentence batches written as they are done."""
+    from treeseq.corpora.readers.conllu import parse_conllu_lines, write_conllu  # noqa: PLC0415
+    from treeseq.files import decode_lines, read_lines  # noqa: PLC0415
 
-        return [line for _, line in read_lines(path)]
-    return read_inputs(texts)[0]
+    source = str(path) if path is not None else "<stdin>"
+    lines = read_lines(path, allow_empty=True) if path is not None else decode_lines(sys.stdin.buffer, source)
+    sentences = parse_conllu_lines(lines, source)
+    while batch := list(itertools.islice(sentences, batch_size)):
+        out.write(write_conllu(tagger.tag_conllu(batch, source)))
+        out.flush()
 
 
-def _jsonl(result) -> str:  # noqa: ANN001 (a TagResult)
-    return json.dumps(result.to_dict(), ensure_ascii=False) + "\n"
+def _jsonl(result: Any) -> str:
+    return "{}\n" if result is None else json.dumps(result.to_dict(), ensure_ascii=False) + "\n"
 
 
-def _text(result) -> str:  # noqa: ANN001 (a TagResult)
+def _text(result: Any) -> str:
+    if result is None:
+        return "\n"
     if result.kind == "pos":
         return " ".join(f"{w}/{t}" for w, t in zip(result.tokens, result.tags)) + "\n"
     shown = "  ".join(f"{s.type}={s.text!r}" for s in result.slots) or "(no slots)"
     head = f"{result.intent} ({result.intent_prob:.3f})  " if result.kind == "nlu" else ""
     return f"{head}{shown}\n"
+
+
+def _conllu(result: Any, tagger: Any) -> str:
+    """Raw text tokenized into a CoNLL-U sentence, the model's column (UPOS or XPOS) filled."""
+    if result is None:
+        return ""
+    column = 3 if tagger.predictor.data_cfg.column == "upos" else 4
+    rows = []
+    for index, (token, label) in enumerate(zip(result.tokens, result.tags), start=1):
+        cells = [str(index), token] + ["_"] * 8
+        cells[column] = label
+        rows.append("\t".join(cells))
+    text = " ".join(result.text.split())
+    return f"# text = {text}\n" + "\n".join(rows) + "\n\n"

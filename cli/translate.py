@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import sys
 from pathlib import Path
-from typing import Annotated, Iterator, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
-from treeseq.cli.common import Device, ModelFile, Verbose, cli_errors
+from treeseq.cli.common import (
+    BatchSize, Device, InputFile, MaxLength, ModelFile, OutputFile, PredictPrecision, Quiet, SkipBad, Texts, Threads,
+    Verbose, cli_errors, err_console, input_lines, output_file, set_threads, write_stream,
+)  # fmt: skip
 from treeseq.errors import ConfigError, CorpusFormatError
 
 Opt = Optional
@@ -18,25 +20,34 @@ Opt = Optional
 
 def translate(
     model: ModelFile,
-    texts: Annotated[Opt[list[str]], typer.Argument(help="Sentences; stdin (one a line) when none.")] = None,
+    texts: Texts = None,
+    input: InputFile = None,
+    output: OutputFile = None,
     beam: Annotated[int, typer.Option("--beam", help="Beam size (1: greedy).", min=1)] = 5,
     n_best: Annotated[int, typer.Option("--n-best", help="Hypotheses per sentence (<= beam).", min=1)] = 1,
     alpha: Annotated[float, typer.Option(help="Length penalty exponent (GNMT; 0: none).")] = 0.6,
     max_len_ratio: Annotated[float, typer.Option(help="Output budget: ratio x source subwords + 10.")] = 1.5,
     format: Annotated[str, typer.Option("--format", "-f", help="text or jsonl.")] = "text",
     attention: Annotated[bool, typer.Option("--attention", help="JSONL: include the attention matrix.")] = False,
-    plot_attention: Annotated[Opt[Path], typer.Option("--plot-attention", help="Write a heatmap PNG per sentence here.", file_okay=False)] = None,
-    interactive: Annotated[bool, typer.Option("--interactive", help="Translate each stdin line as it arrives.")] = False,
+    plot_attention: Annotated[Opt[Path], typer.Option("--plot-attention", help="Write a heatmap PNG per sentence into this folder.", file_okay=False)] = None,
+    interactive: Annotated[bool, typer.Option("--interactive", help="Answer each line as it arrives (--batch-size 1).")] = False,
     score_references: Annotated[Opt[Path], typer.Option("--score-references", help="Print each reference's log-probability given its source line (forced decoding).", dir_okay=False)] = None,
-    input: Annotated[Opt[Path], typer.Option("--input", "-i", help="Read sources from this file instead of stdin.", dir_okay=False)] = None,
-    precision: Annotated[str, typer.Option(help="fp32, or bf16 (faster on CPUs with bf16 units).")] = "fp32",
+    max_length: MaxLength = None,
+    batch_size: BatchSize = 64,
+    precision: PredictPrecision = "fp32",
+    threads: Threads = None,
     device: Device = "auto",
+    skip_bad: SkipBad = False,
+    quiet: Quiet = False,
     verbose: Verbose = False,
 ) -> None:
     """Translate sentences with a trained translator (beam search by default).
 
-    Text output is one translation a line; with --n-best N, lines `INDEX<TAB>SCORE<TAB>TEXT`. JSONL gives
-    {"source", "translations": [{"text", "score", "log_prob", "attention"?}]} per sentence.
+    Text output is one translation a line (line-aligned: a blank line gives a blank line); with --n-best
+    N, lines `INDEX<TAB>SCORE<TAB>TEXT`. JSONL gives {"source", "translations": [{"text", "score",
+    "log_prob", "attention"?}]} per sentence, {} for a blank line.
+
+    Example: treeseq translate -m runs/de-en.pt --beam 5 -i german.txt -o english.txt
     """
     with cli_errors(verbose):
         if format not in ("text", "jsonl"):
@@ -45,55 +56,57 @@ def translate(
             raise ConfigError(f"beam size {beam} and n-best {n_best}: need 1 <= n-best <= beam")
         from treeseq.api import load  # noqa: PLC0415 (torch loads only when a command runs)
 
-        translator = load(model, device, precision, family="translator")
-        options = {"beam": beam, "n_best": n_best, "alpha": alpha, "max_len_ratio": max_len_ratio,
-                   "attention": attention or plot_attention is not None}  # fmt: skip
-        if score_references is not None:
-            _score(translator, list(_lines(texts, input)), score_references, format)
-            return
-        results = (translator.predict_iter(_lines(texts, input), batch_size=1, **options) if interactive
-                   else iter(translator.predict(list(_lines(texts, input)), **options)))  # fmt: skip
-        for index, result in enumerate(results):
-            _emit(result, index, format, attention, plot_attention)
+        set_threads(threads)
+        translator = load(model, device, precision, family="translator", max_length=max_length)
+        lines, source = input_lines(texts, input)
+        with output_file(output) as out:
+            if score_references is not None:
+                out.write(_scores(translator, [line for _, line in lines], score_references, format))
+                return
+            counter = iter(range(1, 1 << 62))
+            options = {"beam": beam, "n_best": n_best, "alpha": alpha, "max_len_ratio": max_len_ratio,
+                       "attention": attention or plot_attention is not None}  # fmt: skip
+
+            def shown(result: Any) -> str:
+                index = next(counter)
+                if result is not None and plot_attention is not None:
+                    from treeseq.heatmap import plot_attention as draw  # noqa: PLC0415
+
+                    target = draw(result, plot_attention / f"attention-{index:05d}.png")
+                    if not quiet:
+                        err_console.print(f"wrote {target}", markup=False, highlight=False)
+                return _render(result, index, format, attention)
+
+            write_stream(translator, lines, source, shown, out, 1 if interactive else batch_size, skip_bad, quiet, **options)
 
 
-def _lines(texts: list[str] | None, path: Path | None) -> Iterator[str]:
-    if texts:
-        yield from texts
-    elif path is not None:
-        from treeseq.files import read_lines  # noqa: PLC0415
-
-        yield from (line for _, line in read_lines(path))
-    else:
-        for line in sys.stdin:  # lazily, so --interactive answers each line as it is typed
-            yield line.rstrip("\r\n")
-
-
-def _emit(result, index: int, format: str, attention: bool, plot_dir: Path | None) -> None:  # noqa: ANN001 (a TranslationResult)
-    if plot_dir is not None:
-        from treeseq.heatmap import plot_attention  # noqa: PLC0415
-
-        plot_attention(result, plot_dir / f"attention-{index + 1:05d}.png")
+def _render(result: Any, index: int, format: str, attention: bool) -> str:
+    if result is None:
+        return "{}\n" if format == "jsonl" else "\n"
     if format == "jsonl":
         if not attention:
             result = dataclasses.replace(result, hypotheses=tuple(dataclasses.replace(h, attention=None) for h in result.hypotheses))
-        typer.echo(json.dumps(result.to_dict(), ensure_ascii=False))
-    elif len(result.hypotheses) == 1:
-        typer.echo(result.text)
-    else:
-        for hyp in result.hypotheses:
-            typer.echo(f"{index + 1}\t{hyp.score:.4f}\t{hyp.text}")
-    sys.stdout.flush()
+        return json.dumps(result.to_dict(), ensure_ascii=False) + "\n"
+    if len(result.hypotheses) == 1:
+        return _one_line(result.text) + "\n"
+    return "".join(f"{index}\t{hyp.score:.4f}\t{_one_line(hyp.text)}\n" for hyp in result.hypotheses)
 
 
-def _score(translator, sources: list[str], ref_path: Path, format: str) -> None:  # noqa: ANN001 (a TranslatorModel)
+def _one_line(text: str) -> str:
+    """A decoded newline or other line break (byte fallback can make one) must not split the output line."""
+    return " ".join(text.splitlines()) if len(text.splitlines()) > 1 or text.endswith(("\n", "\r")) else text
+
+
+def _scores(translator: Any, sources: list[str], ref_path: Path, format: str) -> str:
     from treeseq.files import read_lines  # noqa: PLC0415
 
     references = [line for _, line in read_lines(ref_path)]
     if len(references) != len(sources):
         raise CorpusFormatError(f"{ref_path}:{len(references)}: {len(references)} references for {len(sources)} source lines")
+    out = []
     for source, reference, value in zip(sources, references, translator.score(sources, references)):
         if format == "jsonl":
-            typer.echo(json.dumps({"source": source, "reference": reference, "log_prob": round(value, 5)}, ensure_ascii=False))
+            out.append(json.dumps({"source": source, "reference": reference, "log_prob": round(value, 5)}, ensure_ascii=False))
         else:
-            typer.echo(f"{value:.4f}")
+            out.append(f"{value:.4f}")
+    return "".join(line + "\n" for line in out)

@@ -40,7 +40,8 @@ def _recipes(family: str) -> Any:
 
 _MODEL_CLASSES = {"tree": "TreeModel", "parser": "ParserModel", "tagger": "TaggerModel", "translator": "TranslatorModel"}
 # Options that `load` passes on to one family's model only.
-_LOAD_OPTIONS = {"tree": ("max_length", "spacy_model", "workers"), "parser": ("max_length", "workers")}
+_LOAD_OPTIONS = {"tree": ("max_length", "spacy_model", "workers"), "parser": ("max_length", "workers"),
+                 "tagger": ("max_length",), "translator": ("max_length",)}
 
 
 def load(path: str | Path, device: str = "auto", precision: str = "fp32", *, family: FamilyName | None = None,
@@ -52,8 +53,9 @@ def load(path: str | Path, device: str = "auto", precision: str = "fp32", *, fam
         device: auto, cpu, cuda or cuda:N.
         precision: fp32, or bf16 (faster on CPUs and GPUs with bf16 units).
         family: ask for one family; "parser" on a tree classifier returns the parser it carries.
-        options: tree classifiers and parsers: max_length (longest sentence parsed, in tokens) and
-            workers (parser batches run at once); tree classifiers: spacy_model (parse with spaCy).
+        options: every family: max_length (the longest input: tokens for tree classifiers, parsers and
+            taggers, source subwords for translators); tree classifiers and parsers: workers (parser
+            batches run at once); tree classifiers: spacy_model (parse with spaCy).
 
     Raises:
         CheckpointError: not a treeseq archive, a newer format, or not of the asked family.

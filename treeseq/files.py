@@ -10,35 +10,55 @@ import gzip
 import json
 import os
 import tempfile
+import zlib
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import IO, Any, Iterable, Iterator
 
 from treeseq.errors import CorpusFormatError
 
 
-def read_lines(path: str | Path) -> Iterator[tuple[int, str]]:
+def read_lines(path: str | Path, allow_empty: bool = False) -> Iterator[tuple[int, str]]:
     """Yield (1-based line number, line without its newline) from a UTF-8 file, plain or gzip.
 
+    A byte-order mark at the start is dropped.
+
     Raises:
-        CorpusFormatError: the file is missing or empty, or a line is not valid UTF-8.
+        CorpusFormatError: the file is missing, empty (unless `allow_empty`), not valid gzip (truncated, corrupt, or plain text
+            named .gz), or a line is not valid UTF-8.
     """
     path = Path(path)
     if not path.is_file():
         raise CorpusFormatError(f"{path}: no such file")
     opener = gzip.open if path.suffix == ".gz" else open
     seen_any = False
-    with opener(path, "rb") as handle:
-        for line_no, raw in enumerate(handle, start=1):
-            seen_any = True
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as err:
-                raise CorpusFormatError(
-                    f"{path}:{line_no}:{err.start + 1}: byte 0x{raw[err.start]:02x} is not valid UTF-8"
-                ) from None
-            yield line_no, line.rstrip("\r\n")
-    if not seen_any:
+    try:
+        with opener(path, "rb") as handle:
+            for line_no, line in decode_lines(handle, str(path)):
+                seen_any = True
+                yield line_no, line
+    except (EOFError, OSError, zlib.error) as err:  # gzip: truncated (EOFError), not gzip or corrupt
+        if isinstance(err, FileNotFoundError) or not path.suffix == ".gz":
+            raise CorpusFormatError(f"{path}: cannot be read ({err.strerror or err})") from None
+        raise CorpusFormatError(f"{path}: not a valid gzip file ({err or type(err).__name__})") from None
+    if not seen_any and not allow_empty:
         raise CorpusFormatError(f"{path}:1: the file is empty")
+
+
+def decode_lines(handle: IO[bytes], source: str) -> Iterator[tuple[int, str]]:
+    """(1-based line number, text without its line end) of a byte stream, lazily; a byte-order mark at
+    the start is dropped.
+
+    Raises:
+        CorpusFormatError: `source:line:column: byte 0x.. is not valid UTF-8`.
+    """
+    for line_no, raw in enumerate(handle, start=1):
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as err:
+            raise CorpusFormatError(f"{source}:{line_no}:{err.start + 1}: byte 0x{raw[err.start]:02x} is not valid UTF-8") from None
+        if line_no == 1 and line.startswith("\ufeff"):
+            line = line[1:]
+        yield line_no, line.rstrip("\r\n")
 
 
 def json_objects(lines: Iterable[tuple[int, str]], source: str) -> Iterator[tuple[int, dict[str, Any]]]:

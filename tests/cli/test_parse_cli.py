@@ -42,8 +42,8 @@ def test_parse_raw_text_formats(models: tuple[Path, Path]) -> None:
     parser, classifier = models
     result = runner.invoke(app, ["parse", "--model", str(parser)], input="The film is n't bad.\n\nIt's (really) good\n")
     assert result.exit_code == 0, result.output
-    lines = result.output.strip().splitlines()
-    assert len(lines) == 2 and lines[0].startswith("(X ") and "(X -LRB-)" in lines[1]
+    lines = result.output.splitlines()  # line-aligned: the blank line stays
+    assert len(lines) == 3 and lines[0].startswith("(X ") and lines[1] == "" and "(X -LRB-)" in lines[2]
     record = json.loads(runner.invoke(app, ["parse", "-m", str(classifier), "-f", "jsonl", "a b c d"]).output)
     assert record["tokens"] == ["a", "b", "c", "d"] and [0, 4] in record["spans"] and len(record["spans"]) == 3
     fast = runner.invoke(app, ["parse", "-m", str(parser), "--precision", "bf16", "--workers", "2", "a b c", "d e"])
@@ -53,12 +53,14 @@ def test_parse_raw_text_formats(models: tuple[Path, Path]) -> None:
 
 def test_classify_raw_text_and_brackets_together(models: tuple[Path, Path]) -> None:
     _, classifier = models
-    result = runner.invoke(app, ["classify", "-m", str(classifier), "-f", "jsonl", "The film is not bad at all.", "(X (X good) (X film))"])
+    result = runner.invoke(app, ["classify", "-m", str(classifier), "-f", "jsonl", "The film is not bad at all.", "(Spoilers) good film"])
     assert result.exit_code == 0, result.output
-    first, second = (json.loads(line) for line in result.output.strip().splitlines())
+    first, second = (json.loads(line) for line in result.output.strip().splitlines())  # raw text is raw text
     assert first["tokens"][-1] == "." and len(first["nodes"]) == 2 * len(first["tokens"]) - 1
-    assert second["nodes"][0]["text"] == "good film"
-    shown = runner.invoke(app, ["classify", "-m", str(classifier), "--input", "text", "(not a tree"])
+    assert second["tokens"][0] == "-LRB-" and second["words"][0] == "("
+    trees = runner.invoke(app, ["classify", "-m", str(classifier), "-f", "jsonl", "--trees", "(X (X good) (X film))"])
+    assert json.loads(trees.output)["nodes"][0]["text"] == "good film"
+    shown = runner.invoke(app, ["classify", "-m", str(classifier), "(not a tree"])
     assert shown.exit_code == 0 and "-LRB-" in shown.output
 
 

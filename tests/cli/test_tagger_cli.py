@@ -50,7 +50,7 @@ def test_tag_text_and_jsonl_with_character_offsets(pos_model: Path, nlu_model: P
     result = runner.invoke(app, ["tag", "--model", str(nlu_model), "--format", "jsonl"], input=text + "\n\n" + text + "\n")
     assert result.exit_code == 0, result.output
     records = [json.loads(line) for line in result.output.splitlines()]
-    assert len(records) == 2
+    assert len(records) == 3 and records[1] == {}  # line-aligned: a blank line gives an empty record
     record = records[0]
     assert set(record) >= {"intent", "intent_prob", "slots", "tokens", "tags"} and 0 <= record["intent_prob"] <= 1
     for slot in record["slots"]:

@@ -30,7 +30,7 @@ def test_translate_text_jsonl_attention_and_plots(model: Path, tmp_path: Path) -
     result = runner.invoke(app, ["translate", "--model", str(model), "--beam", "3", "--n-best", "2", "--format", "jsonl",
                                  "--attention", "--plot-attention", str(tmp_path / "plots")], input="Drei katze .\n")  # fmt: skip
     assert result.exit_code == 0, result.output
-    record = json.loads(result.output)
+    record = json.loads(result.stdout)
     scores = [t["score"] for t in record["translations"]]
     assert len(scores) == 2 and scores == sorted(scores, reverse=True) and "attention" in record["translations"][0]
     assert (tmp_path / "plots" / "attention-00001.png").stat().st_size > 0

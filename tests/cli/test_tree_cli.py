@@ -66,14 +66,14 @@ def test_evaluate_prints_fine_and_binary_accuracy_and_confusion(trained: Path, s
 
 def test_classify_labels_every_node(trained: Path) -> None:
     tree = "(X (X (X The) (X acting)) (X (X is) (X (X not) (X bad))))"
-    result = runner.invoke(app, ["classify", "--model", str(trained), "--format", "jsonl", tree])
+    result = runner.invoke(app, ["classify", "--model", str(trained), "--format", "jsonl", "--trees", tree])
     assert result.exit_code == 0, result.output
     record = json.loads(result.output)
     assert len(record["nodes"]) == 9 and record["nodes"][0]["text"] == "The acting is not bad"
     assert all(0 <= n["prob"] <= 1 and abs(sum(n["probs"]) - 1) < 1e-3 for n in record["nodes"])
-    brackets = runner.invoke(app, ["classify", "--model", str(trained), "--format", "brackets"], input=tree + "\n\n" + tree + "\n")
-    assert brackets.exit_code == 0 and len(brackets.output.splitlines()) == 2
-    shown = runner.invoke(app, ["classify", "--model", str(trained)], input=tree + "\n")
+    brackets = runner.invoke(app, ["classify", "--model", str(trained), "--format", "brackets", "--trees"], input=tree + "\n\n" + tree + "\n")
+    assert brackets.exit_code == 0 and brackets.output.splitlines()[1] == "" and len(brackets.output.splitlines()) == 3
+    shown = runner.invoke(app, ["classify", "--model", str(trained), "--trees"], input=tree + "\n")
     assert shown.exit_code == 0 and "└── " in shown.output and "not bad" in shown.output
 
 
@@ -112,11 +112,11 @@ def test_bad_training_data_exits_2_with_one_line_and_writes_nothing(
 
 
 def test_classify_bad_input_and_bad_model(trained: Path, tmp_path: Path) -> None:
-    result = runner.invoke(app, ["classify", "--model", str(trained)], input="(X (X a) (X b)\n")
+    result = runner.invoke(app, ["classify", "--model", str(trained), "--trees"], input="(X (X a) (X b)\n")
     assert result.exit_code == 2 and "<stdin>:1:1: unbalanced brackets" in result.output
     junk = tmp_path / "junk.pt"
     junk.write_text("hello")
-    result = runner.invoke(app, ["classify", "--model", str(junk), "(X a)"])
+    result = runner.invoke(app, ["classify", "--model", str(junk), "--trees", "(X a)"])
     assert result.exit_code == 2 and "not a treeseq model archive" in result.output
     assert len(result.output.strip().splitlines()) == 1
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Generic, Iterable, Iterator, Sequence, TypeVar
 
 from treeseq.config import TrainConfig, build_config, parse_overrides, read_config_file
-from treeseq.errors import ConfigError
+from treeseq.errors import ConfigError, CorpusFormatError, TreeseqError
 
 if TYPE_CHECKING:
     from treeseq.training.engine import FitResult
@@ -122,6 +122,14 @@ def init_vectors(embedding: Any, vocab: Any, path: str | Path | None, spacy_name
     logger.info("pretrained vectors for %d of %d words", found, len(vocab))
 
 
+def check_length(count: int, limit: int, where: str, unit: str, family: str) -> None:
+    """Raise CorpusFormatError (`where: problem`) for an input with nothing in it or over the limit."""
+    if count == 0:
+        raise CorpusFormatError(f"{where}: no {unit} to process")
+    if count > limit:
+        raise CorpusFormatError(f"{where}: {count} {unit} is over the {family}'s limit of {limit}; split the line or raise --max-length")
+
+
 def parameter_count(model: Any) -> int:
     return sum(p.numel() for p in model.parameters())
 
@@ -137,6 +145,16 @@ def run_fit(task: Any, model: Any, train_cfg: TrainConfig, output: Path, device:
                  epoch_hooks=hooks)  # fmt: skip
     shutdown(dist_info)
     return result
+
+
+@dataclass(frozen=True)
+class LineResult(Generic[R]):
+    """One input line's outcome: its result, or None for a blank line or (with skip_bad) a bad one."""
+
+    line: int
+    text: str
+    result: R | None = None
+    error: str | None = None
 
 
 class Predictor(Generic[R]):
@@ -173,6 +191,42 @@ class Predictor(Generic[R]):
             if not chunk:
                 return
             yield from self.predict(chunk, **options)
+
+    def predict_lines(self, lines: Iterable[tuple[int, str]], batch_size: int = 64, *, source: str = "<input>",
+                      skip_bad: bool = False, **options: Any) -> Iterator[LineResult[R]]:  # fmt: skip
+        """One LineResult per numbered input line, in order, reading at most `batch_size` lines ahead.
+
+        A blank line gives no result (the output stays line-aligned); so does, with `skip_bad`, a line
+        that cannot be processed, whose error is kept in the LineResult.
+
+        Raises:
+            TreeseqError: without `skip_bad`, the first line that cannot be processed (`source:LINE: problem`).
+        """
+        if batch_size < 1:
+            raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
+        stream = iter(lines)
+        while True:
+            chunk = list(itertools.islice(stream, batch_size))
+            if not chunk:
+                return
+            yield from self._predict_chunk(chunk, source, skip_bad, options)
+
+    def _predict_chunk(self, chunk: list[tuple[int, str]], source: str, skip_bad: bool, options: dict) -> list[LineResult[R]]:
+        filled = [(number, text) for number, text in chunk if not isinstance(text, str) or text.strip()]
+        found: dict[int, R] = {}
+        errors: dict[int, str] = {}
+        try:
+            results = self.predict([t for _, t in filled], source=source, line_numbers=[n for n, _ in filled], **options)
+            found = {number: result for (number, _), result in zip(filled, results)}
+        except TreeseqError:
+            if not skip_bad:
+                raise
+            for number, text in filled:  # one at a time, to find the bad lines
+                try:
+                    found[number] = self.predict([text], source=source, line_numbers=[number], **options)[0]
+                except TreeseqError as err:
+                    errors[number] = str(err)
+        return [LineResult(number, text, found.get(number), errors.get(number)) for number, text in chunk]
 
     def __call__(self, inputs: Sequence[Any], **options: Any) -> list[R]:
         return self.predict(inputs, **options)

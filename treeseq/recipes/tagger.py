@@ -13,7 +13,7 @@ from treeseq.corpora.readers.tagging import check_tagged, conllu_sentences, read
 from treeseq.data.tagging import Encoder, TaggedSentence
 from treeseq.device import resolve_device
 from treeseq.errors import ConfigError
-from treeseq.recipes.common import Announce, Family, Predictor, init_vectors, parameter_count, resolve_configs, run_fit
+from treeseq.recipes.common import Announce, Family, Predictor, check_length, init_vectors, parameter_count, resolve_configs, run_fit
 from treeseq.results import Report, Table, TagResult, chunk_slots
 from treeseq.tags import spans
 from treeseq.tokenize import blank_tokens, whitespace_tokens
@@ -30,6 +30,7 @@ FAMILY = Family(
     renames=(("output_layer", ("model", "output")),),
 )  # fmt: skip
 CONLLU_COLUMNS = {"upos": UPOS, "xpos": XPOS}
+MAX_TOKENS = 1000  # longest sentence tagged by default: a runaway line must not take the machine's memory
 
 
 def train(
@@ -102,10 +103,14 @@ class TaggerModel(Predictor[TagResult]):
 
     family = "tagger"
 
+    max_length = MAX_TOKENS
+
     @classmethod
-    def from_archive(cls, archive: dict, device: str = "auto", precision: str = "fp32", *,
+    def from_archive(cls, archive: dict, device: str = "auto", precision: str = "fp32", *, max_length: int | None = None,
                      path: Path | None = None) -> TaggerModel:  # fmt: skip
-        return cls(TaggerPredictor.from_archive(archive, resolve_device(device), precision), path)
+        model = cls(TaggerPredictor.from_archive(archive, resolve_device(device), precision), path)
+        model.max_length = max_length or MAX_TOKENS
+        return model
 
     @property
     def kind(self) -> str:
@@ -124,14 +129,23 @@ class TaggerModel(Predictor[TagResult]):
     def config(self) -> TaggerModelConfig:
         return self.predictor.cfg
 
-    def predict(self, inputs: Sequence[str | Sequence[str]], tokenized: bool = False) -> list[TagResult]:
+    def predict(self, inputs: Sequence[str | Sequence[str]], tokenized: bool = False, *, source: str = "<input>",
+                line_numbers: Sequence[int] | None = None) -> list[TagResult]:  # fmt: skip
         """Tag each input: raw text (spaCy's blank English tokenizer; with `tokenized`, split on
-        whitespace) or a list of tokens (offsets then refer to the tokens joined by single spaces)."""
+        whitespace) or a list of tokens (offsets then refer to the tokens joined by single spaces).
+
+        Raises:
+            CorpusFormatError: `source:LINE: problem` for a sentence with no tokens or more than
+                `max_length` (default 1,000).
+        """
         texts = [item if isinstance(item, str) else " ".join(item) for item in inputs]
         raw = [i for i, item in enumerate(inputs) if isinstance(item, str)]
         sentences: list[TaggedSentence] = [text_sentences([t], True)[0] for t in texts]
         for index, sentence in zip(raw, text_sentences([texts[i] for i in raw], tokenized)):
             sentences[index] = sentence
+        numbers = list(line_numbers) if line_numbers is not None else list(range(1, len(texts) + 1))
+        for number, sentence in zip(numbers, sentences):
+            check_length(len(sentence.tokens), self.max_length, f"{source}:{number}", "tokens", "tagger")
         predictions = self.predictor.predict(sentences) if sentences else []
         return [self._result(text, s, p) for text, s, p in zip(texts, sentences, predictions)]
 

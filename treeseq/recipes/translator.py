@@ -12,7 +12,7 @@ from treeseq.checkpoint import load_archive
 from treeseq.corpora.readers.parallel import read_split
 from treeseq.device import resolve_device
 from treeseq.errors import CorpusFormatError
-from treeseq.recipes.common import Announce, Family, Predictor, parameter_count, resolve_configs, run_fit
+from treeseq.recipes.common import Announce, Family, Predictor, check_length, parameter_count, resolve_configs, run_fit
 from treeseq.results import Report, TranslationHypothesis, TranslationResult
 from treeseq.tasks.translator import (
     TRAIN_DEFAULTS, Codec, DecodeConfig, Translation, TranslatorDataConfig, TranslatorModelConfig, TranslatorPredictor,
@@ -21,6 +21,7 @@ from treeseq.tasks.translator import (
 from treeseq.training.distributed import init_distributed
 from treeseq.training.engine import FitResult, paths_for
 
+MAX_SUBWORDS = 1000  # longest source decoded by default (subwords)
 FAMILY = Family(
     "translator", TranslatorModelConfig, TranslatorDataConfig, tuple(TRAIN_DEFAULTS.items()),
     renames=(("batch_tokens", ("train", "batch_size")),),
@@ -75,10 +76,14 @@ class TranslatorModel(Predictor[TranslationResult]):
 
     family = "translator"
 
+    max_length = MAX_SUBWORDS
+
     @classmethod
-    def from_archive(cls, archive: dict, device: str = "auto", precision: str = "fp32", *,
+    def from_archive(cls, archive: dict, device: str = "auto", precision: str = "fp32", *, max_length: int | None = None,
                      path: Path | None = None) -> TranslatorModel:  # fmt: skip
-        return cls(TranslatorPredictor.from_archive(archive, resolve_device(device), precision), path)
+        model = cls(TranslatorPredictor.from_archive(archive, resolve_device(device), precision), path)
+        model.max_length = max_length or MAX_SUBWORDS
+        return model
 
     @property
     def config(self) -> TranslatorModelConfig:
@@ -89,7 +94,8 @@ class TranslatorModel(Predictor[TranslationResult]):
         return self.predictor.data_cfg.src, self.predictor.data_cfg.tgt
 
     def predict(self, inputs: Sequence[str], beam: int = 5, n_best: int = 1, alpha: float = 0.6,
-                max_len_ratio: float = 1.5, attention: bool = False) -> list[TranslationResult]:  # fmt: skip
+                max_len_ratio: float = 1.5, attention: bool = False, *, source: str = "<input>",
+                line_numbers: Sequence[int] | None = None) -> list[TranslationResult]:  # fmt: skip
         """The n best translations of each sentence.
 
         Args:
@@ -97,8 +103,16 @@ class TranslatorModel(Predictor[TranslationResult]):
             alpha: length penalty exponent (GNMT; 0: none).
             max_len_ratio: output budget, this ratio times the source subwords plus 10.
             attention: keep each hypothesis's attention matrix (target pieces x source pieces).
+            source, line_numbers: name the inputs in errors (`source:LINE`).
+
+        Raises:
+            CorpusFormatError: a sentence of more than `max_length` subwords (default 1,000).
         """
         cfg = DecodeConfig(beam_size=beam, alpha=alpha, max_len_ratio=max_len_ratio, n_best=n_best)
+        numbers = list(line_numbers) if line_numbers is not None else list(range(1, len(inputs) + 1))
+        for number, pieces in zip(numbers, self.predictor.codec.src.encode(list(inputs))):
+            if len(pieces) > self.max_length:
+                check_length(len(pieces), self.max_length, f"{source}:{number}", "subwords", "translator")
         return [_result(t) for t in self.predictor.translate(list(inputs), cfg, attention)]
 
     def score(self, sources: Sequence[str], references: Sequence[str]) -> list[float]:

@@ -8,7 +8,7 @@ from typing import Any, Callable, Sequence
 import torch
 
 from treeseq.checkpoint import load_archive
-from treeseq.corpora.readers.ptb import read_trees
+from treeseq.corpora.readers.ptb import parse_tree_line, read_trees
 from treeseq.device import autocast_dtype, resolve_device
 from treeseq.errors import ConfigError
 from treeseq.recipes.common import Announce, Family, Predictor, init_vectors, parameter_count, resolve_configs, run_fit
@@ -123,11 +123,12 @@ class TreeModel(Predictor[TreeResult]):
         return self.predictor.cfg
 
     def predict(self, inputs: Sequence[str | Tree], batch_size: int = 256, source: str = "<input>",
-                line_numbers: Sequence[int] | None = None) -> list[TreeResult]:  # fmt: skip
+                line_numbers: Sequence[int] | None = None, brackets: bool = False) -> list[TreeResult]:  # fmt: skip
         """Label every node of each input: a raw sentence (tokenized like the treebank, then parsed) or a Tree.
 
         Args:
             source, line_numbers: name the inputs in errors (`source:LINE`); by default LINE counts from 1.
+            brackets: strings are bracketed trees (`(X (X The) (X film))`, labels ignored), not raw text.
 
         Raises:
             CorpusFormatError: `source:LINE: problem` for a sentence that cannot be parsed (no tokens,
@@ -141,6 +142,8 @@ class TreeModel(Predictor[TreeResult]):
         trees: list[Tree | None] = []
         raw: dict[int, list[str]] = {}
         for index, item in enumerate(inputs):
+            if brackets and isinstance(item, str):
+                item = parse_tree_line(item, f"{source}:{numbers[index]}")
             if isinstance(item, Tree):
                 texts.append(None)
                 words.append(tuple(raw_form(t) for t in item.tokens))

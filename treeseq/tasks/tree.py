@@ -290,8 +290,8 @@ class TreePredictor:
             return self.spacy.parse_tokens([list(tokens) for tokens in sentences])
         if self.parser is None:
             raise ConfigError(
-                "this model carries no parser: give bracketed trees, retrain with `train tree --parser FILE`, "
-                "or use --spacy-model NAME"
+                "this model carries no parser for raw text: give bracketed trees (--trees), retrain with "
+                "`train tree --parser FILE`, or use --spacy-model NAME"
             )
         return self.parser.parse_tokens(sentences, source)
 
