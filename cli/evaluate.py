@@ -25,7 +25,7 @@ def evaluate(
     max_length: Annotated[Optional[int], typer.Option("--max-length", help="With --parse: the parser's sentence length limit.", min=1)] = None,
     beam: Annotated[Optional[int], typer.Option("--beam", help="Translators: beam size (default 5; 1: greedy).", min=1)] = None,
     precision: Annotated[str, typer.Option(help="fp32, or bf16 (autocast at inference: faster on CPUs with bf16 units).")] = "fp32",
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Translators: also write the translations here, one a line.", dir_okay=False)] = None,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Also write the predictions here: translations one a line, parses as brackets, tree and tagger results as JSONL.", dir_okay=False)] = None,
     device: Device = "auto",
     verbose: Verbose = False,
 ) -> None:
@@ -42,8 +42,7 @@ def evaluate(
 
         family = load_archive(model).get("task")
         options: dict[str, Any] = {}
-        _refuse(family, parse=(parse, "tree"), max_length=(max_length, "tree"), beam=(beam, "translator"),
-                output=(output, "translator"))  # fmt: skip
+        _refuse(family, parse=(parse, "tree"), max_length=(max_length, "tree"), beam=(beam, "translator"))
         if family == "tree":
             options["parse"] = parse
         if family == "translator":
@@ -51,11 +50,19 @@ def evaluate(
         loaded = api.load(model, device, precision, **({"max_length": max_length} if family == "tree" else {}))
         report = api.evaluate(loaded, data_dir, split, predictions=output is not None, **options)
         if output is not None:
-            write_text_atomic("".join(line + "\n" for line in report.predictions or []), output)
+            write_text_atomic("".join(_prediction_line(p) for p in report.predictions or []), output)
         if format == "jsonl":
             typer.echo(json.dumps(report.to_dict(), ensure_ascii=False))
         else:
             print_report(report)
+
+
+def _prediction_line(prediction: Any) -> str:
+    if isinstance(prediction, str):
+        return prediction + "\n"
+    if hasattr(prediction, "brackets") and not hasattr(prediction, "nodes"):  # a parse
+        return prediction.brackets() + "\n"
+    return json.dumps(prediction.to_dict(), ensure_ascii=False) + "\n"
 
 
 def _refuse(family: str | None, **given: tuple[Any, str]) -> None:

@@ -1,27 +1,93 @@
-"""What every `treeseq train ...` command shares: the options, calling `treeseq.train`, the console lines."""
+"""What every `treeseq train ...` command shares: the options, declared once, calling `treeseq.train`,
+and the console lines.
+
+`train_command(app, family)` registers a family's command: the family's own options (its function's
+parameters) followed by every shared training option, with the family's resolved defaults in the help.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import inspect
 import os
+import typing
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Callable, Optional
 
 import typer
 
-from treeseq.cli.common import cli_errors, console, setup_logging
+from treeseq.cli.common import DataDir, Device, Verbose, cli_errors, console, setup_logging
+from treeseq.config import FAMILY_TRAIN_DEFAULTS, OPTIMIZERS, SCHEDULES, TrainConfig
 
 if TYPE_CHECKING:
     from treeseq.training.engine import FitResult, TrainState
 
-# The options every `train` command takes, declared once.
+Opt = Optional
 Output = Annotated[Path, typer.Option("--output", "-o", help="Where to write the best model archive.", dir_okay=False)]
-Epochs = Annotated[Optional[int], typer.Option(help="Training epochs (default: the model family's).", min=1)]
-TrainSeed = Annotated[Optional[int], typer.Option("--seed", help="Random seed (default 1).")]
-Resume = Annotated[bool, typer.Option(help="Continue exactly from <output stem>.last.pt.")]
-ConfigFile = Annotated[Optional[Path], typer.Option("--config", help="TOML file with model, train (and data) sections, e.g. docs/configs/sst-fine.toml.")]
-Overrides = Annotated[Optional[list[str]], typer.Option("--set", help="Override a setting: SECTION.KEY=VALUE.")]
-Precision = Annotated[Optional[str], typer.Option(help="fp32, bf16 or fp16 (autocast).")]
-Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or epoch lines.")]
+Vectors = Annotated[Opt[Path], typer.Option(help="word2vec/GloVe text file to initialise the word embeddings.")]
+SpacyVectors = Annotated[Opt[str], typer.Option(help="Initialise the word embeddings from a spaCy pipeline's vectors.")]
+TrainFile = Annotated[str, typer.Option(help="Training trees inside --data-dir.")]
+DevFile = Annotated[str, typer.Option(help="Development trees inside --data-dir.")]
+
+
+def _default(family: str, name: str) -> Any:
+    defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
+    return FAMILY_TRAIN_DEFAULTS[family].get(name, defaults[name])
+
+
+def shared_options(family: str) -> list[inspect.Parameter]:
+    """The training options of every `train` command, their help showing this family's defaults."""
+    d = functools.partial(_default, family)
+    batch_unit = "padded target tokens" if family == "translator" else "sentences"
+    specs: list[tuple[str, Any, Any]] = [
+        ("epochs", Annotated[Opt[int], typer.Option(help=f"Training epochs (default: {d('epochs')}).", min=1, show_default=False)], None),
+        ("seed", Annotated[Opt[int], typer.Option(help=f"Random seed (default: {d('seed')}).", show_default=False)], None),
+        ("batch_size", Annotated[Opt[int], typer.Option("--batch-size", help=f"{batch_unit.capitalize()} per batch (default: {d('batch_size')}).", min=1, show_default=False)], None),
+        ("optimizer", Annotated[Opt[str], typer.Option(help=f"{', '.join(OPTIMIZERS)} (default: {d('optimizer')}).", show_default=False)], None),
+        ("lr", Annotated[Opt[float], typer.Option(help=f"Learning rate (default: {d('lr')}).", show_default=False)], None),
+        ("weight_decay", Annotated[Opt[float], typer.Option(help=f"Weight decay of dense weights (default: {d('weight_decay')}).", show_default=False)], None),
+        ("schedule", Annotated[Opt[str], typer.Option(help=f"{', '.join(SCHEDULES)} (default: {d('schedule')}).", show_default=False)], None),
+        ("clip_norm", Annotated[Opt[float], typer.Option(help=f"Gradient-norm clipping, 0 off (default: {d('clip_norm')}).", show_default=False)], None),
+        ("patience", Annotated[Opt[int], typer.Option(help=f"Stop after N epochs without dev improvement, 0 never (default: {d('patience')}).", show_default=False)], None),
+        ("checkpoint_every", Annotated[Opt[int], typer.Option(help="Also write the last checkpoint every N steps (default: at epoch ends).", show_default=False)], None),
+        ("precision", Annotated[Opt[str], typer.Option(help=f"fp32, bf16 or fp16 (autocast) (default: {d('precision')}).", show_default=False)], None),
+        ("device", Device, "auto"),
+        ("resume", Annotated[bool, typer.Option(help="Continue exactly from <output stem>.last.pt.")], False),
+        ("config", Annotated[Opt[Path], typer.Option("--config", help="TOML file with [model], [train] (and [data]) sections.")], None),
+        ("set_", Annotated[Opt[list[str]], typer.Option("--set", help="Override a setting: SECTION.KEY=VALUE.")], None),
+        ("quiet", Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or epoch lines.")], False),
+        ("verbose", Verbose, False),
+    ]
+    return [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation)
+            for name, annotation, default in specs]  # fmt: skip
+
+
+def train_command(app: typer.Typer, family: str) -> Callable[[Callable[..., dict]], Callable[..., None]]:
+    """Register `treeseq train FAMILY`: the decorated function takes the family's own options and returns
+    them as `treeseq.train` options (converted where needed); the shared options are added here."""
+
+    def register(func: Callable[..., dict]) -> Callable[..., None]:
+        hints = typing.get_type_hints(func, include_extras=True)
+        own = [p.replace(annotation=hints[p.name]) for p in inspect.signature(func).parameters.values()]
+        head = [inspect.Parameter("data_dir", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=DataDir),
+                inspect.Parameter("output", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Output)]  # fmt: skip
+        shared = shared_options(family)
+        names = {p.name for p in shared}
+
+        @functools.wraps(func)
+        def command(data_dir: Path, output: Path, **values: Any) -> None:
+            common = {k: v for k, v in values.items() if k in names}
+            options = func(**{k: v for k, v in values.items() if k not in names})
+            run_train(family, data_dir, output, common.pop("quiet"), common.pop("verbose"), **common, **options)
+
+        command.__signature__ = inspect.Signature(head + [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in own] + shared)  # type: ignore[attr-defined]
+        command.__annotations__ = {p.name: p.annotation for p in command.__signature__.parameters.values()}  # type: ignore[attr-defined]
+        del command.__wrapped__  # Typer reads __signature__, not the wrapped function's
+        app.command(family)(command)
+        return command
+
+    return register
 
 
 def run_train(family: str, data_dir: Path, output: Path, quiet: bool, verbose: bool, **options: Any) -> None:

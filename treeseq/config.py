@@ -13,6 +13,13 @@ from treeseq.errors import ConfigError
 Precision = Literal["fp32", "bf16", "fp16"]
 OPTIMIZERS = ("adagrad", "adam", "adamw", "sgd")
 SCHEDULES = ("constant", "linear", "cosine", "plateau")
+# Each family's training defaults over TrainConfig's own (a config file, --set and options still win).
+FAMILY_TRAIN_DEFAULTS: dict[str, dict[str, Any]] = {
+    "tree": {},
+    "parser": {"epochs": 10, "batch_size": 32, "optimizer": "adam", "lr": 2e-3, "weight_decay": 0.0, "clip_norm": 5.0},
+    "tagger": {"optimizer": "adam", "lr": 2e-3, "batch_size": 32, "weight_decay": 0.0, "epochs": 20, "clip_norm": 5.0},
+    "translator": {"optimizer": "adam", "lr": 1e-3, "batch_size": 4096, "weight_decay": 0.0, "epochs": 10, "clip_norm": 1.0},
+}
 
 
 @dataclass(frozen=True)

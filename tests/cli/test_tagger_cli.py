@@ -12,7 +12,7 @@ from treeseq.checkpoint import load_archive
 
 runner = CliRunner()
 SAMPLES = Path(__file__).resolve().parents[2] / "corpora" / "samples"
-SMALL = ["--epochs", "4", "--word-dim", "16", "--hidden-size", "16", "--layers", "1", "--set", "model.char_out=8",
+SMALL = ["--epochs", "4", "--embed-dim", "16", "--hidden-size", "16", "--layers", "1", "--set", "model.char_out=8",
          "--set", "train.lr=0.01", "--quiet", "--device", "cpu"]  # fmt: skip
 
 

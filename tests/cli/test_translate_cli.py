@@ -17,7 +17,7 @@ def model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("tr") / "m.pt"
     result = runner.invoke(app, ["train", "translator", "--data-dir", str(SAMPLE), "--src", "de", "--tgt", "en",
                                  "--output", str(out), "--epochs", "3", "--hidden-size", "24", "--embed-dim", "24",
-                                 "--vocab-size", "400", "--batch-tokens", "600", "--lr", "0.01", "--quiet",
+                                 "--vocab-size", "400", "--batch-size", "600", "--lr", "0.01", "--quiet",
                                  "--device", "cpu", "--set", "data.dev_subset=10"])  # fmt: skip
     assert result.exit_code == 0, result.output
     return out

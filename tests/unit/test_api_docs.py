@@ -30,7 +30,7 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     treeseq.train("tagger", SAMPLES / "pos", runs / "ewt.pt", epochs=1, hidden_size=16, word_dim=16, **quiet)
     treeseq.train("tagger", SAMPLES / "nlu", runs / "atis.pt", epochs=3, hidden_size=16, word_dim=16, **quiet)
     treeseq.train("translator", SAMPLES / "parallel", runs / "de-en.pt", epochs=1, hidden_size=24, embed_dim=24,
-                  vocab_size=400, batch_tokens=600, lr=0.01, overrides=["data.dev_subset=10"], **quiet)  # fmt: skip
+                  vocab_size=400, batch_size=600, lr=0.01, overrides=["data.dev_subset=10"], **quiet)  # fmt: skip
     return folder
 
 

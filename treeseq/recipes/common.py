@@ -93,6 +93,7 @@ def resolve_configs(family: Family, config_file: str | Path | None, overrides: S
     explicit = split_options(family, options)
     if saved is not None:
         stored = saved["config"]
+        _refuse_changes(family, stored, explicit, sets)
         return Configs(
             build_config(family.model, "model", stored["model"]),
             build_config(TrainConfig, "train", saved["training"]["train_config"], explicit["train"]),
@@ -104,6 +105,22 @@ def resolve_configs(family: Family, config_file: str | Path | None, overrides: S
         build_config(TrainConfig, "train", dict(family.train_defaults), *layers["train"]),
         build_config(family.data, "data", *layers["data"]) if family.data is not None else None,
     )
+
+
+def _refuse_changes(family: Family, stored: dict, explicit: dict[str, dict], sets: dict[str, dict]) -> None:
+    """On resume the archive's model and data settings hold: an option or --set that differs is an error."""
+    for section in ("model", "data"):
+        if section not in family.sections():
+            continue
+        resolved = {f.name: f for f in fields(family.sections()[section])}
+        for name, value in {**sets.get(section, {}), **explicit[section]}.items():
+            if name not in resolved:
+                raise ConfigError(f"unknown setting {section}.{name}; known: {', '.join(sorted(resolved))}")
+            have = build_config(family.sections()[section], section, stored.get(section, {}))
+            wanted = build_config(family.sections()[section], section, stored.get(section, {}), {name: value})
+            if getattr(wanted, name) != getattr(have, name):
+                raise ConfigError(f"--resume: {section}.{name} is {getattr(have, name)!r} in the checkpoint, "
+                                  f"not {getattr(wanted, name)!r}; drop the option or train a new model")  # fmt: skip
 
 
 def init_vectors(embedding: Any, vocab: Any, path: str | Path | None, spacy_name: str | None) -> None:

@@ -27,7 +27,7 @@ from treeseq.vocab import Vocab
 
 FAMILY = Family(
     "tagger", TaggerModelConfig, TaggerDataConfig, tuple(TRAIN_DEFAULTS.items()),
-    renames=(("output_layer", ("model", "output")),),
+    renames=(("output_layer", ("model", "output")), ("embed_dim", ("model", "word_dim"))),
 )  # fmt: skip
 CONLLU_COLUMNS = {"upos": UPOS, "xpos": XPOS}
 MAX_TOKENS = 1000  # longest sentence tagged by default: a runaway line must not take the machine's memory

@@ -24,7 +24,6 @@ from treeseq.training.engine import FitResult, paths_for
 MAX_SUBWORDS = 1000  # longest source decoded by default (subwords)
 FAMILY = Family(
     "translator", TranslatorModelConfig, TranslatorDataConfig, tuple(TRAIN_DEFAULTS.items()),
-    renames=(("batch_tokens", ("train", "batch_size")),),
 )  # fmt: skip
 
 
@@ -48,7 +47,7 @@ def train(
 
     Args:
         options: model settings (rnn, attention, hidden_size, embed_dim, ...), data settings (src, tgt,
-            vocab_size, strict, ...) and training settings (epochs, batch_tokens, lr, ...).
+            vocab_size, strict, ...) and training settings (epochs, batch_size: padded target tokens a batch, lr, ...).
     """
     data_dir, output = Path(data_dir), Path(output)
     saved = load_archive(paths_for(output)[0], task="translator") if resume else None

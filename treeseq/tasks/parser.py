@@ -17,7 +17,7 @@ import torch
 from torch import Tensor, nn
 
 from treeseq.checkpoint import make_archive
-from treeseq.config import TrainConfig
+from treeseq.config import FAMILY_TRAIN_DEFAULTS, TrainConfig
 from treeseq.device import autocast, epoch_rng
 from treeseq.errors import ConfigError, CorpusFormatError
 from treeseq.metrics import bracket_scores
@@ -33,7 +33,7 @@ from treeseq.vocab import Vocab
 
 TASK = "parser"
 # Engine defaults for `train parser` (the classifier's adagrad defaults do not suit a BiLSTM).
-TRAIN_DEFAULTS = {"epochs": 10, "batch_size": 32, "optimizer": "adam", "lr": 2e-3, "weight_decay": 0.0, "clip_norm": 5.0}
+TRAIN_DEFAULTS = FAMILY_TRAIN_DEFAULTS["parser"]
 
 
 @dataclass(frozen=True)

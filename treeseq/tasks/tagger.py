@@ -16,7 +16,7 @@ import torch
 from torch import Tensor, nn
 
 from treeseq.checkpoint import make_archive
-from treeseq.config import TrainConfig, choice
+from treeseq.config import FAMILY_TRAIN_DEFAULTS, TrainConfig, choice
 from treeseq.data.batching import budget_batches, pooled_batches
 from treeseq.data.tagging import (
     Encoder, TaggedSentence, TaggingBatch, TaggingExample, collate,
@@ -34,7 +34,7 @@ TASK = "tagger"
 KINDS = ("pos", "slots", "nlu")
 METRICS = {"pos": "acc", "slots": "slot_f1", "nlu": "nlu_mean"}
 # The engine's defaults suit tree models; taggers start from these (a TOML file or --set still wins).
-TRAIN_DEFAULTS = {"optimizer": "adam", "lr": 2e-3, "batch_size": 32, "weight_decay": 0.0, "epochs": 20, "clip_norm": 5.0}
+TRAIN_DEFAULTS = FAMILY_TRAIN_DEFAULTS["tagger"]
 logger = logging.getLogger(__name__)
 
 

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from treeseq.checkpoint import make_archive
-from treeseq.config import TrainConfig, choice
+from treeseq.config import FAMILY_TRAIN_DEFAULTS, TrainConfig, choice
 from treeseq.data.parallel import PairExample, Seq2SeqBatch, SentencePair, collate_pairs, collate_sources, pair_batches
 from treeseq.decoding import Hypothesis
 from treeseq.decoding.beam import beam_search
@@ -28,7 +28,7 @@ from treeseq.nn.attention import ATTENTIONS
 from treeseq.subwords import BOS_ID, EOS_ID, SUBWORD_TYPES, Subwords
 
 TASK = "translator"
-TRAIN_DEFAULTS = {"optimizer": "adam", "lr": 1e-3, "batch_size": 4096, "weight_decay": 0.0, "epochs": 10, "clip_norm": 1.0}
+TRAIN_DEFAULTS = FAMILY_TRAIN_DEFAULTS["translator"]
 logger = logging.getLogger(__name__)
 
 

@@ -1,0 +1,120 @@
+"""One command surface: the same spellings everywhere, line-aligned streams, refusals with a reason."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+import treeseq
+from treeseq.cli.main import app
+
+runner = CliRunner()
+SAMPLES = Path(__file__).resolve().parents[2] / "corpora" / "samples"
+PREDICTING = ("classify", "parse", "tag", "translate")
+PREDICT_OPTIONS = {"--input", "-i", "--output", "-o", "--format", "-f", "--batch-size", "--threads", "--device",
+                   "--precision", "--quiet", "--skip-bad", "--max-length", "--verbose", "--model", "-m"}  # fmt: skip
+TRAIN_OPTIONS = {"--data-dir", "--output", "-o", "--epochs", "--seed", "--batch-size", "--optimizer", "--lr",
+                 "--weight-decay", "--schedule", "--clip-norm", "--patience", "--checkpoint-every", "--precision",
+                 "--device", "--resume", "--config", "--set", "--quiet", "--verbose", "--embed-dim", "--hidden-size",
+                 "--dropout"}  # fmt: skip
+
+
+def options_of(command) -> set[str]:  # noqa: ANN001 (a click command, as Typer builds it)
+    return {name for param in command.params for name in (*param.opts, *param.secondary_opts)}
+
+
+def test_shared_options_have_one_spelling_on_every_command() -> None:
+    root = typer.main.get_command(app)
+    assert set(PREDICTING) <= set(root.commands)  # type: ignore[attr-defined]
+    for name in PREDICTING:
+        missing = PREDICT_OPTIONS - options_of(root.commands[name])
+        assert not missing, (name, missing)
+    train = root.commands["train"]
+    assert set(train.commands) == {"tree", "parser", "tagger", "translator"}
+    for name, command in train.commands.items():
+        missing = TRAIN_OPTIONS - options_of(command)
+        assert not missing, (name, missing)
+        assert not {"--word-dim", "--batch-tokens"} & options_of(command)  # the old second spellings
+    assert "--trees" in options_of(root.commands["classify"])
+    for args in (["--version"], ["-h"], ["tag", "-h"], ["train", "tagger", "-h"]):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 0, (args, result.output)
+    assert runner.invoke(app, ["--version"]).output.strip() == f"treeseq {treeseq.__version__}"
+    shown = runner.invoke(app, ["train", "translator", "-h"], env={"COLUMNS": "200"}).output
+    assert "(default: 0.001)" in shown and "(default: 4096)" in shown  # the family's own defaults
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    runs, quiet = tmp_path_factory.mktemp("surface"), {"progress": False, "device": "cpu"}
+    treeseq.train("parser", SAMPLES / "sentiment", runs / "parser.pt", epochs=1, hidden_size=16,
+                  overrides=["model.mlp_size=16", "model.embed_dim=8", "model.char_out=8"], **quiet)  # fmt: skip
+    treeseq.train("tree", SAMPLES / "sentiment", runs / "sst.pt", epochs=1, embed_dim=12, hidden_size=12,
+                  parser=runs / "parser.pt", **quiet)  # fmt: skip
+    treeseq.train("tagger", SAMPLES / "pos", runs / "pos.pt", epochs=1, hidden_size=8, embed_dim=8, **quiet)
+    treeseq.train("tagger", SAMPLES / "nlu", runs / "nlu.pt", epochs=1, hidden_size=8, embed_dim=8, **quiet)
+    return {p.stem: p for p in runs.glob("*.pt") if not p.name.endswith(".last.pt")}
+
+
+def test_output_stays_line_aligned_and_skip_bad_keeps_going(models: dict[str, Path], tmp_path: Path) -> None:
+    lines = "It is good .\n\na b c d e f g\n(Spoilers) a fine film\n"
+    stopped = runner.invoke(app, ["parse", "-m", str(models["parser"]), "--max-length", "6"], input=lines)
+    assert stopped.exit_code == 2 and "<stdin>:3: 7 tokens is over the parser's limit of 6" in stopped.output
+    kept = runner.invoke(app, ["parse", "-m", str(models["parser"]), "--max-length", "6", "--skip-bad", "-f", "jsonl"], input=lines)
+    assert kept.exit_code == 0, kept.output
+    records = [json.loads(line) for line in kept.stdout.splitlines()]
+    assert len(records) == 4 and records[1] == {} and records[2] == {} and records[3]["tokens"][0] == "-LRB-"
+    assert "1 line(s) skipped" in kept.output
+    for command, model in (("classify", "sst"), ("tag", "pos"), ("tag", "nlu")):
+        result = runner.invoke(app, [command, "-m", str(models[model]), "-f", "jsonl", "--batch-size", "2"], input=lines)
+        assert result.exit_code == 0, result.output
+        out = result.stdout.splitlines()
+        assert len(out) == 4 and out[1] == "{}" and json.loads(out[3])["text"] == "(Spoilers) a fine film", command
+
+
+def test_input_and_output_files(models: dict[str, Path], tmp_path: Path) -> None:
+    source = tmp_path / "in.txt"
+    source.write_text("The cat sat .\n\nA dog ran .\n", encoding="utf-8")
+    target = tmp_path / "out" / "tags.jsonl"
+    result = runner.invoke(app, ["tag", "-m", str(models["pos"]), "-i", str(source), "-o", str(target), "-f", "jsonl"])
+    assert result.exit_code == 0 and result.stdout == ""
+    direct = runner.invoke(app, ["tag", "-m", str(models["pos"]), "-f", "jsonl"], input=source.read_text(encoding="utf-8"))
+    assert target.read_text(encoding="utf-8") == direct.stdout and len(direct.stdout.splitlines()) == 3
+    assert not [p for p in target.parent.iterdir() if p.name.startswith(".")]  # no temporary file left
+
+
+def test_stdin_is_checked_like_a_file(models: dict[str, Path]) -> None:
+    result = runner.invoke(app, ["tag", "-m", str(models["pos"])], input=b"good line\nbad \xff byte\n")
+    assert result.exit_code == 2 and "<stdin>:2:5: byte 0xff is not valid UTF-8" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_conllu_from_arguments_and_refused_for_slot_models(models: dict[str, Path]) -> None:
+    result = runner.invoke(app, ["tag", "-m", str(models["pos"]), "-f", "conllu", "The cat sat."])
+    assert result.exit_code == 0 and result.stdout.startswith("# text = The cat sat.\n1\tThe\t_\t")
+    assert len([line for line in result.stdout.splitlines() if line[:1].isdigit()]) == 4
+    refused = runner.invoke(app, ["tag", "-m", str(models["nlu"]), "-f", "conllu", "flights to boston"])
+    assert refused.exit_code == 2 and "not a CoNLL-U part-of-speech column" in refused.output
+
+
+def test_evaluate_refuses_options_the_model_cannot_use_and_writes_predictions(models: dict[str, Path], tmp_path: Path) -> None:
+    refused = runner.invoke(app, ["evaluate", "-m", str(models["pos"]), "--data-dir", str(SAMPLES / "pos"), "--beam", "3"])
+    assert refused.exit_code == 2 and "--beam applies to translator models" in refused.output
+    out = tmp_path / "pred.jsonl"
+    result = runner.invoke(app, ["evaluate", "-m", str(models["sst"]), "--data-dir", str(SAMPLES / "sentiment"), "-f", "jsonl", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert len(out.read_text(encoding="utf-8").splitlines()) == report["sentences"]
+
+
+def test_resume_refuses_a_model_option_that_contradicts_the_checkpoint(models: dict[str, Path], tmp_path: Path) -> None:
+    out = tmp_path / "m.pt"
+    base = ["train", "tagger", "--data-dir", str(SAMPLES / "pos"), "--output", str(out), "--hidden-size", "8", "--embed-dim", "8", "--quiet"]
+    assert runner.invoke(app, [*base, "--epochs", "1"]).exit_code == 0
+    refused = runner.invoke(app, [*base, "--epochs", "2", "--resume", "--hidden-size", "16"])
+    assert refused.exit_code == 2 and "model.hidden_size is 8 in the checkpoint, not 16" in refused.output
+    assert runner.invoke(app, [*base, "--epochs", "2", "--resume"]).exit_code == 0
