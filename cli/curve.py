@@ -9,13 +9,13 @@ import typer
 from rich.table import Table
 
 from treeseq.cli.common import Verbose, cli_errors, console
-from treeseq.curves import metric_names, plot_curve, read_epochs
+from treeseq.curves import metric_names, metric_value, plot_curve, read_epochs
 from treeseq.errors import ConfigError
 
 
 def curve(
     metrics: Annotated[Path, typer.Argument(help="A training run's metrics log (<output stem>.metrics.jsonl).", exists=True, dir_okay=False)],
-    metric: Annotated[Optional[str], typer.Option("--metric", help="Dev metric to show (default: the first logged, e.g. bleu, f1, accuracy).")] = None,
+    metric: Annotated[Optional[str], typer.Option("--metric", help="Dev metric to show (default: the one the run selected models on, e.g. root_acc, f1, bleu).")] = None,
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Also draw the curve: a .png or .svg file.", dir_okay=False)] = None,
     title: Annotated[str, typer.Option(help="Title of the picture.")] = "",
     verbose: Verbose = False,
@@ -26,13 +26,13 @@ def curve(
             raise ConfigError(f"--output {output}: the file name must end in .png or .svg")
         epochs = read_epochs(metrics)
         names = metric_names(epochs)
-        chosen = metric or names[0]
+        chosen = metric or epochs[-1].get("metric") or names[0]  # the run's selection metric
         if chosen not in names:
             raise ConfigError(f"--metric {chosen!r}: this log has {', '.join(names)}")
         table = Table("epoch", f"dev {chosen}", "train loss", "seconds")
         for record in epochs:
-            value = record.get(f"dev_{chosen}")
-            table.add_row(str(record["epoch"]), "" if value is None else f"{100 * value:.2f}",
+            value = metric_value(record, chosen)
+            table.add_row(str(record["epoch"]), "" if value is None else f"{value:.2f}",
                           f"{record.get('train_loss', float('nan')):.4f}", f"{record.get('seconds', 0):.0f}")  # fmt: skip
         console.print(table)
         if output is not None:

@@ -109,7 +109,7 @@ def run_train(family: str, data_dir: Path, output: Path, quiet: bool, verbose: b
 
 def print_epoch(state: TrainState, record: dict) -> None:
     """One line per epoch: training loss, every dev metric, throughput, `*` when the best so far."""
-    dev = ", ".join(f"{k[4:]} {v * 100:.2f}" for k, v in record.items() if k.startswith("dev_"))
+    dev = ", ".join(f"{k[4:]} {v:.2f}" if "loss" not in k else f"{k[4:]} {v:.4f}" for k, v in record.items() if k.startswith("dev_"))
     mark = " *" if record["improved"] else ""
     rate = next((f"{v:,.0f} {k[:-6]}/s" for k, v in record.items() if k.endswith("_per_s")), "")
     console.print(f"epoch {record['epoch']:3d}  loss {record['train_loss']:.4f}  dev {dev}  {rate}{mark}")
@@ -124,7 +124,9 @@ def print_result(result: FitResult, output: Path) -> None:
     if result.status == "interrupted":
         console.print(f"interrupted at epoch {state.epoch + 1}, step {state.global_step}: resume with --resume ({last})")
         return
+    record = result.history[-1] if result.history else {}
+    metric, best = record.get("metric", "metric"), record.get("best", float("nan"))
     console.print(
-        f"{result.status}: best dev {state.best_metric * 100:.2f} at epoch {state.best_epoch}; "
+        f"{result.status}: best dev {metric} {best:.2f} at epoch {state.best_epoch}; "
         f"model {output}, last checkpoint {last}, metrics {log}"
     )

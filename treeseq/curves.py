@@ -27,26 +27,36 @@ def read_epochs(path: str | Path) -> list[dict]:
     return [by_epoch[e] for e in sorted(by_epoch)]
 
 
+def metric_value(record: dict, metric: str) -> float | None:
+    """A dev metric of an epoch record as people read it: percent for scores (logs before the percent
+    scale hold fractions), the loss itself for losses."""
+    value = record.get(f"dev_{metric}")
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return None
+    if record.get("scale") == "percent" or "loss" in metric:
+        return float(value)
+    return 100.0 * value
+
+
 def metric_names(epochs: Sequence[dict]) -> list[str]:
     """The dev metrics logged, without the `dev_` prefix."""
     return sorted({key[4:] for record in epochs for key in record if key.startswith("dev_")})
 
 
-def plot_curve(epochs: Sequence[dict], metric: str, path: str | Path, title: str = "", scale: float = 100.0) -> None:
-    """Draw dev `metric` (x `scale`) and the training loss by epoch into a PNG or SVG file, atomically."""
+def plot_curve(epochs: Sequence[dict], metric: str, path: str | Path, title: str = "") -> None:
+    """Draw dev `metric` (see metric_value) and the training loss by epoch into a PNG or SVG file, atomically."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
 
-    key = f"dev_{metric}"
-    points = [(r["epoch"], scale * r[key]) for r in epochs if key in r]
+    points = [(r["epoch"], v) for r in epochs if (v := metric_value(r, metric)) is not None]
     if not points:
         raise CorpusFormatError(f"no dev_{metric} in the log; logged: {', '.join(metric_names(epochs))}")
     fig, ax = plt.subplots(figsize=(6.4, 3.8), dpi=110)
     ax.plot([e for e, _ in points], [v for _, v in points], marker="o", color="#1f6fb4", label=f"dev {metric}")
-    best_epoch, best = max(points, key=lambda p: p[1])
+    best_epoch, best = (min if "loss" in metric else max)(points, key=lambda p: p[1])
     ax.annotate(f"{best:.2f}", (best_epoch, best), textcoords="offset points", xytext=(0, 8), ha="center", fontsize=8)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("epoch")

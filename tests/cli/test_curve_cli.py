@@ -43,3 +43,15 @@ def test_curve_bad_input_is_one_line_exit_2(tmp_path: Path) -> None:
     assert wrong.exit_code == 2 and "this log has bleu" in wrong.output
     gif = runner.invoke(app, ["curve", str(good), "-o", str(tmp_path / "c.gif")])
     assert gif.exit_code == 2 and not (tmp_path / "c.gif").exists()
+
+
+def test_percent_logs_and_the_selection_metric_by_default(tmp_path: Path) -> None:
+    """Logs since the percent scale hold percents and name the selection metric; a negated loss is the loss."""
+    log = tmp_path / "mt.metrics.jsonl"
+    records = [{"epoch": e, "dev_bleu": b, "dev_loss": loss, "metric": "bleu", "scale": "percent", "train_loss": 3.0}
+               for e, b, loss in ((1, 12.5, 5.15), (2, 20.25, 4.5))]  # fmt: skip
+    log.write_text("".join(json.dumps(r) + "\n" for r in records))
+    result = runner.invoke(app, ["curve", str(log)])
+    assert result.exit_code == 0 and "dev bleu" in result.output and "20.25" in result.output and "2025" not in result.output
+    loss = runner.invoke(app, ["curve", str(log), "--metric", "loss"])
+    assert loss.exit_code == 0 and "5.15" in loss.output and "515" not in loss.output

@@ -63,7 +63,8 @@ def test_best_and_last_checkpoints_and_metrics_log(sample_dir: Path, tmp_path: P
     epochs = [r for r in records if "dev_root_acc" in r]
     assert [r["epoch"] for r in epochs] == [1, 2, 3]
     assert any("sent_per_s" in r and "dev_root_acc" not in r for r in records)
-    assert result.state.best_metric == max(r["dev_root_acc"] for r in epochs)
+    assert result.state.best_metric * 100 == pytest.approx(max(r["dev_root_acc"] for r in epochs))  # the log: percent
+    assert all(r["scale"] == "percent" and r["metric"] == "root_acc" and 0 <= r["dev_root_acc"] <= 100 for r in epochs)
     assert not list(tmp_path.glob(".*.tmp"))
 
 

@@ -233,11 +233,21 @@ def _end_epoch(
     return {
         "epoch": state.epoch,
         "step": state.global_step,
-        **{f"dev_{k}": v for k, v in metrics.items()},
-        "best": state.best_metric,
+        **{f"dev_{name}": shown for name, shown in (logged_metric(k, v) for k, v in metrics.items())},
+        "metric": logged_metric(task.metric, 0.0)[0],
+        "best": logged_metric(task.metric, state.best_metric)[1],
         "improved": improved,
+        "scale": "percent",
         **window.summary(task.unit),
     }
+
+
+def logged_metric(name: str, value: float) -> tuple[str, float]:
+    """A dev metric as the log and the console show it: scores in percent; a negated loss (the
+    selection metric when higher must be better) as the loss itself, not scaled."""
+    if name.startswith("neg_"):
+        return name[4:], -value
+    return name, value * 100
 
 
 def _checkpoint(task: Task, model: nn.Module, optim: Optimizers, state: TrainState, cfg: TrainConfig) -> dict:
