@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import json
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Literal, Any, Optional
 
 import typer
 
@@ -23,7 +23,7 @@ def classify(
     texts: Texts = None,
     input: InputFile = None,
     output: OutputFile = None,
-    format: Annotated[str, typer.Option("--format", "-f", help="text (a coloured tree), brackets or jsonl (one record a line).")] = "text",
+    format: Annotated[Literal["text", "brackets", "jsonl"], typer.Option("--format", "-f", help="text (a coloured tree), brackets or jsonl (one record a line).")] = "text",
     trees: Annotated[bool, typer.Option("--trees", help="The lines are bracketed trees, e.g. (X (X The) (X film)), labelled as given (their labels are ignored).")] = False,
     render: Annotated[Optional[Path], typer.Option("--render", help="Also draw each labelled tree: out.svg or out.png (several sentences: out-1.svg, out-2.svg, ...).", dir_okay=False)] = None,
     max_length: MaxLength = None,

@@ -7,7 +7,7 @@ import logging
 import sys
 import traceback
 from pathlib import Path
-from typing import Annotated, Any, Callable, Iterable, Iterator, Optional, TextIO
+from typing import Literal, Annotated, Any, Callable, Iterable, Iterator, Optional, TextIO
 
 import typer
 from rich.console import Console
@@ -29,7 +29,7 @@ InputFile = Annotated[Optional[Path], typer.Option("--input", "-i", help="Read l
 OutputFile = Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the results to this file (replaced only when all is written) instead of stdout.", dir_okay=False)]
 BatchSize = Annotated[int, typer.Option("--batch-size", "-b", help="Lines read and predicted together; results are written after each batch.", min=1)]
 Threads = Annotated[Optional[int], typer.Option(help="CPU threads for torch (default: torch's choice).", min=1)]
-PredictPrecision = Annotated[str, typer.Option(help="fp32, or bf16 (faster on CPUs with bf16 units; elsewhere fp32 with a warning).")]
+PredictPrecision = Annotated[Literal["fp32", "bf16"], typer.Option(help="fp32, or bf16 (faster on CPUs with bf16 units; elsewhere fp32 with a warning).")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No messages on stderr except errors.")]
 SkipBad = Annotated[bool, typer.Option("--skip-bad", help="A line that cannot be processed gets an empty record (and a message) instead of stopping; the count is reported at the end.")]
 MaxLength = Annotated[Optional[int], typer.Option("--max-length", help="Longest input line accepted: tokens (subwords for translators); default: the model's (300 for parsing, 1,000 otherwise).", min=1)]

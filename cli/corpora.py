@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 from rich.markup import escape
@@ -30,9 +31,21 @@ CacheDir = Annotated[
 ]
 
 
+Format = Annotated[Literal["text", "jsonl"], typer.Option("--format", "-f", help="text (a table) or jsonl (one record a corpus).")]
+
+
 @app.command("list")
-def list_corpora(cache_dir: CacheDir = None) -> None:
-    """List the registered corpora and whether each is already in the cache."""
+def list_corpora(cache_dir: CacheDir = None, format: Format = "text") -> None:
+    """List the registered corpora and whether each is already in the cache.
+
+    Example: treeseq corpora list --format jsonl
+    """
+    if format == "jsonl":
+        for spec in CORPORA.values():
+            record = {"name": spec.name, "format": spec.format, "splits": list(spec.splits), "licence": spec.licence,
+                      "downloaded": _download_state(spec, cache_dir), "data_dir": str(corpus_dir(spec, cache_dir))}  # fmt: skip
+            typer.echo(json.dumps(record, ensure_ascii=False))
+        return
     table = Table(title=f"corpora (cache: {escape(str(cache_dir or default_cache_dir()))})", title_justify="left")
     table.add_column("name", no_wrap=True)
     table.add_column("format", no_wrap=True)
@@ -47,11 +60,24 @@ def list_corpora(cache_dir: CacheDir = None) -> None:
 
 
 @app.command()
-def info(name: CorpusName, cache_dir: CacheDir = None, verbose: Verbose = False) -> None:
-    """Show everything about one corpus: licence, citation, URLs with sha256, the --data-dir folder."""
+def info(name: CorpusName, cache_dir: CacheDir = None, format: Format = "text", verbose: Verbose = False) -> None:
+    """Show everything about one corpus: licence, citation, URLs with sha256, the --data-dir folder.
+
+    Example: treeseq corpora info sst
+    """
     with cli_errors(verbose):
         spec = get_corpus(name)
     folder = corpus_dir(spec, cache_dir)
+    if format == "jsonl":
+        files = [{"target": f.target, "url": f.url, "sha256": f.sha256,
+                  "members": [{"target": m.target, "member": m.member, "sha256": m.sha256} for m in f.members]}
+                 for f in spec.files]  # fmt: skip
+        typer.echo(json.dumps({"name": spec.name, "description": spec.description, "format": spec.format,
+                               "splits": list(spec.splits), "licence": spec.licence, "citation": spec.citation,
+                               "homepage": spec.homepage, "data_dir": str(folder),
+                               "downloaded": _download_state(spec, cache_dir), "layout": spec.layout_note,
+                               "files": files}, ensure_ascii=False))  # fmt: skip
+        return
     fields = {
         "name": spec.name,
         "description": spec.description,

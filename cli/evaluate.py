@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any, Literal, Optional
 
 import typer
 
@@ -13,7 +13,7 @@ from treeseq.errors import ConfigError
 
 # How metrics are named on the console where the field has a usual spelling.
 SHOWN = {"bleu": "BLEU", "bleu_lc": "BLEU lowercased", "chrf": "chrF", "acc": "accuracy", "f1": "F1"}
-Format = Annotated[str, typer.Option("--format", "-f", help="text (tables) or jsonl.")]
+Format = Annotated[Literal["text", "jsonl"], typer.Option("--format", "-f", help="text (tables) or jsonl.")]
 
 
 def evaluate(
@@ -24,13 +24,19 @@ def evaluate(
     parse: Annotated[bool, typer.Option("--parse", help="Tree models: re-parse each sentence from its raw text with the archive's parser (or spaCy pipeline) and score against the gold labels (phrases: matched spans only).")] = False,
     max_length: Annotated[Optional[int], typer.Option("--max-length", help="With --parse: the parser's sentence length limit.", min=1)] = None,
     beam: Annotated[Optional[int], typer.Option("--beam", help="Translators: beam size (default 5; 1: greedy).", min=1)] = None,
-    precision: Annotated[str, typer.Option(help="fp32, or bf16 (autocast at inference: faster on CPUs with bf16 units).")] = "fp32",
+    precision: Annotated[Literal["fp32", "bf16"], typer.Option(help="fp32, or bf16 (autocast at inference: faster on CPUs with bf16 units).")] = "fp32",
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Also write the predictions here: translations one a line, parses as brackets, tree and tagger results as JSONL.", dir_okay=False)] = None,
     device: Device = "auto",
     verbose: Verbose = False,
 ) -> None:
-    """Evaluate a trained model on a split: accuracy and confusion (trees), bracket F1 (parsers),
-    accuracy and conlleval span F1 (taggers), BLEU and chrF (translators). Figures are percentages."""
+    """Evaluate a trained model on a corpus split, in percent.
+
+    Trees: root and phrase accuracy, fine and binary, and the confusion matrix; parsers: unlabelled
+    bracket F1 and exact match; taggers: accuracy and conlleval span F1 by type, intent and frame
+    accuracy; translators: sacrebleu BLEU and chrF with their signatures.
+
+    Example: treeseq evaluate -m runs/ewt.pt --data-dir ../shared/corpora/ud-english-ewt --split dev
+    """
     with cli_errors(verbose):
         if format not in ("text", "jsonl"):
             raise ConfigError(f"--format {format!r}: expected text or jsonl")

@@ -16,14 +16,15 @@ app = typer.Typer(
     add_completion=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-app.add_typer(train.app, name="train")
-app.add_typer(corpora.app, name="corpora")
-app.command("evaluate")(evaluate.evaluate)
-app.command("classify")(classify.classify)
-app.command("tag")(tag.tag)
-app.command("parse")(parse.parse)
-app.command("translate")(translate.translate)
-app.command("curve")(curve.curve)
+PREDICT, TRAIN, DATA = "Predict from raw text or files", "Train and evaluate", "Corpora"
+app.command("classify", rich_help_panel=PREDICT)(classify.classify)
+app.command("parse", rich_help_panel=PREDICT)(parse.parse)
+app.command("tag", rich_help_panel=PREDICT)(tag.tag)
+app.command("translate", rich_help_panel=PREDICT)(translate.translate)
+app.add_typer(train.app, name="train", rich_help_panel=TRAIN)
+app.command("evaluate", rich_help_panel=TRAIN)(evaluate.evaluate)
+app.command("curve", rich_help_panel=TRAIN)(curve.curve)
+app.add_typer(corpora.app, name="corpora", rich_help_panel=DATA)
 
 
 def _version(value: bool) -> None:

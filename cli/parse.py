@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import Annotated, Literal, Any
 
 import typer
 
@@ -21,7 +21,7 @@ def parse(
     texts: Texts = None,
     input: InputFile = None,
     output: OutputFile = None,
-    format: Annotated[str, typer.Option("--format", "-f", help="brackets (one tree a line), jsonl or text (an outline).")] = "brackets",
+    format: Annotated[Literal["brackets", "jsonl", "text"], typer.Option("--format", "-f", help="brackets (one tree a line), jsonl or text (an outline).")] = "brackets",
     max_length: MaxLength = None,
     batch_size: BatchSize = 64,
     precision: PredictPrecision = "fp32",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import sys
-from typing import Annotated, Any
+from typing import Annotated, Literal, Any
 
 import typer
 
@@ -23,7 +23,7 @@ def tag(
     texts: Texts = None,
     input: InputFile = None,
     output: OutputFile = None,
-    format: Annotated[str, typer.Option("--format", "-f", help="text (word/TAG), jsonl, or conllu: CoNLL-U in (--input or stdin) and out; sentences given as arguments are tokenized into CoNLL-U.")] = "text",
+    format: Annotated[Literal["text", "conllu", "jsonl"], typer.Option("--format", "-f", help="text (word/TAG), jsonl, or conllu: CoNLL-U in (--input or stdin) and out; sentences given as arguments are tokenized into CoNLL-U.")] = "text",
     tokenized: Annotated[bool, typer.Option(help="Text is already tokenized: split on whitespace, not spaCy.")] = False,
     max_length: MaxLength = None,
     batch_size: BatchSize = 64,

@@ -9,7 +9,7 @@ schedule, clipping, patience, precision, device, resume, config, --set, quiet) a
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any, Literal, Optional
 
 import typer
 
@@ -26,8 +26,8 @@ Dropout = Annotated[Opt[float], typer.Option("--dropout", help="Dropout rate.", 
 
 @train_command(app, "tree")
 def train_tree(
-    model_kind: Annotated[Opt[str], typer.Option("--model-kind", help="rnn, rntn, binary-lstm or childsum-lstm (default: binary-lstm; childsum-lstm with --spacy-model).", show_default=False)] = None,
-    labels: Annotated[Opt[str], typer.Option(help="fine (all classes) or binary (SST: neutral dropped) (default: fine).", show_default=False)] = None,
+    model_kind: Annotated[Opt[Literal["rnn", "rntn", "binary-lstm", "childsum-lstm"]], typer.Option("--model-kind", help="rnn, rntn, binary-lstm or childsum-lstm (default: binary-lstm; childsum-lstm with --spacy-model).", show_default=False)] = None,
+    labels: Annotated[Opt[Literal["fine", "binary"]], typer.Option(help="fine (all classes) or binary (SST: neutral dropped) (default: fine).", show_default=False)] = None,
     embed_dim: EmbedDim = None,
     hidden_size: HiddenSize = None,
     dropout: Dropout = None,
@@ -73,15 +73,15 @@ def train_parser(
 
 @train_command(app, "tagger")
 def train_tagger(
-    rnn: Annotated[Opt[str], typer.Option(help="lstm or gru (default: lstm).", show_default=False)] = None,
+    rnn: Annotated[Opt[Literal["lstm", "gru"]], typer.Option(help="lstm or gru (default: lstm).", show_default=False)] = None,
     layers: Annotated[Opt[int], typer.Option(help="Stacked bidirectional layers (default: 2).", min=1, show_default=False)] = None,
     embed_dim: EmbedDim = None,
     hidden_size: HiddenSize = None,
     dropout: Dropout = None,
-    char_kind: Annotated[Opt[str], typer.Option(help="Character features: cnn, lstm or none (default: cnn).", show_default=False)] = None,
-    output_layer: Annotated[Opt[str], typer.Option("--output-layer", help="softmax, crf or auto: crf for chunk tags (default: auto).", show_default=False)] = None,
-    scheme: Annotated[Opt[str], typer.Option(help="Chunk tag scheme to train in: bio, iob1 or bioes (default: bio).", show_default=False)] = None,
-    column: Annotated[Opt[str], typer.Option(help="CoNLL-U column to tag: upos or xpos (default: upos).", show_default=False)] = None,
+    char_kind: Annotated[Opt[Literal["cnn", "lstm", "none"]], typer.Option(help="Character features: cnn, lstm or none (default: cnn).", show_default=False)] = None,
+    output_layer: Annotated[Opt[Literal["softmax", "crf", "auto"]], typer.Option("--output-layer", help="softmax, crf or auto: crf for chunk tags (default: auto).", show_default=False)] = None,
+    scheme: Annotated[Opt[Literal["bio", "iob1", "bioes"]], typer.Option(help="Chunk tag scheme to train in: bio, iob1 or bioes (default: bio).", show_default=False)] = None,
+    column: Annotated[Opt[Literal["upos", "xpos"]], typer.Option(help="CoNLL-U column to tag: upos or xpos (default: upos).", show_default=False)] = None,
     vectors: Vectors = None,
     spacy_vectors: SpacyVectors = None,
 ) -> dict[str, Any]:
@@ -100,8 +100,8 @@ def train_tagger(
 def train_translator(
     src: Annotated[Opt[str], typer.Option(help="Source language suffix (default: de).", show_default=False)] = None,
     tgt: Annotated[Opt[str], typer.Option(help="Target language suffix (default: en).", show_default=False)] = None,
-    rnn: Annotated[Opt[str], typer.Option(help="gru or lstm (default: gru).", show_default=False)] = None,
-    attention: Annotated[Opt[str], typer.Option(help="bahdanau, dot or general (default: general).", show_default=False)] = None,
+    rnn: Annotated[Opt[Literal["gru", "lstm"]], typer.Option(help="gru or lstm (default: gru).", show_default=False)] = None,
+    attention: Annotated[Opt[Literal["bahdanau", "dot", "general"]], typer.Option(help="bahdanau, dot or general (default: general).", show_default=False)] = None,
     embed_dim: EmbedDim = None,
     hidden_size: HiddenSize = None,
     dropout: Dropout = None,

@@ -13,7 +13,7 @@ import inspect
 import os
 import typing
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Callable, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Callable, Literal, Optional
 
 import typer
 
@@ -44,14 +44,14 @@ def shared_options(family: str) -> list[inspect.Parameter]:
         ("epochs", Annotated[Opt[int], typer.Option(help=f"Training epochs (default: {d('epochs')}).", min=1, show_default=False)], None),
         ("seed", Annotated[Opt[int], typer.Option(help=f"Random seed (default: {d('seed')}).", show_default=False)], None),
         ("batch_size", Annotated[Opt[int], typer.Option("--batch-size", help=f"{batch_unit.capitalize()} per batch (default: {d('batch_size')}).", min=1, show_default=False)], None),
-        ("optimizer", Annotated[Opt[str], typer.Option(help=f"{', '.join(OPTIMIZERS)} (default: {d('optimizer')}).", show_default=False)], None),
+        ("optimizer", Annotated[Opt[Literal["adagrad", "adam", "adamw", "sgd"]], typer.Option(help=f"{', '.join(OPTIMIZERS)} (default: {d('optimizer')}).", show_default=False)], None),
         ("lr", Annotated[Opt[float], typer.Option(help=f"Learning rate (default: {d('lr')}).", show_default=False)], None),
         ("weight_decay", Annotated[Opt[float], typer.Option(help=f"Weight decay of dense weights (default: {d('weight_decay')}).", show_default=False)], None),
-        ("schedule", Annotated[Opt[str], typer.Option(help=f"{', '.join(SCHEDULES)} (default: {d('schedule')}).", show_default=False)], None),
+        ("schedule", Annotated[Opt[Literal["constant", "linear", "cosine", "plateau"]], typer.Option(help=f"{', '.join(SCHEDULES)} (default: {d('schedule')}).", show_default=False)], None),
         ("clip_norm", Annotated[Opt[float], typer.Option(help=f"Gradient-norm clipping, 0 off (default: {d('clip_norm')}).", show_default=False)], None),
         ("patience", Annotated[Opt[int], typer.Option(help=f"Stop after N epochs without dev improvement, 0 never (default: {d('patience')}).", show_default=False)], None),
         ("checkpoint_every", Annotated[Opt[int], typer.Option(help="Also write the last checkpoint every N steps (default: at epoch ends).", show_default=False)], None),
-        ("precision", Annotated[Opt[str], typer.Option(help=f"fp32, bf16 or fp16 (autocast) (default: {d('precision')}).", show_default=False)], None),
+        ("precision", Annotated[Opt[Literal["fp32", "bf16", "fp16"]], typer.Option(help=f"fp32, bf16 or fp16 (autocast) (default: {d('precision')}).", show_default=False)], None),
         ("device", Device, "auto"),
         ("resume", Annotated[bool, typer.Option(help="Continue exactly from <output stem>.last.pt.")], False),
         ("config", Annotated[Opt[Path], typer.Option("--config", help="TOML file with [model], [train] (and [data]) sections.")], None),

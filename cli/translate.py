@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Literal, Any, Optional
 
 import typer
 
@@ -27,7 +27,7 @@ def translate(
     n_best: Annotated[int, typer.Option("--n-best", help="Hypotheses per sentence (<= beam).", min=1)] = 1,
     alpha: Annotated[float, typer.Option(help="Length penalty exponent (GNMT; 0: none).")] = 0.6,
     max_len_ratio: Annotated[float, typer.Option(help="Output budget: ratio x source subwords + 10.")] = 1.5,
-    format: Annotated[str, typer.Option("--format", "-f", help="text or jsonl.")] = "text",
+    format: Annotated[Literal["text", "jsonl"], typer.Option("--format", "-f", help="text or jsonl.")] = "text",
     attention: Annotated[bool, typer.Option("--attention", help="JSONL: include the attention matrix.")] = False,
     plot_attention: Annotated[Opt[Path], typer.Option("--plot-attention", help="Write a heatmap PNG per sentence into this folder.", file_okay=False)] = None,
     interactive: Annotated[bool, typer.Option("--interactive", help="Answer each line as it arrives (--batch-size 1).")] = False,

@@ -80,11 +80,12 @@ def json_objects(lines: Iterable[tuple[int, str]], source: str) -> Iterator[tupl
 
 
 @contextlib.contextmanager
-def atomic_path(path: str | Path, mode: int = 0o644) -> Iterator[Path]:
+def atomic_path(path: str | Path) -> Iterator[Path]:
     """A temporary path beside `path` to write to; renamed over `path` when the block ends without error.
 
-    The parent folder is created. On an error (or Ctrl-C) the temporary file is removed and `path` is
-    left as it was.
+    The parent folder is created. The file gets the permissions a plainly created file would (0666
+    less the umask), not the temporary file's private 0600. On an error (or Ctrl-C) the temporary file
+    is removed and `path` is left as it was.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -93,11 +94,17 @@ def atomic_path(path: str | Path, mode: int = 0o644) -> Iterator[Path]:
     tmp = Path(name)
     try:
         yield tmp
-        os.chmod(tmp, mode)
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)  # reading the umask means setting it; set it straight back
+    os.umask(mask)
+    return mask
 
 
 def write_text_atomic(text: str, path: str | Path) -> None:

@@ -118,3 +118,26 @@ def test_resume_refuses_a_model_option_that_contradicts_the_checkpoint(models: d
     refused = runner.invoke(app, [*base, "--epochs", "2", "--resume", "--hidden-size", "16"])
     assert refused.exit_code == 2 and "model.hidden_size is 8 in the checkpoint, not 16" in refused.output
     assert runner.invoke(app, [*base, "--epochs", "2", "--resume"]).exit_code == 0
+
+
+def test_written_files_honour_the_umask(models: dict[str, Path], tmp_path: Path) -> None:
+    import os
+
+    previous = os.umask(0o027)
+    try:
+        out = tmp_path / "tags.txt"
+        assert runner.invoke(app, ["tag", "-m", str(models["pos"]), "-o", str(out), "The cat sat ."]).exit_code == 0
+        archive = tmp_path / "m.pt"
+        treeseq.train("tagger", SAMPLES / "pos", archive, epochs=1, hidden_size=8, embed_dim=8, progress=False)
+    finally:
+        os.umask(previous)
+    for path in (out, archive, archive.with_name("m.last.pt")):
+        assert path.stat().st_mode & 0o777 == 0o640, path
+
+
+def test_curve_and_corpora_speak_jsonl(tmp_path: Path) -> None:
+    listed = runner.invoke(app, ["corpora", "list", "-f", "jsonl"])
+    names = [json.loads(line)["name"] for line in listed.output.splitlines()]
+    assert listed.exit_code == 0 and "sst" in names and "multi30k" in names
+    info = json.loads(runner.invoke(app, ["corpora", "info", "sst", "-f", "jsonl"]).output)
+    assert info["name"] == "sst" and info["files"]
