@@ -29,6 +29,18 @@ def confusion_matrix(pred: Tensor, gold: Tensor, num_classes: int) -> list[list[
     return counts.view(num_classes, num_classes).tolist()
 
 
+def class_scores(confusion: Sequence[Sequence[int]], classes: Sequence[str]) -> list[tuple[str, float, float, float, int]]:
+    """Per class, from counts[gold][pred]: (name, precision, recall, F1, gold count), as fractions."""
+    rows = []
+    for index, name in enumerate(classes):
+        hit = confusion[index][index]
+        gold, predicted = sum(confusion[index]), sum(row[index] for row in confusion)
+        precision, recall = (hit / predicted if predicted else 0.0), (hit / gold if gold else 0.0)
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        rows.append((name, precision, recall, f1, gold))
+    return rows
+
+
 def translation_scores(hypotheses: list[str], references: list[str]) -> dict[str, float | str]:
     """sacrebleu corpus BLEU (cased, 13a), lowercased BLEU and chrF on detokenized text, with signatures."""
     import sacrebleu  # noqa: PLC0415 (the only sacrebleu import in treeseq)

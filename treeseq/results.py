@@ -83,7 +83,10 @@ class TreeResult:
         if self.text is not None:
             record["text"] = self.text
         record.update({"tokens": list(self.tokens), "words": list(self.words), "label": self.label,
-                       "prob": round(self.prob, 4), "tree": self.brackets(), "nodes": [n.to_dict() for n in self.nodes]})  # fmt: skip
+                       "prob": round(self.prob, 4), "classes": list(self.classes), "tree": self.brackets(),
+                       "nodes": [n.to_dict() for n in self.nodes]})  # fmt: skip
+        if self.offsets is not None:
+            record["offsets"] = [list(o) for o in self.offsets]
         return record
 
     def render(self, path: str | Path) -> Path:
@@ -114,7 +117,12 @@ class ParseResult:
         return self.tree.to_brackets(["X"] * len(self.tree))
 
     def to_dict(self) -> dict[str, Any]:
-        return {"tokens": list(self.tokens), "tree": self.brackets(), "spans": [list(s) for s in self.spans()]}
+        record: dict[str, Any] = {} if self.text is None else {"text": self.text}
+        record.update({"tokens": list(self.tokens), "tree": self.brackets(), "spans": [list(s) for s in self.spans()]})
+        if self.text is not None and self.offsets is not None:
+            record["words"] = [self.text[a:b] for a, b in self.offsets]
+            record["offsets"] = [list(o) for o in self.offsets]
+        return record
 
 
 @dataclass(frozen=True)

@@ -141,3 +141,24 @@ def test_curve_and_corpora_speak_jsonl(tmp_path: Path) -> None:
     assert listed.exit_code == 0 and "sst" in names and "multi30k" in names
     info = json.loads(runner.invoke(app, ["corpora", "info", "sst", "-f", "jsonl"]).output)
     assert info["name"] == "sst" and info["files"]
+
+
+def test_reports_carry_per_class_tables_and_results_carry_offsets(models: dict[str, Path], tmp_path: Path) -> None:
+    import shutil
+
+    data = tmp_path / "pos"
+    shutil.copytree(SAMPLES / "pos", data)
+    dev = data / "sample-ud-dev.conllu"
+    unseen = "# sent_id = unseen\n1\tZyzzyva\t_\tNOUN\t_\t_\t0\troot\t_\t_\n2\tsat\t_\tVERB\t_\t_\t1\tdep\t_\t_\n\n"
+    dev.write_text(dev.read_text(encoding="utf-8") + unseen, encoding="utf-8")
+    pos = treeseq.evaluate(models["pos"], data, "dev")
+    assert 1 <= pos.info["unseen_tokens"] <= 2 and 0 <= pos.metrics["unseen_acc"] <= 100  # Zyzzyva (and sat, if unseen)
+    assert "NOUN" in [r[0] for r in pos.tables["by_tag"].rows]
+    gold = sum(r[4] for r in pos.tables["by_tag"].rows)
+    assert gold == pos.info["tokens"]  # every token counted once
+    tree = treeseq.evaluate(models["sst"], SAMPLES / "sentiment", "dev")
+    assert [r[0] for r in tree.tables["by_class"].rows] == ["very negative", "negative", "neutral", "positive", "very positive"]
+    parsed = json.loads(runner.invoke(app, ["parse", "-m", str(models["parser"]), "-f", "jsonl", "It's (really) good."]).output)
+    assert parsed["words"] == ["It", "'s", "(", "really", ")", "good", "."] and parsed["offsets"][2] == [5, 6]
+    labelled = json.loads(runner.invoke(app, ["classify", "-m", str(models["sst"]), "-f", "jsonl", "It's (really) good."]).output)
+    assert labelled["classes"][0] == "very negative" and labelled["offsets"][2] == [5, 6] and labelled["tokens"][2] == "-LRB-"

@@ -13,6 +13,7 @@ from treeseq.corpora.readers.tagging import check_tagged, conllu_sentences, read
 from treeseq.data.tagging import Encoder, TaggedSentence
 from treeseq.device import resolve_device
 from treeseq.errors import ConfigError
+from treeseq.metrics import class_scores
 from treeseq.recipes.common import Announce, Family, Predictor, check_length, init_vectors, parameter_count, resolve_configs, run_fit
 from treeseq.results import Report, Table, TagResult, chunk_slots
 from treeseq.tags import spans
@@ -168,6 +169,21 @@ class TaggerModel(Predictor[TagResult]):
         return [s.with_column(CONLLU_COLUMNS[column], p.tags) for s, p in zip(sentences, predictions)]
 
 
+def _pos_tables(report: Report, sentences: Sequence[TaggedSentence], found: Sequence[Prediction], encoder: Encoder) -> None:
+    """Accuracy on words unseen in training, and precision, recall and F1 of every tag."""
+    pairs = [(g, p, w) for s, f in zip(sentences, found) for g, p, w in zip(s.tags or (), f.tags, s.tokens)]
+    unseen = [(g, p) for g, p, w in pairs if w not in encoder.words]
+    report.metrics["unseen_acc"] = 100 * sum(g == p for g, p in unseen) / len(unseen) if unseen else float("nan")
+    report.info["unseen_tokens"] = len(unseen)
+    tags = sorted({g for g, _, _ in pairs} | {p for _, p, _ in pairs})
+    index = {t: i for i, t in enumerate(tags)}
+    confusion = [[0] * len(tags) for _ in tags]
+    for gold, predicted, _ in pairs:
+        confusion[index[gold]][index[predicted]] += 1
+    report.tables["by_tag"] = Table("scores by tag", ("tag", "precision", "recall", "F1", "gold"),
+                                    tuple((n, p * 100, r * 100, f * 100, g) for n, p, r, f, g in class_scores(confusion, tags)))  # fmt: skip
+
+
 def evaluate(model: TaggerModel, data_dir: str | Path, split: str = "dev", *, predictions: bool = False) -> Report:
     """Token accuracy; chunk P/R/F1 overall and by type (conlleval); intent and frame accuracy for NLU."""
     predictor = model.predictor
@@ -179,6 +195,8 @@ def evaluate(model: TaggerModel, data_dir: str | Path, split: str = "dev", *, pr
     scored = score(loaded.sentences, found, predictor.kind)
     report = Report("tagger", str(loaded.path), {k: v * 100 for k, v in scored.metrics.items()},
                     {"sentences": scored.sentences, "tokens": scored.tokens})  # fmt: skip
+    if predictor.kind == "pos":
+        _pos_tables(report, loaded.sentences, found, predictor.encoder)
     if scored.chunks is not None:
         rows = [(name, s.precision * 100, s.recall * 100, s.f1 * 100, s.gold, s.predicted)
                 for name, s in sorted(scored.chunks.by_type.items())]  # fmt: skip

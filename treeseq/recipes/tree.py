@@ -11,6 +11,7 @@ from treeseq.checkpoint import load_archive
 from treeseq.corpora.readers.ptb import parse_tree_line, read_trees
 from treeseq.device import autocast_dtype, resolve_device
 from treeseq.errors import ConfigError
+from treeseq.metrics import class_scores
 from treeseq.recipes.common import Announce, Family, Predictor, init_vectors, parameter_count, resolve_configs, run_fit
 from treeseq.results import Report, Table, TreeNode, TreeResult
 from treeseq.tasks.tree import LabelScheme, TreeModelConfig, TreePredictor, TreeTask, build_model, encode, prepare_trees
@@ -195,9 +196,11 @@ def evaluate(model: TreeModel, data_dir: str | Path, split: str = "dev", *, pars
     classes = report.classes
     confusion = Table("root confusion (rows: gold, columns: predicted)", ("gold \\ pred", *classes),
                       tuple((name, *row) for name, row in zip(classes, report.confusion)))  # fmt: skip
+    by_class = Table("root scores by class", ("class", "precision", "recall", "F1", "gold"),
+                     tuple((n, p * 100, r * 100, f * 100, g) for n, p, r, f, g in class_scores(report.confusion, classes)))  # fmt: skip
     out = Report("tree", str(path), {k: v * 100 for k, v in report.metrics.items()},
                  {"sentences": report.sentences, "classes": list(classes), "confusion": report.confusion},
-                 {"confusion": confusion})  # fmt: skip
+                 {"confusion": confusion, "by_class": by_class})  # fmt: skip
     if predictions:
         kept = [t for t in gold if predictor.scheme.keeps(t)]
         out.predictions = model.predict(kept)

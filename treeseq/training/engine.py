@@ -276,7 +276,10 @@ def _restore(path: Path, model: nn.Module, optim: Optimizers) -> TrainState:
         raise CheckpointError(f"{path}: the checkpoint's model does not match this configuration ({str(err).splitlines()[0]})") from None
     optim.load_state_dict(training["optimizer"])
     set_rng_state(training["rng"])
-    return TrainState(**training["state"])
+    state = TrainState(**training["state"])
+    logger.info("resuming %s at epoch %d, step %d of the epoch (%d steps done; best dev %.4f at epoch %d)", path,
+                state.epoch + 1, state.step_in_epoch, state.global_step, state.best_metric, state.best_epoch)  # fmt: skip
+    return state
 
 
 class _Window:
