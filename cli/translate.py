@@ -72,7 +72,7 @@ def translate(
                 if result is not None and plot_attention is not None:
                     from treeseq.heatmap import plot_attention as draw  # noqa: PLC0415
 
-                    target = draw(result, plot_attention / f"attention-{index:05d}.png")
+                    target = draw(result, plot_attention / f"attention-{index:05d}.png", f"sentence {index}: {_one_line(result.text)[:60]}")
                     if not quiet:
                         err_console.print(f"wrote {target}", markup=False, highlight=False)
                 return _render(result, index, format, attention)
