@@ -128,6 +128,8 @@ def save_png(layout: Layout, path: str | Path, dpi: int = 110) -> None:
     import matplotlib.pyplot as plt
     from matplotlib.patches import FancyBboxPatch
 
+    from treeseq.files import atomic_path
+
     scale = 1 / dpi
     fig = plt.figure(figsize=(layout.width * scale, layout.height * scale), dpi=dpi)
     ax = fig.add_axes((0, 0, 1, 1))
@@ -141,11 +143,12 @@ def save_png(layout: Layout, path: str | Path, dpi: int = 110) -> None:
     for box in layout.boxes:
         ax.add_patch(FancyBboxPatch((box.x - box.width / 2, box.y), box.width, BOX_HEIGHT, boxstyle="round,pad=0,rounding_size=5",
                                     facecolor=box.colour, edgecolor="#333", linewidth=0.8))  # fmt: skip
-        ax.text(box.x, box.y + 11, box.title, ha="center", va="center", fontsize=8)
-        ax.text(box.x, box.y + 25, box.subtitle, ha="center", va="center", fontsize=7)
+        ax.text(box.x, box.y + 11, box.title, ha="center", va="center", fontsize=8, parse_math=False)
+        ax.text(box.x, box.y + 25, box.subtitle, ha="center", va="center", fontsize=7, parse_math=False)
     for x, y, word in layout.words:
-        ax.text(x, y - 4, word, ha="center", va="center", fontsize=9.5)
-    fig.savefig(path, dpi=dpi, facecolor="white")
+        ax.text(x, y - 4, word, ha="center", va="center", fontsize=9.5, parse_math=False)  # user text, not mathematics
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=dpi, facecolor="white", format="png")
     plt.close(fig)
 
 
