@@ -7,6 +7,10 @@ same for the baseline, `predict` on a list of every line (grows with the input).
 
     python benchmarks/stream.py --lines 10000 100000          # trains a small tagger on the samples first
     python benchmarks/stream.py --model runs/ewt.pt --lines 10000 100000
+    python benchmarks/stream.py --cli --lines 100000 1000000  # `treeseq tag -i FILE -o FILE`: peak RSS per size
+
+With --cli each size runs the command in a process of its own and reports that process's peak resident
+memory (from the kernel's accounting of the finished child), against the smallest size.
 """
 
 from __future__ import annotations
@@ -61,6 +65,30 @@ def measure(model: object, lines: int, batch_size: int, streaming: bool) -> dict
             "peak_heap_mib": round(peak / 2**20, 2), "rss_growth_mib": round(last - first, 1)}  # fmt: skip
 
 
+def measure_cli(model: Path, lines: int, folder: Path, batch_size: int) -> dict:
+    """Peak RSS of `treeseq tag` over a file of `lines` lines, in a process of its own."""
+    import subprocess  # noqa: PLC0415
+    import time  # noqa: PLC0415
+
+    source, target = folder / f"in-{lines}.txt", folder / f"out-{lines}.jsonl"
+    with open(source, "w", encoding="utf-8") as handle:
+        handle.writelines(sentences(lines))
+    command = [sys.executable, "-m", "treeseq.cli.main", "tag", "-m", str(model), "-i", str(source), "-o", str(target),
+               "-f", "jsonl", "--batch-size", str(batch_size), "--device", "cpu", "--threads", "1", "--quiet"]  # fmt: skip
+    start = time.perf_counter()
+    process = subprocess.Popen(command)
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - start
+    if status != 0:
+        raise SystemExit(f"tag failed on {lines} lines (status {status})")
+    with open(target, encoding="utf-8") as handle:
+        written = sum(1 for _ in handle)
+    source.unlink()
+    target.unlink()
+    return {"bench": "stream", "mode": "cli_tag", "lines": lines, "written": written, "peak_rss_mib": round(usage.ru_maxrss / 1024, 1),
+            "seconds": round(seconds, 1), "lines_per_s": round(lines / seconds)}  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, help="A tagger archive (default: train a small one on the samples).")
@@ -69,6 +97,7 @@ def main() -> None:
                         help="Stream sizes for predict on a list (default: the two smallest of --lines).")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--cli", action="store_true", help="Measure `treeseq tag` processes' peak RSS instead.")
     args = parser.parse_args()
     import torch  # noqa: PLC0415
 
@@ -79,6 +108,14 @@ def main() -> None:
             path = Path(tmp) / "pos.pt"
             treeseq.train("tagger", ROOT / "corpora/samples/pos", path, epochs=1, hidden_size=16, word_dim=16,
                           progress=False, device="cpu")  # fmt: skip
+        if args.cli:
+            runs = [measure_cli(path, n, Path(tmp), args.batch_size) for n in sorted(args.lines)]
+            for record in runs:
+                print(json.dumps(record), flush=True)
+            print(json.dumps({"bench": "stream", "metric": "cli_peak_rss_ratio_largest_to_smallest",
+                              "ratio": round(runs[-1]["peak_rss_mib"] / runs[0]["peak_rss_mib"], 3),
+                              "sizes": sorted(args.lines)}), flush=True)  # fmt: skip
+            return
         model = treeseq.load(path, device="cpu")
         measure(model, 256, args.batch_size, True)  # warm-up: the tokenizer and the kernels load once
         sizes = sorted(args.lines)
