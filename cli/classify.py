@@ -26,6 +26,7 @@ def classify(
     format: Annotated[Literal["text", "brackets", "jsonl"], typer.Option("--format", "-f", help="text (a coloured tree), brackets or jsonl (one record a line).")] = "text",
     trees: Annotated[bool, typer.Option("--trees", help="The lines are bracketed trees, e.g. (X (X The) (X film)), labelled as given (their labels are ignored).")] = False,
     render: Annotated[Optional[Path], typer.Option("--render", help="Also draw each labelled tree: out.svg or out.png (several sentences: out-1.svg, out-2.svg, ...).", dir_okay=False)] = None,
+    dpi: Annotated[int, typer.Option(help="Resolution of --render PNGs.", min=30, max=1200)] = 110,
     max_length: MaxLength = None,
     spacy_model: Annotated[Optional[str], typer.Option("--spacy-model", help="Parse raw text with this spaCy pipeline (dependency trees).")] = None,
     batch_size: BatchSize = 64,
@@ -70,7 +71,7 @@ def classify(
             from treeseq.render_svg import numbered_paths  # noqa: PLC0415
 
             for result, target in zip(drawn, numbered_paths(render, len(drawn))):
-                result.render(target)
+                result.render(target, dpi)
                 if not quiet:
                     err_console.print(f"wrote {target}", markup=False, highlight=False)
 

@@ -1,15 +1,15 @@
 """Pictures of labelled trees: a tidy layout computed iteratively, written as SVG or PNG (matplotlib).
 
 Layout: words sit on the bottom row in sentence order, each in a slot as wide as its word or its
-node's box. A constituency node is placed by height (leaves just above their words, the root on top)
-and centred over its first and last child; nodes are visited in post-order, so every child is placed
-before its parent and no recursion is needed. A dependency node sits above its own word, one row per
-depth, with a dotted line down to the word. Boxes are coloured by class on a red-grey-green scale.
+node's box. Nodes take one row per depth (the root on top). A constituency node is centred over its
+span (its first and last word), so edges never cross; a leaf has a dotted line down to its word. A
+dependency node sits above its own word, with a dotted line down to it. Boxes are coloured by class
+on a red-grey-green scale, and a legend names the classes' colours.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 from xml.sax.saxutils import escape
@@ -50,6 +50,7 @@ class Layout:
     ties: list[tuple[float, float, float, float]]  # dotted lines from a node to its word
     width: float
     height: float
+    legend: list[tuple[float, float, str, str]] = field(default_factory=list)  # x, y, colour, class name
 
 
 def layout_tree(tree: Tree, classes: Sequence[str], predicted: Sequence[int], probs: Sequence[float]) -> Layout:
@@ -75,7 +76,11 @@ def layout_tree(tree: Tree, classes: Sequence[str], predicted: Sequence[int], pr
     word_y = MARGIN + rows * ROW + 4
     words = [(centres[i], word_y, w) for i, w in enumerate(tree.tokens)]
     ties = [(x[n], y[n] + BOX_HEIGHT, centres[t], word_y - 14) for n, t in enumerate(tree.word) if t >= 0]
-    return Layout(boxes, edges, words, ties, left + MARGIN, word_y + MARGIN)
+    legend, legend_x, legend_y = [], MARGIN, word_y + 26
+    for index, name in enumerate(classes):
+        legend.append((legend_x, legend_y, class_colour(index, len(classes)), name))
+        legend_x += 24 + len(name) * CHAR_WIDTH
+    return Layout(boxes, edges, words, ties, max(left, legend_x) + MARGIN, legend_y + 12 + MARGIN, legend)
 
 
 def _positions(tree: Tree, centres: list[float]) -> tuple[list[float], list[int]]:
@@ -85,12 +90,13 @@ def _positions(tree: Tree, centres: list[float]) -> tuple[list[float], list[int]
         for node, d in tree.preorder():
             depth[node] = d
         return [centres[tree.word[n]] for n in range(len(tree))], depth
-    heights = tree.heights()
-    top = max(heights)
-    x = [0.0] * len(tree)
-    for node, kids in enumerate(tree.children):  # post-order: children are placed first
-        x[node] = centres[tree.word[node]] if not kids else (x[kids[0]] + x[kids[-1]]) / 2
-    return x, [top - h for h in heights]
+    # One row per depth, each node centred over its span: an edge joins two adjacent rows and lies over
+    # its parent's span, and the spans of one row are disjoint, so no two edges (or word ties) cross.
+    depth = [0] * len(tree)
+    for node, d in tree.preorder():
+        depth[node] = d
+    spans = tree.spans()
+    return [(centres[i] + centres[j - 1]) / 2 for i, j in spans], depth
 
 
 def to_svg(layout: Layout, title: str = "") -> str:
@@ -116,6 +122,9 @@ def to_svg(layout: Layout, title: str = "") -> str:
         )  # fmt: skip
     for x, y, word in layout.words:
         parts.append(f'<text class="word" x="{x:.1f}" y="{y:.1f}" font-size="13" text-anchor="middle">{escape(word)}</text>')
+    for x, y, colour, name in layout.legend:
+        parts.append(f'<g class="legend"><rect x="{x:.1f}" y="{y - 10:.1f}" width="12" height="12" fill="{colour}" stroke="#333" '
+                     f'stroke-width="0.6"/><text x="{x + 16:.1f}" y="{y:.1f}" font-size="11">{escape(name)}</text></g>')  # fmt: skip
     parts.append("</svg>")
     return "\n".join(parts) + "\n"
 
@@ -147,18 +156,22 @@ def save_png(layout: Layout, path: str | Path, dpi: int = 110) -> None:
         ax.text(box.x, box.y + 25, box.subtitle, ha="center", va="center", fontsize=7, parse_math=False)
     for x, y, word in layout.words:
         ax.text(x, y - 4, word, ha="center", va="center", fontsize=9.5, parse_math=False)  # user text, not mathematics
+    for x, y, colour, name in layout.legend:
+        ax.add_patch(FancyBboxPatch((x, y - 10), 12, 12, boxstyle="square,pad=0", facecolor=colour, edgecolor="#333", linewidth=0.6))
+        ax.text(x + 16, y - 4, name, ha="left", va="center", fontsize=8, parse_math=False)
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=dpi, facecolor="white", format="png")
     plt.close(fig)
 
 
-def render_file(tree: Tree, classes: Sequence[str], predicted: Sequence[int], probs: Sequence[float], path: str | Path) -> None:
-    """Write a picture of the labelled tree; the format follows the suffix (.svg or .png)."""
+def render_file(tree: Tree, classes: Sequence[str], predicted: Sequence[int], probs: Sequence[float], path: str | Path,
+                dpi: int = 110) -> None:  # fmt: skip
+    """Write a picture of the labelled tree; the format follows the suffix (.svg, or .png at `dpi`)."""
     from treeseq.files import write_text_atomic
 
     layout = layout_tree(tree, classes, predicted, probs)
     if str(path).lower().endswith(".png"):
-        save_png(layout, path)
+        save_png(layout, path, dpi)
     else:
         write_text_atomic(to_svg(layout, " ".join(tree.tokens)), path)
 

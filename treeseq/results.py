@@ -89,11 +89,11 @@ class TreeResult:
             record["offsets"] = [list(o) for o in self.offsets]
         return record
 
-    def render(self, path: str | Path) -> Path:
-        """Draw the labelled tree to `path` (.svg, or .png with matplotlib); returns the path."""
+    def render(self, path: str | Path, dpi: int = 110) -> Path:
+        """Draw the labelled tree to `path` (.svg, or .png with matplotlib at `dpi`); returns the path."""
         from treeseq.render_svg import render_file  # noqa: PLC0415 (matplotlib only when a picture is drawn)
 
-        render_file(self.tree, self.classes, *self.by_node(), path)
+        render_file(self.tree, self.classes, *self.by_node(), path, dpi)
         return Path(path)
 
 

@@ -60,3 +60,31 @@ def test_png_via_matplotlib(tmp_path: Path) -> None:
     tree = Tree.from_brackets("(X (X good) (X film))")
     render_file(tree, ("neg", "pos"), [1, 1, 1], [0.9, 0.8, 0.7], tmp_path / "t.png")
     assert (tmp_path / "t.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def _crosses(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> bool:
+    """Whether two segments cross at a point inside both (touching at an end does not count)."""
+    (x1, y1, x2, y2), (x3, y3, x4, y4) = a, b
+    denominator = (x1 - x2) * (y3 - y4) - (y1 - y2) * (x3 - x4)
+    if abs(denominator) < 1e-9:
+        return False
+    t = ((x1 - x3) * (y3 - y4) - (y1 - y3) * (x3 - x4)) / denominator
+    u = -((x1 - x2) * (y1 - y3) - (y1 - y2) * (x1 - x3)) / denominator
+    return 1e-6 < t < 1 - 1e-6 and 1e-6 < u < 1 - 1e-6
+
+
+def test_no_two_lines_of_a_picture_cross_on_random_trees() -> None:
+    import random
+
+    rng = random.Random(11)
+    for _ in range(30):
+        tokens = [f"w{i}" * rng.randint(1, 3) for i in range(rng.randint(2, 40))]
+        nodes = [f"(X {t})" for t in tokens]
+        while len(nodes) > 1:  # join random neighbours: a random binary constituency tree
+            at = rng.randrange(len(nodes) - 1)
+            nodes[at : at + 2] = [f"(X {nodes[at]} {nodes[at + 1]})"]
+        tree = Tree.from_brackets(nodes[0])
+        layout = layout_tree(tree, SST_CLASSES, [2] * len(tree), [0.5] * len(tree))
+        lines = layout.edges + layout.ties
+        assert not [(a, b) for i, a in enumerate(lines) for b in lines[i + 1 :] if _crosses(a, b)]
+        assert [name for _, _, _, name in layout.legend] == list(SST_CLASSES)
