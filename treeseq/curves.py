@@ -43,32 +43,43 @@ def metric_names(epochs: Sequence[dict]) -> list[str]:
     return sorted({key[4:] for record in epochs for key in record if key.startswith("dev_")})
 
 
-def plot_curve(epochs: Sequence[dict], metric: str, path: str | Path, title: str = "") -> None:
-    """Draw dev `metric` (see metric_value) and the training loss by epoch into a PNG or SVG file, atomically."""
+def plot_curve(epochs: Sequence[dict] | Sequence[tuple[str, Sequence[dict]]], metric: str, path: str | Path,
+               title: str = "") -> None:  # fmt: skip
+    """Draw dev `metric` (see metric_value) and the training loss by epoch into a PNG or SVG file, atomically.
+
+    `epochs` is one run's records, or (name, records) for several runs drawn over each other; each run's
+    best epoch is marked with its value.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
 
-    points = [(r["epoch"], v) for r in epochs if (v := metric_value(r, metric)) is not None]
-    if not points:
-        raise CorpusFormatError(f"no dev_{metric} in the log; logged: {', '.join(metric_names(epochs))}")
+    runs = list(epochs) if epochs and isinstance(epochs[0], tuple) else [("", epochs)]
     fig, ax = plt.subplots(figsize=(6.4, 3.8), dpi=110)
-    ax.plot([e for e, _ in points], [v for _, v in points], marker="o", color="#1f6fb4", label=f"dev {metric}")
-    best_epoch, best = (min if "loss" in metric else max)(points, key=lambda p: p[1])
-    ax.annotate(f"{best:.2f}", (best_epoch, best), textcoords="offset points", xytext=(0, 8), ha="center", fontsize=8)
+    right = ax.twinx()
+    colours = plt.get_cmap("tab10")
+    for index, (name, records) in enumerate(runs):  # type: ignore[misc]
+        points = [(r["epoch"], v) for r in records if (v := metric_value(r, metric)) is not None]
+        if not points:
+            raise CorpusFormatError(f"no dev_{metric} in {name or 'the log'}; logged: {', '.join(metric_names(records))}")
+        label = f"{name} " if name else ""
+        ax.plot([e for e, _ in points], [v for _, v in points], marker="o", color=colours(index), label=f"{label}dev {metric}")
+        best_epoch, best = (min if "loss" in metric else max)(points, key=lambda p: p[1])
+        ax.plot([best_epoch], [best], marker="*", markersize=12, color=colours(index), linestyle="none")
+        ax.annotate(f"{best:.2f}", (best_epoch, best), textcoords="offset points", xytext=(0, 8), ha="center", fontsize=8)
+        losses = [(r["epoch"], r["train_loss"]) for r in records if isinstance(r.get("train_loss"), (int, float))]
+        if losses:
+            right.plot([e for e, _ in losses], [v for _, v in losses], linestyle="--", color=colours(index), alpha=0.6,
+                       label=f"{label}train loss")  # fmt: skip
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("epoch")
     ax.set_ylabel(f"dev {metric}")
+    right.set_ylabel("train loss")
     ax.grid(alpha=0.3)
-    losses = [(r["epoch"], r["train_loss"]) for r in epochs if "train_loss" in r]
-    if losses:
-        right = ax.twinx()
-        right.plot([e for e, _ in losses], [v for _, v in losses], linestyle="--", color="#b4541f", label="train loss")
-        right.set_ylabel("train loss")
-        lines = ax.get_lines() + right.get_lines()
-        ax.legend(lines, [line.get_label() for line in lines], loc="lower right", fontsize=8)
+    lines = [line for line in ax.get_lines() + right.get_lines() if not line.get_label().startswith("_")]
+    ax.legend(lines, [line.get_label() for line in lines], loc="lower right", fontsize=8)
     if title:
         ax.set_title(title, fontsize=10)
     fig.tight_layout()
