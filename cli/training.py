@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Callable, Literal, Optional
 
 import typer
 
-from treeseq.cli.common import DataDir, Device, Verbose, cli_errors, console, setup_logging
+from treeseq.cli.common import DataDir, Device, Verbose, cli_errors, console, err_console, setup_logging
 from treeseq.config import FAMILY_TRAIN_DEFAULTS, OPTIMIZERS, SCHEDULES, TrainConfig
 
 if TYPE_CHECKING:
@@ -97,8 +97,8 @@ def run_train(family: str, data_dir: Path, output: Path, quiet: bool, verbose: b
         from treeseq.api import train  # noqa: PLC0415 (torch loads only when a command runs)
 
         overrides = options.pop("set_", None)
-        result = train(
-            family, data_dir, output, overrides=overrides, progress=not quiet,
+        result = train(  # the bar and the epoch lines share stderr's console: each line lands above the bar
+            family, data_dir, output, overrides=overrides, progress=False if quiet else err_console,
             epoch_hook=None if quiet else print_epoch, announce=None if quiet else console.print, **options,
         )  # fmt: skip
     if not quiet and os.environ.get("RANK", "0") == "0":  # torchrun: the main process reports
@@ -112,7 +112,7 @@ def print_epoch(state: TrainState, record: dict) -> None:
     dev = ", ".join(f"{k[4:]} {v:.2f}" if "loss" not in k else f"{k[4:]} {v:.4f}" for k, v in record.items() if k.startswith("dev_"))
     mark = " *" if record["improved"] else ""
     rate = next((f"{v:,.0f} {k[:-6]}/s" for k, v in record.items() if k.endswith("_per_s")), "")
-    console.print(f"epoch {record['epoch']:3d}  loss {record['train_loss']:.4f}  dev {dev}  {rate}{mark}")
+    err_console.print(f"epoch {record['epoch']:3d}  loss {record['train_loss']:.4f}  dev {dev}  {rate}{mark}", markup=False, highlight=False)
 
 
 def print_result(result: FitResult, output: Path) -> None:

@@ -152,7 +152,7 @@ def parameter_count(model: Any) -> int:
 
 
 def run_fit(task: Any, model: Any, train_cfg: TrainConfig, output: Path, device: Any, dist_info: Any, *, resume: bool,
-            progress: bool, epoch_hook: Callable[[Any, dict], None] | None) -> FitResult:  # fmt: skip
+            progress: Any, epoch_hook: Callable[[Any, dict], None] | None) -> FitResult:  # fmt: skip
     """The engine on a family's task, epoch lines from the main process only; the process group closed after."""
     from treeseq.training.distributed import shutdown  # noqa: PLC0415
     from treeseq.training.engine import fit  # noqa: PLC0415

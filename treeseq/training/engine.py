@@ -95,7 +95,7 @@ def fit(
     *,
     dist_info: DistInfo = DistInfo(),
     resume: bool = False,
-    show_progress: bool = True,
+    show_progress: Any = True,  # or a rich Console to draw the bar on
     step_hooks: Sequence[Hook] = (),
     epoch_hooks: Sequence[Hook] = (),
 ) -> FitResult:
@@ -117,7 +117,7 @@ def fit(
                device, dist_info, state, _MetricsLog(log_path if dist_info.is_main else None, append=resume), last_path)  # fmt: skip
     history: list[dict] = []
     status = "finished"
-    with _graceful_interrupt(state), _progress(show_progress and dist_info.is_main, task.unit) as bar:
+    with _graceful_interrupt(state), _progress(show_progress if dist_info.is_main else False, task.unit) as bar:
         while state.epoch < cfg.epochs and status == "finished":
             window = run.train_epoch(bar, step_hooks)
             if state.stop_requested:
@@ -364,7 +364,9 @@ class _Bar:
 
 
 @contextlib.contextmanager
-def _progress(enabled: bool, unit: str) -> Iterator[_Bar]:
+def _progress(enabled: Any, unit: str) -> Iterator[_Bar]:
+    """The progress bar: on `enabled` when it is a rich Console (so that lines printed on that console
+    during training appear above the bar, not glued to it), else on a console of its own on stderr."""
     if not enabled:
         yield _Bar(None, unit)
         return
@@ -380,5 +382,6 @@ def _progress(enabled: bool, unit: str) -> Iterator[_Bar]:
         TimeElapsedColumn(),
         TimeRemainingColumn(),
     )
-    with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
+    console = enabled if isinstance(enabled, Console) else Console(stderr=True)
+    with Progress(*columns, console=console, transient=True) as progress:
         yield _Bar(progress, unit)
