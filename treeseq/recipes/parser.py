@@ -58,6 +58,8 @@ def train(
     cfgs = resolve_configs(FAMILY, config, overrides, options, saved)
     model_cfg, train_cfg = cfgs.model, cfgs.train
     # One tagger run over both splits (the spaCy pipeline loads once); no tags: an empty tuple each.
+    if model_cfg.pos_tags and announce is not None and dist_info.is_main:
+        announce(f"tagging {len(train_trees) + len(dev_trees):,} sentences with {model_cfg.pos_tags} (a minute or two on a CPU)")
     tags = tag_sentences(model_cfg, [t.tokens for t in train_trees + dev_trees]) or [()] * (len(train_trees) + len(dev_trees))
     train_tags, dev_tags = tags[: len(train_trees)], tags[len(train_trees) :]
     if saved is not None:

@@ -55,6 +55,8 @@ def train(
     model_cfg, train_cfg, data_cfg = cfgs.model, cfgs.train, cfgs.data
     train_data = read_split(data_dir, "train", data_cfg.src, data_cfg.tgt, data_cfg.strict)
     dev_data = read_split(data_dir, "val", data_cfg.src, data_cfg.tgt, data_cfg.strict)
+    if saved is None and announce is not None:
+        announce(f"training SentencePiece ({data_cfg.subword_type}, {data_cfg.vocab_size:,} pieces) on {len(train_data.pairs):,} pairs")
     codec = Codec.from_entry(saved["subwords"]) if saved else build_codec(train_data.pairs, data_cfg)
     examples, _ = codec.encode_pairs(train_data.pairs, data_cfg.max_len, data_cfg.strict)
     dist_info, torch_device = init_distributed(device)
