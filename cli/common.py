@@ -14,8 +14,8 @@ from rich.console import Console
 
 from treeseq.errors import ConfigError, TreeseqError
 
-console = Console(highlight=False, soft_wrap=True)
-err_console = Console(stderr=True, highlight=False)
+console = Console(highlight=False, soft_wrap=True, emoji=False)  # user text is never read as :emoji: codes
+err_console = Console(stderr=True, highlight=False, emoji=False)
 
 # The options of every command, each declared once.
 DataDir = Annotated[Path, typer.Option("--data-dir", help="Folder holding the corpus files.", file_okay=False)]
@@ -43,7 +43,10 @@ def cli_errors(verbose: bool = False) -> Iterator[None]:
     except TreeseqError as err:
         if verbose:
             traceback.print_exc()
-        err_console.print(f"[red]error:[/red] {err}", markup=True, highlight=False, soft_wrap=True)
+        from rich.text import Text  # noqa: PLC0415
+
+        # The message quotes user input (file names, lines, tokens): shown as text, never as markup.
+        err_console.print(Text.assemble(("error:", "red"), " ", str(err)), highlight=False, soft_wrap=True)
         raise typer.Exit(code=err.exit_code) from None
     except KeyboardInterrupt:
         err_console.print("interrupted")

@@ -80,11 +80,12 @@ def _refuse(family: str | None, **given: tuple[Any, str]) -> None:
 
 
 def print_report(report) -> None:  # noqa: ANN001 (a treeseq.results.Report)
+    from rich.markup import escape  # noqa: PLC0415 (file names, tags and classes are shown as text)
     from rich.table import Table  # noqa: PLC0415
 
     facts = ", ".join(f"{k} {v}" for k, v in report.info.items()
                       if isinstance(v, (int, float, str)) and not k.endswith("signature"))  # fmt: skip
-    table = Table(title=f"{report.data} ({facts})")
+    table = Table(title=escape(f"{report.data} ({facts})"))
     table.add_column("metric")
     table.add_column("%", justify="right")
     for name, value in report.metrics.items():
@@ -95,9 +96,9 @@ def print_report(report) -> None:  # noqa: ANN001 (a treeseq.results.Report)
             name = key[: -len("_signature")]
             console.print(f"{SHOWN.get(name, name)} signature: {value}", markup=False)
     for name, data in report.tables.items():
-        shown = Table(title=data.title)
+        shown = Table(title=escape(data.title))
         for column in data.columns:
-            shown.add_column(column, justify="left" if column == data.columns[0] else "right")
+            shown.add_column(escape(column), justify="left" if column == data.columns[0] else "right")
         for row in data.rows:
-            shown.add_row(*(f"{v:.2f}" if isinstance(v, float) else str(v) for v in row))
+            shown.add_row(*(f"{v:.2f}" if isinstance(v, float) else escape(str(v)) for v in row))
         console.print(shown)

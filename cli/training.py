@@ -99,12 +99,16 @@ def run_train(family: str, data_dir: Path, output: Path, quiet: bool, verbose: b
         overrides = options.pop("set_", None)
         result = train(  # the bar and the epoch lines share stderr's console: each line lands above the bar
             family, data_dir, output, overrides=overrides, progress=False if quiet else err_console,
-            epoch_hook=None if quiet else print_epoch, announce=None if quiet else console.print, **options,
+            epoch_hook=None if quiet else print_epoch, announce=None if quiet else _announce, **options,
         )  # fmt: skip
     if not quiet and os.environ.get("RANK", "0") == "0":  # torchrun: the main process reports
         print_result(result, output)
     if result.status == "interrupted":
         raise typer.Exit(code=130)
+
+
+def _announce(line: str) -> None:
+    console.print(line, markup=False, highlight=False)
 
 
 def print_epoch(state: TrainState, record: dict) -> None:
@@ -122,11 +126,12 @@ def print_result(result: FitResult, output: Path) -> None:
     last, log = paths_for(output)
     state = result.state
     if result.status == "interrupted":
-        console.print(f"interrupted at epoch {state.epoch + 1}, step {state.global_step}: resume with --resume ({last})")
+        console.print(f"interrupted at epoch {state.epoch + 1}, step {state.global_step}: resume with --resume ({last})", markup=False)
         return
     record = result.history[-1] if result.history else {}
     metric, best = record.get("metric", "metric"), record.get("best", float("nan"))
     console.print(
         f"{result.status}: best dev {metric} {best:.2f} at epoch {state.best_epoch}; "
-        f"model {output}, last checkpoint {last}, metrics {log}"
+        f"model {output}, last checkpoint {last}, metrics {log}",
+        markup=False,
     )

@@ -212,7 +212,7 @@ class _Fetcher:
 
 def _content_length(response: http.client.HTTPResponse) -> int | None:
     value = response.headers.get("Content-Length")
-    return int(value) if value is not None and value.strip().isdigit() else None
+    return int(value) if value is not None and value.strip().isascii() and value.strip().isdigit() else None
 
 
 def _reason(err: BaseException) -> str:

@@ -282,7 +282,9 @@ class Tree:
 
 
 def _escape(token: str) -> str:
-    return {"(": "-LRB-", ")": "-RRB-"}.get(token, token)
+    """A token as bracket notation can hold it: brackets inside it written as the treebank writes them,
+    so that every written tree reads back (`:(` becomes `:-LRB-`)."""
+    return token.replace("(", "-LRB-").replace(")", "-RRB-")
 
 
 def _postorder(root: int, children: list[list[int]]) -> list[int]:

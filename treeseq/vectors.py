@@ -24,7 +24,7 @@ def read_text_vectors(path: str | Path, vocab: Vocab, dim: int) -> tuple[Tensor,
     found: set[int] = set()
     for line_no, line in read_lines(path):
         parts = line.rstrip().split(" ")
-        if line_no == 1 and len(parts) == 2 and all(p.isdigit() for p in parts):
+        if line_no == 1 and len(parts) == 2 and all(p.isascii() and p.isdigit() for p in parts):
             continue  # word2vec header
         if len(parts) != dim + 1:
             raise CorpusFormatError(f"{path}:{line_no}: expected a word and {dim} numbers, found {len(parts) - 1} numbers")

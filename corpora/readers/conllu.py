@@ -80,10 +80,10 @@ def parse_conllu_lines(lines: Iterable[tuple[int, str]], source: str) -> Iterato
         if len(parts) != 10:
             raise CorpusFormatError(f"{source}:{line_no}: expected 10 tab-separated columns, found {len(parts)}")
         token_id = parts[ID]
-        if token_id.isdigit():
+        if _is_number(token_id):
             if int(token_id) != len(current.word_lines) + 1:
                 raise CorpusFormatError(f"{source}:{line_no}: word id {token_id}, expected {len(current.word_lines) + 1}")
-            if not parts[HEAD].isdigit() and parts[HEAD] != "_":
+            if not _is_number(parts[HEAD]) and parts[HEAD] != "_":
                 raise CorpusFormatError(f"{source}:{line_no}: head {parts[HEAD]!r} is not a number")
             current.word_lines.append(len(current.lines) - 1)
         elif not _is_range_or_empty(token_id):
@@ -93,10 +93,15 @@ def parse_conllu_lines(lines: Iterable[tuple[int, str]], source: str) -> Iterato
         yield current
 
 
+def _is_number(text: str) -> bool:
+    """ASCII digits only: `str.isdigit` also accepts "²", which `int` refuses."""
+    return text.isascii() and text.isdigit()
+
+
 def _is_range_or_empty(token_id: str) -> bool:
     for sep in ("-", "."):
         left, found, right = token_id.partition(sep)
-        if found and left.isdigit() and right.isdigit():
+        if found and _is_number(left) and _is_number(right):
             return True
     return False
 

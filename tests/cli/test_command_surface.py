@@ -162,3 +162,12 @@ def test_reports_carry_per_class_tables_and_results_carry_offsets(models: dict[s
     assert parsed["words"] == ["It", "'s", "(", "really", ")", "good", "."] and parsed["offsets"][2] == [5, 6]
     labelled = json.loads(runner.invoke(app, ["classify", "-m", str(models["sst"]), "-f", "jsonl", "It's (really) good."]).output)
     assert labelled["classes"][0] == "very negative" and labelled["offsets"][2] == [5, 6] and labelled["tokens"][2] == "-LRB-"
+
+
+def test_user_text_is_never_markup(models: dict[str, Path], tmp_path: Path) -> None:
+    shown = runner.invoke(app, ["classify", "-m", str(models["sst"]), "-f", "brackets", "--trees", "(X (X :smile:) (X [bold]x[/bold]))"])
+    assert shown.exit_code == 0 and ":smile:" in shown.output and "[bold]x[/bold]" in shown.output
+    text = runner.invoke(app, ["classify", "-m", str(models["sst"]), "--trees", "(X (X :smile:) (X [bold]y))"])
+    assert ":smile:" in text.output and "[bold]y" in text.output
+    missing = runner.invoke(app, ["tag", "-m", str(models["pos"]), "-i", str(tmp_path / "[red]gone.txt")])
+    assert missing.exit_code == 2 and "[red]gone.txt: no such file" in missing.output

@@ -97,3 +97,16 @@ def test_from_heads_rejects_cycles_and_two_roots() -> None:
         Tree.from_heads(["a", "b"], [0, 0])
     with pytest.raises(ValueError, match="cycle"):
         Tree.from_heads(["a", "b", "c"], [0, 3, 2])
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.text(alphabet="ab():-", min_size=1, max_size=4), min_size=1, max_size=12), st.randoms(use_true_random=False))
+def test_every_written_tree_reads_back_even_with_brackets_in_tokens(tokens: list[str], rng) -> None:  # noqa: ANN001
+    nodes = [Tree(( t,), ((),), (0,), ("2",)).to_brackets() for t in tokens]
+    while len(nodes) > 1:  # join random neighbours: a random binary tree over the tokens
+        at = rng.randrange(len(nodes) - 1)
+        nodes[at : at + 2] = [f"(3 {nodes[at]} {nodes[at + 1]})"]
+    tree = Tree.from_brackets(nodes[0])
+    again = Tree.from_brackets(tree.to_brackets())
+    assert again.children == tree.children and again.tokens == tree.tokens and len(tree.tokens) == len(tokens)
+    assert [t.replace("-LRB-", "(").replace("-RRB-", ")") for t in tree.tokens] == tokens

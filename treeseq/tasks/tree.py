@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from dataclasses import asdict, dataclass
 from typing import Sequence
 
@@ -78,7 +80,7 @@ class LabelScheme:
         """A problem with a raw label, for the readers' `file:line: problem` errors."""
         if label is None:
             return None
-        if not label.lstrip("-").isdigit():
+        if not re.fullmatch(r"-?[0-9]+", label):  # ASCII digits: "²".isdigit() is true, int("²") fails
             return f"label {label!r} is not an integer"
         if not 0 <= int(label) < self.num_raw:
             return f"label {label} is out of range 0..{self.num_raw - 1}"
