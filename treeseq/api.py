@@ -83,13 +83,15 @@ def load(path: str | Path, device: str = "auto", precision: str = "fp32", *, fam
     return model_class.from_archive(archive, device, precision, path=path, **options)
 
 
-def train(family: FamilyName, data_dir: str | Path, output: str | Path, **options: Any) -> FitResult:
+def train(family: FamilyName, data_dir: str | Path, output: str | Path, *, overwrite: bool = False,
+          **options: Any) -> FitResult:  # fmt: skip
     """Train a model of one family on a corpus folder with the shared engine.
 
     Args:
         family: tree, parser, tagger or translator.
         data_dir: the corpus folder (see each family's `train` for the layouts it reads).
         output: the best model archive; the last checkpoint and the metrics log go beside it.
+        overwrite: replace a finished run at `output` (else refused; `resume=True` continues it).
         options: config (a TOML file), overrides (`section.key=value` strings), resume, device,
             progress, epoch_hook, and any model, data or training setting of the family by name
             (epochs=3, hidden_size=100, lr=1e-3, ...).
@@ -97,7 +99,11 @@ def train(family: FamilyName, data_dir: str | Path, output: str | Path, **option
     Returns:
         The engine's FitResult: how training ended and the best dev metric.
     """
-    return _recipes(family).train(data_dir, output, **options)
+    from treeseq.training.outputs import claim_output  # noqa: PLC0415
+
+    recipes = _recipes(family)
+    with claim_output(output, resume=bool(options.get("resume")), overwrite=overwrite):
+        return recipes.train(data_dir, output, **options)
 
 
 def evaluate(model: Model | str | Path, data_dir: str | Path, split: str | None = None, *, device: str = "auto",

@@ -23,6 +23,7 @@ from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 
 from treeseq.checkpoint import load_archive, save_atomic
+from treeseq.files import write_text_atomic
 from treeseq.config import TrainConfig
 from treeseq.device import autocast, rng_state, seed_everything, set_rng_state
 from treeseq.errors import CheckpointError
@@ -114,7 +115,7 @@ def fit(
     if dist_info.enabled:
         wrapped = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
     run = _Run(task, model, wrapped, optim, torch.amp.GradScaler(device.type, enabled=cfg.precision == "fp16"), cfg,
-               device, dist_info, state, _MetricsLog(log_path if dist_info.is_main else None, append=resume), last_path)  # fmt: skip
+               device, dist_info, state, _MetricsLog(log_path if dist_info.is_main else None, resume, state.global_step), last_path)  # fmt: skip
     history: list[dict] = []
     status = "finished"
     with _graceful_interrupt(state), _progress(show_progress if dist_info.is_main else False, task.unit) as bar:
@@ -306,24 +307,38 @@ class _Window:
 
 
 class _MetricsLog:
-    def __init__(self, path: Path | None, append: bool) -> None:
-        self.path = path
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            if not append:
-                path.write_text("", encoding="utf-8")
+    """The run's JSONL log. A new run replaces an old log only when it writes its first record; a resumed
+    run first drops the records written after its checkpoint (a crash's leftovers), so none repeat."""
+
+    def __init__(self, path: Path | None, append: bool, after_step: int = 0) -> None:
+        self.path, self.fresh = path, not append
+        if path is not None and append and path.is_file():
+            kept = [line for line in path.read_text(encoding="utf-8").splitlines(keepends=True) if _step_of(line) <= after_step]
+            write_text_atomic("".join(kept), path)
 
     def write(self, record: dict) -> None:
         if self.path is not None:
-            with self.path.open("a", encoding="utf-8") as handle:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self.path.open("w" if self.fresh else "a", encoding="utf-8") as handle:
                 handle.write(json.dumps({"time": round(time.time(), 3), **record}) + "\n")
+            self.fresh = False
+
+
+def _step_of(line: str) -> float:
+    try:
+        step = json.loads(line).get("step", 0)
+    except (ValueError, AttributeError):
+        return 0
+    return step if isinstance(step, (int, float)) else 0
 
 
 @contextlib.contextmanager
 def _graceful_interrupt(state: TrainState) -> Iterator[None]:
-    """The first Ctrl-C stops after the current step with a checkpoint; a second one stops at once."""
+    """The first Ctrl-C (SIGINT) or SIGTERM (what schedulers and `timeout` send) stops after the current
+    step with a checkpoint; a second one stops at once."""
+    signals = (signal.SIGINT, signal.SIGTERM)
     try:
-        previous = signal.getsignal(signal.SIGINT)
+        previous = {sig: signal.getsignal(sig) for sig in signals}
     except ValueError:  # not the main thread: leave signals alone
         yield
         return
@@ -332,17 +347,20 @@ def _graceful_interrupt(state: TrainState) -> Iterator[None]:
         if state.stop_requested:
             raise KeyboardInterrupt
         state.stop_requested = True
-        logger.warning("interrupt: stopping after this step and saving a checkpoint (Ctrl-C again to abort)")
+        name = "SIGTERM" if signum == signal.SIGTERM else "interrupt"
+        logger.warning("%s: stopping after this step and saving a checkpoint (again to abort)", name)
 
     try:
-        signal.signal(signal.SIGINT, handler)
+        for sig in signals:
+            signal.signal(sig, handler)
     except ValueError:
         yield
         return
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for sig, old in previous.items():
+            signal.signal(sig, old)
 
 
 class _Bar:

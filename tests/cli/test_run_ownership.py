@@ -1,0 +1,96 @@
+"""A training run owns its output: locked, never replaced silently, stopped cleanly by SIGTERM, resumed
+without repeated log records."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from treeseq.cli.main import app
+
+runner = CliRunner()
+SAMPLE = Path(__file__).resolve().parents[2] / "corpora" / "samples" / "sentiment"
+TRAIN = ["train", "tree", "--data-dir", str(SAMPLE), "--embed-dim", "8", "--hidden-size", "8", "--quiet", "--device", "cpu"]
+
+
+def test_a_second_run_on_the_same_output_is_refused_and_a_dead_runs_lock_taken_over(tmp_path: Path) -> None:
+    out = tmp_path / "m.pt"
+    lock = tmp_path / "m.pt.lock"
+    lock.write_text(f"{os.getpid()} {socket.gethostname()}\n")  # a live run (this process) owns it
+    refused = runner.invoke(app, [*TRAIN, "--output", str(out), "--epochs", "1"])
+    assert refused.exit_code == 2 and f"another training run (pid {os.getpid()}" in refused.output and not out.exists()
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    lock.write_text(f"{dead.pid} {socket.gethostname()}\n")  # its process is gone: a stale lock
+    taken = runner.invoke(app, [*TRAIN, "--output", str(out), "--epochs", "1"])
+    assert taken.exit_code == 0, taken.output
+    assert out.is_file() and not lock.exists()  # released on exit
+
+
+def test_a_finished_run_or_another_file_is_never_replaced_silently(tmp_path: Path) -> None:
+    out = tmp_path / "m.pt"
+    assert runner.invoke(app, [*TRAIN, "--output", str(out), "--epochs", "1"]).exit_code == 0
+    before = out.read_bytes()
+    again = runner.invoke(app, [*TRAIN, "--output", str(out), "--epochs", "1"])
+    assert again.exit_code == 2 and "--resume to continue that run, --overwrite to replace it" in again.output
+    assert out.read_bytes() == before
+    assert runner.invoke(app, [*TRAIN, "--output", str(out), "--epochs", "1", "--overwrite"]).exit_code == 0
+    notes = tmp_path / "notes.txt"
+    notes.write_text("my notes\n")
+    refused = runner.invoke(app, [*TRAIN, "--output", str(notes), "--epochs", "1", "--overwrite"])
+    assert refused.exit_code == 2 and "is not a treeseq model archive; refusing to replace it" in refused.output
+    assert notes.read_text() == "my notes\n"
+
+
+def test_stray_temporary_files_of_a_killed_run_are_removed(tmp_path: Path) -> None:
+    out = tmp_path / "m.pt"
+    stray = tmp_path / ".m.last.pt.abc123.tmp.pt"
+    stray.write_bytes(b"half a checkpoint")
+    assert runner.invoke(app, [*TRAIN, "--output", str(out), "--epochs", "1"]).exit_code == 0
+    assert not stray.exists()
+
+
+def test_sigterm_saves_a_checkpoint_and_resume_repeats_no_log_record(tmp_path: Path) -> None:
+    out = tmp_path / "m.pt"
+    log = tmp_path / "m.metrics.jsonl"
+    command = [sys.executable, "-m", "treeseq.cli.main", *TRAIN, "--output", str(out), "--epochs", "400",
+               "--set", "train.log_every=5"]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 120
+    while not (log.is_file() and log.read_text().count("\n") >= 3) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    process.send_signal(signal.SIGTERM)
+    output, _ = process.communicate(timeout=120)
+    assert process.returncode == 130, output
+    last = tmp_path / "m.last.pt"
+    assert last.is_file() and not (tmp_path / "m.pt.lock").exists()
+    with log.open("a") as handle:  # what a crash after the checkpoint would have logged
+        handle.write(json.dumps({"epoch": 999, "step": 10**9, "loss": 1.0}) + "\n")
+    resumed = runner.invoke(app, [*TRAIN, "--output", str(out), "--epochs", "1", "--resume"])
+    assert resumed.exit_code == 0, resumed.output
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    keys = [(r["step"], any(k.startswith("dev_") for k in r)) for r in records]  # a step's record, an epoch's record
+    assert 10**9 not in [step for step, _ in keys] and len(keys) == len(set(keys))
+
+
+@pytest.mark.parametrize("overwrite", [False, True])
+def test_the_python_api_claims_the_output_too(tmp_path: Path, overwrite: bool) -> None:
+    import treeseq
+    from treeseq.errors import ConfigError
+
+    out = tmp_path / "m.pt"
+    treeseq.train("tree", SAMPLE, out, epochs=1, embed_dim=8, hidden_size=8, progress=False)
+    if overwrite:
+        treeseq.train("tree", SAMPLE, out, epochs=1, embed_dim=8, hidden_size=8, progress=False, overwrite=True)
+    else:
+        with pytest.raises(ConfigError, match="a trained model is already there"):
+            treeseq.train("tree", SAMPLE, out, epochs=1, embed_dim=8, hidden_size=8, progress=False)
