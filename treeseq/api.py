@@ -80,7 +80,11 @@ def load(path: str | Path, device: str = "auto", precision: str = "fp32", *, fam
         takes = f"takes {', '.join(allowed)}" if allowed else "takes no further options"
         raise ConfigError(f"a {found} model does not take {', '.join(unknown)} ({takes})")
     model_class = getattr(_recipes(found), _MODEL_CLASSES[found])
-    return model_class.from_archive(archive, device, precision, path=path, **options)
+    try:
+        return model_class.from_archive(archive, device, precision, path=path, **options)  # type: ignore[no-any-return]
+    except (KeyError, TypeError, RuntimeError, ValueError, IndexError, AttributeError) as err:
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0][:160]
+        raise CheckpointError(f"{path}: a damaged {found} archive ({type(err).__name__}: {first})") from None
 
 
 def train(family: FamilyName, data_dir: str | Path, output: str | Path, *, overwrite: bool = False,

@@ -64,10 +64,15 @@ def load_archive(path: str | Path, task: str | None = None) -> dict:
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a treeseq model archive (no '{FORMAT}' header)")
     version = data.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise CheckpointError(f"{path}: not a treeseq model archive (format_version {version!r})")
+    if version > FORMAT_VERSION:
         raise CheckpointError(
             f"{path}: archive format {version} is newer than this treeseq reads ({FORMAT_VERSION}); upgrade treeseq"
         )
     if task is not None and data.get("task") != task:
         raise CheckpointError(f"{path}: this is a {data.get('task')!r} model, expected a {task!r} model")
+    for key, kind in (("task", str), ("config", dict), ("state_dict", dict)):
+        if not isinstance(data.get(key), kind):
+            raise CheckpointError(f"{path}: a damaged model archive (no {key})")
     return data

@@ -19,9 +19,12 @@ def read_epochs(path: str | Path) -> list[dict]:
     """
     path = Path(path)
     by_epoch: dict[int, dict] = {}
-    for _, record in json_objects(read_lines(path), str(path)):
+    for line_no, record in json_objects(read_lines(path), str(path)):
         if "epoch" in record and any(key.startswith("dev_") for key in record):
-            by_epoch[int(record["epoch"])] = record
+            epoch = record["epoch"]
+            if not isinstance(epoch, int) or isinstance(epoch, bool):
+                raise CorpusFormatError(f"{path}:{line_no}: epoch {epoch!r} is not a whole number")
+            by_epoch[epoch] = record
     if not by_epoch:
         raise CorpusFormatError(f"{path}: no end-of-epoch records (lines with dev_* metrics)")
     return [by_epoch[e] for e in sorted(by_epoch)]

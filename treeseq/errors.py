@@ -33,3 +33,7 @@ class ShapeError(TreeseqError):
 
 class DownloadError(TreeseqError):
     """A corpus download failed or did not match its checksum."""
+
+
+class OutputError(TreeseqError):
+    """A file could not be written (read-only folder, full disk); the message names the path and the cause."""

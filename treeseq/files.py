@@ -14,7 +14,7 @@ import zlib
 from pathlib import Path
 from typing import IO, Any, Iterable, Iterator
 
-from treeseq.errors import CorpusFormatError
+from treeseq.errors import CorpusFormatError, OutputError
 
 
 def read_lines(path: str | Path, allow_empty: bool = False) -> Iterator[tuple[int, str]]:
@@ -74,6 +74,8 @@ def json_objects(lines: Iterable[tuple[int, str]], source: str) -> Iterator[tupl
             record = json.loads(line)
         except json.JSONDecodeError as err:
             raise CorpusFormatError(f"{source}:{line_no}:{err.colno}: not valid JSON ({err.msg})") from None
+        except RecursionError:
+            raise CorpusFormatError(f"{source}:{line_no}: JSON nested too deeply") from None
         if not isinstance(record, dict):
             raise CorpusFormatError(f"{source}:{line_no}: expected a JSON object")
         yield line_no, record
@@ -88,14 +90,20 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     is removed and `path` is left as it was.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + path.suffix, dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + path.suffix, dir=path.parent)
+    except OSError as err:
+        raise OutputError(f"{path}: cannot write here ({err.strerror or err})") from None
     os.close(fd)
     tmp = Path(name)
     try:
         yield tmp
         os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
+    except OSError as err:  # a full disk, a folder made read-only meanwhile
+        tmp.unlink(missing_ok=True)
+        raise OutputError(f"{path}: cannot write ({err.strerror or err})") from None
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

@@ -12,7 +12,7 @@ from treeseq.corpora.readers.conllu import UPOS, XPOS, ConlluSentence
 from treeseq.corpora.readers.tagging import check_tagged, conllu_sentences, read_split
 from treeseq.data.tagging import Encoder, TaggedSentence
 from treeseq.device import resolve_device
-from treeseq.errors import ConfigError
+from treeseq.errors import ConfigError, CorpusFormatError
 from treeseq.metrics import class_scores
 from treeseq.recipes.common import Announce, Family, Predictor, check_length, init_vectors, parameter_count, resolve_configs, run_fit
 from treeseq.results import Report, Table, TagResult, chunk_slots
@@ -67,6 +67,10 @@ def train(
     check_tagged(train_split.sentences, data_cfg.column)
     check_tagged(dev_split.sentences, data_cfg.column)
     kind = task_kind(train_split.sentences)
+    missing = next((s for s in dev_split.sentences if s.intent is None), None)
+    if kind == "nlu" and missing is not None:
+        raise CorpusFormatError(f"{missing.where}: the dev split has sentences without an intent (no label file?) while the "
+                                "training split has intents; add the dev intents, or remove train's label file to train slots only")  # fmt: skip
     model_cfg = cfgs.model.resolved(kind)
     encoder = _saved_encoder(saved) if saved else build_encoder(train_split.sentences, model_cfg, kind)
     check_labels(dev_split.sentences, encoder, kind)

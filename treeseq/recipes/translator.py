@@ -59,6 +59,9 @@ def train(
         announce(f"training SentencePiece ({data_cfg.subword_type}, {data_cfg.vocab_size:,} pieces) on {len(train_data.pairs):,} pairs")
     codec = Codec.from_entry(saved["subwords"]) if saved else build_codec(train_data.pairs, data_cfg)
     examples, _ = codec.encode_pairs(train_data.pairs, data_cfg.max_len, data_cfg.strict)
+    if not examples or not dev_data.pairs:
+        empty = train_data.source if not examples else dev_data.source
+        raise CorpusFormatError(f"{empty}: no usable sentence pairs (empty, or all longer than data.max_len={data_cfg.max_len})")
     dist_info, torch_device = init_distributed(device)
     torch.manual_seed(train_cfg.seed)
     model = build_model(model_cfg, codec)

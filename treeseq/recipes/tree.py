@@ -10,7 +10,7 @@ import torch
 from treeseq.checkpoint import load_archive
 from treeseq.corpora.readers.ptb import parse_tree_line, read_trees
 from treeseq.device import autocast_dtype, resolve_device
-from treeseq.errors import ConfigError
+from treeseq.errors import ConfigError, CorpusFormatError
 from treeseq.metrics import class_scores
 from treeseq.recipes.common import Announce, Family, Predictor, init_vectors, parameter_count, resolve_configs, run_fit
 from treeseq.results import Report, Table, TreeNode, TreeResult
@@ -67,6 +67,10 @@ def train(
     if spacy_model:  # one pipeline for both splits
         train_trees, dev_trees = _spacy_trees(spacy_model, model_cfg, train_trees, dev_trees)
     train_trees, dev_trees = ([t for t in prepare_trees(trees, model_cfg) if scheme.keeps(t)] for trees in (train_trees, dev_trees))
+    for trees, name in ((train_trees, train_file), (dev_trees, dev_file)):
+        if not trees:
+            why = " (labels binary drops sentences whose root is neutral)" if model_cfg.labels == "binary" else ""
+            raise CorpusFormatError(f"{data_dir / name}: no usable trees to train or evaluate on{why}")
     if saved is not None:
         vocab = Vocab.from_dict(saved["vocabs"]["words"])
     else:
