@@ -94,3 +94,34 @@ def test_the_python_api_claims_the_output_too(tmp_path: Path, overwrite: bool) -
     else:
         with pytest.raises(ConfigError, match="a trained model is already there"):
             treeseq.train("tree", SAMPLE, out, epochs=1, embed_dim=8, hidden_size=8, progress=False)
+
+
+@pytest.mark.slow
+def test_kill_9_mid_epoch_then_resume_equals_an_uninterrupted_run(tmp_path: Path) -> None:
+    """A crash (SIGKILL: no handler runs) mid-epoch; --resume from the last checkpoint finishes with every
+    tensor equal to a run that was never interrupted; the dead run's lock is taken over."""
+    import torch
+
+    base = [sys.executable, "-m", "treeseq.cli.main", *TRAIN, "--epochs", "2", "--dropout", "0.3", "--checkpoint-every", "4",
+            "--set", "train.log_every=2"]  # fmt: skip
+    whole = tmp_path / "whole.pt"
+    subprocess.run([*base, "--output", str(whole)], check=True, capture_output=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    crashed = tmp_path / "crashed.pt"
+    log = tmp_path / "crashed.metrics.jsonl"
+    process = subprocess.Popen([*base, "--output", str(crashed)], env={**os.environ, "OMP_NUM_THREADS": "1"},
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:  # into the second epoch, past a mid-epoch checkpoint
+        steps = [json.loads(line).get("step", 0) for line in log.read_text().splitlines()] if log.is_file() else []
+        if steps and max(steps) >= 26:
+            break
+        time.sleep(0.05)
+    process.kill()
+    process.wait()
+    assert (tmp_path / "crashed.pt.lock").exists()  # a crash leaves its lock behind
+    resumed = runner.invoke(app, [*TRAIN, "--epochs", "2", "--dropout", "0.3", "--checkpoint-every", "4", "--set",
+                                  "train.log_every=2", "--output", str(crashed), "--resume"])  # fmt: skip
+    assert resumed.exit_code == 0, resumed.output
+    one, two = (torch.load(p, weights_only=True) for p in (whole.with_name("whole.last.pt"), crashed.with_name("crashed.last.pt")))
+    assert one["state_dict"].keys() == two["state_dict"].keys()
+    assert all(torch.equal(one["state_dict"][k], two["state_dict"][k]) for k in one["state_dict"])
