@@ -32,3 +32,16 @@ def test_translate_benchmark_prints_json_lines_ending_with_speedup(tmp_path: Pat
     beam = next(r for r in records if r.get("metric") == "beam5_sentences_per_s")
     assert beam["model"] == "untrained" and beam["batched"] > 0 and beam["one_at_a_time"] > 0
     assert records[-1]["speedup"] > 0
+
+
+def test_gpu_check_says_so_without_cuda_and_its_dry_run_agrees_with_itself() -> None:
+    import torch
+
+    script = str(ROOT / "benchmarks" / "gpu_check.py")
+    if not torch.cuda.is_available():
+        done = subprocess.run([sys.executable, script], capture_output=True, text=True, timeout=120, check=True)
+        assert done.stdout.strip() == "gpu_check: no CUDA device on this machine; nothing to check"
+    dry = subprocess.run([sys.executable, script, "--device", "cpu", "--families", "tagger"], capture_output=True, text=True,
+                         timeout=300, check=True)  # fmt: skip
+    records = [json.loads(line) for line in dry.stdout.splitlines()]
+    assert records[-1] == {"bench": "gpu_check", "metric": "mismatches", "value": 0} and len(records) == 4
