@@ -39,6 +39,7 @@ from treeseq.checkpoint import load_archive  # noqa: E402
 from treeseq.config import TrainConfig  # noqa: E402
 from treeseq.decoding.cky import spans_to_tree, tree_spans  # noqa: E402
 from treeseq.data.parsing import batch_examples  # noqa: E402
+from treeseq.device import autocast_dtype  # noqa: E402
 from treeseq.metrics import bracket_scores  # noqa: E402
 from treeseq.decoding.cky_reference import cky_decode_per_cell  # noqa: E402
 from treeseq.tasks.parser import (  # noqa: E402
@@ -146,6 +147,9 @@ def main() -> None:
     rates: dict[str, float] = {}
     reference: list | None = None
     for precision in args.precision.split(","):
+        if precision != "fp32" and autocast_dtype("cpu", precision) is None:  # it would run fp32 under a bf16 label
+            emit(workload="batched", precision=precision, skipped="this CPU has no bf16 units")
+            continue
         span_parser.precision, span_parser.workers = precision, args.workers
         classify_bf16 = precision == "bf16" and args.classifier_precision == "bf16"
         batched(span_parser, classifier, texts[:64], classify_bf16)  # warm-up

@@ -155,8 +155,11 @@ def main() -> None:
     fp32 = time_batched(predictor, dev, "fp32")
     emit(mode="batched", precision="fp32", data=str(dev), threads=args.threads, model=model,
          includes="read + tag + write CoNLL-U", **fp32)  # fmt: skip
-    bf16 = time_batched(predictor, dev, "bf16")
-    emit(mode="batched", precision="bf16", threads=args.threads, **bf16)
+    from treeseq.device import autocast_dtype  # noqa: PLC0415
+
+    bf16 = time_batched(predictor, dev, "bf16") if autocast_dtype("cpu", "bf16") is not None else {"words_per_s": None}
+    emit(mode="batched", precision="bf16", threads=args.threads,
+         **(bf16 if bf16["words_per_s"] is not None else {"skipped": "this CPU has no bf16 units"}))  # fmt: skip
     single_words, seconds = one_at_a_time(predictor, dev, args.single_sentences)
     single = single_words / seconds
     emit(mode="one-sentence-at-a-time", precision="fp32", sentences=args.single_sentences, words=single_words,
