@@ -22,7 +22,7 @@ $(VENV)/.installed: pyproject.toml
 
 # The main job on the embedded sample: train a Tree-LSTM, show labelled trees, evaluate.
 demo: setup
-	$(BIN)/treeseq train tree --data-dir $(SAMPLE) --output $(RUNS)/demo.pt --epochs 6 \
+	$(BIN)/treeseq train tree --data-dir $(SAMPLE) --output $(RUNS)/demo.pt --epochs 6 --overwrite \
 	  --lowercase --embed-dim 50 --hidden-size 50 --dropout 0.1
 	$(BIN)/treeseq classify --model $(RUNS)/demo.pt --trees < $(SAMPLE)/examples.txt
 	$(BIN)/treeseq evaluate --model $(RUNS)/demo.pt --data-dir $(SAMPLE) --split test
