@@ -127,6 +127,7 @@ def fit(
                 break
             state.epoch += 1
             state.step_in_epoch = 0
+            bar.phase(f"epoch {state.epoch}/{cfg.epochs}: evaluating on dev")
             record = _end_epoch(task, model, cfg, state, output, dist_info, window)
             history.append(record)
             run.writer.write(record)
@@ -379,6 +380,11 @@ class _Bar:
     def advance(self, loss: float, rate: float) -> None:
         if self.progress is not None:
             self.progress.update(self.task_id, advance=1, loss=loss, rate=rate)
+
+    def phase(self, text: str) -> None:
+        """Say what a long step between the bar's updates is doing (the dev evaluation)."""
+        if self.progress is not None and self.task_id is not None:
+            self.progress.update(self.task_id, description=text)
 
 
 @contextlib.contextmanager
