@@ -105,7 +105,7 @@ def write_stream(model: Any, lines: Iterable[tuple[int, str]], source: str, rend
         if item.error is not None:
             skipped += 1
             if not quiet:
-                err_console.print(f"skipped {item.error}", markup=False, highlight=False)
+                err_console.print(f"skipped {item.error}", markup=False, highlight=False, soft_wrap=True)
         batch.append(render(item.result))
         if len(batch) >= batch_size:
             out.write("".join(batch))
@@ -116,6 +116,12 @@ def write_stream(model: Any, lines: Iterable[tuple[int, str]], source: str, rend
     if skipped and not quiet:
         err_console.print(f"{skipped} line(s) skipped (--skip-bad)", highlight=False)
     return skipped
+
+
+def quiet_logs(quiet: bool) -> None:
+    """--quiet: only errors on stderr (no warnings such as the bf16 fallback)."""
+    if quiet:
+        logging.getLogger("treeseq").setLevel(logging.ERROR)
 
 
 def set_threads(threads: int | None) -> None:

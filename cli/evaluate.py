@@ -22,7 +22,7 @@ def evaluate(
     split: Annotated[Optional[str], typer.Option(help="Split to read: dev (val for translators), test or any NAME (reads NAME.txt for trees).")] = None,
     format: Format = "text",
     parse: Annotated[bool, typer.Option("--parse", help="Tree models: re-parse each sentence from its raw text with the archive's parser (or spaCy pipeline) and score against the gold labels (phrases: matched spans only).")] = False,
-    max_length: Annotated[Optional[int], typer.Option("--max-length", help="With --parse: the parser's sentence length limit.", min=1)] = None,
+    max_length: Annotated[Optional[int], typer.Option("--max-length", help="Tree models with --parse, and parsers: the parser's sentence length limit.", min=1)] = None,
     beam: Annotated[Optional[int], typer.Option("--beam", help="Translators: beam size (default 5; 1: greedy).", min=1)] = None,
     precision: Annotated[Literal["fp32", "bf16"], typer.Option(help="fp32, or bf16 (autocast at inference: faster on CPUs with bf16 units).")] = "fp32",
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Also write the predictions here: translations one a line, parses as brackets, tree and tagger results as JSONL.", dir_okay=False)] = None,
@@ -48,12 +48,14 @@ def evaluate(
 
         family = load_archive(model).get("task")
         options: dict[str, Any] = {}
-        _refuse(family, parse=(parse, "tree"), max_length=(max_length, "tree"), beam=(beam, "translator"))
+        _refuse(family, parse=(parse, "tree"), beam=(beam, "translator"))
+        if max_length is not None and family not in ("tree", "parser"):
+            raise ConfigError(f"--max-length applies to tree and parser models; this is a {family} model")
         if family == "tree":
             options["parse"] = parse
         if family == "translator":
             options["beam"] = beam or 5
-        loaded = api.load(model, device, precision, **({"max_length": max_length} if family == "tree" else {}))
+        loaded = api.load(model, device, precision, **({"max_length": max_length} if family in ("tree", "parser") else {}))
         report = api.evaluate(loaded, data_dir, split, predictions=output is not None, **options)
         if output is not None:
             write_text_atomic("".join(_prediction_line(p) for p in report.predictions or []), output)
@@ -64,8 +66,8 @@ def evaluate(
 
 
 def _prediction_line(prediction: Any) -> str:
-    if isinstance(prediction, str):
-        return prediction + "\n"
+    if isinstance(prediction, str):  # a translation: a decoded line break must not split it
+        return " ".join(prediction.splitlines()) + "\n"
     if hasattr(prediction, "brackets") and not hasattr(prediction, "nodes"):  # a parse
         return prediction.brackets() + "\n"
     return json.dumps(prediction.to_dict(), ensure_ascii=False) + "\n"

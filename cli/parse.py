@@ -9,7 +9,7 @@ import typer
 
 from treeseq.cli.common import (
     BatchSize, Device, InputFile, MaxLength, ModelFile, OutputFile, PredictPrecision, Quiet, SkipBad, Texts, Threads,
-    Verbose, cli_errors, input_lines, output_file, set_threads, write_stream,
+    Verbose, cli_errors, input_lines, output_file, quiet_logs, set_threads, write_stream,
 )  # fmt: skip
 from treeseq.errors import ConfigError
 
@@ -46,6 +46,7 @@ def parse(
         from treeseq.api import load  # noqa: PLC0415 (torch loads only when a command runs)
 
         set_threads(threads)
+        quiet_logs(quiet)
         parser = load(model, device, precision, family="parser", max_length=max_length, workers=workers)
         lines, source = input_lines(texts, input)
         with output_file(output) as out:

@@ -11,7 +11,7 @@ import typer
 
 from treeseq.cli.common import (
     BatchSize, Device, InputFile, MaxLength, ModelFile, OutputFile, PredictPrecision, Quiet, SkipBad, Texts, Threads,
-    Verbose, cli_errors, input_lines, output_file, set_threads, write_stream,
+    Verbose, cli_errors, err_console, input_lines, output_file, quiet_logs, set_threads, write_stream,
 )  # fmt: skip
 from treeseq.errors import ConfigError
 
@@ -49,29 +49,49 @@ def tag(
         from treeseq.api import load  # noqa: PLC0415 (torch loads only when a command runs)
 
         set_threads(threads)
+        quiet_logs(quiet)
         tagger = load(model, device, precision, family="tagger", max_length=max_length)
         if format == "conllu" and tagger.kind != "pos":
             raise ConfigError(f"a {tagger.kind} model writes chunk tags, not a CoNLL-U part-of-speech column: use --format jsonl or text")
         with output_file(output) as out:
             if format == "conllu" and not texts:
-                _tag_conllu(tagger, input, out, batch_size)
+                _tag_conllu(tagger, input, out, batch_size, skip_bad, quiet)
                 return
             lines, source = input_lines(texts, input)
             render = {"jsonl": _jsonl, "text": _text, "conllu": lambda r: _conllu(r, tagger)}[format]
             write_stream(tagger, lines, source, render, out, batch_size, skip_bad, quiet, tokenized=tokenized)
 
 
-def _tag_conllu(tagger: Any, path: Any, out: Any, batch_size: int) -> None:
-    """CoNLL-U in, CoNLL-U out, sentence batches written as they are done."""
+def _tag_conllu(tagger: Any, path: Any, out: Any, batch_size: int, skip_bad: bool, quiet: bool) -> None:
+    """CoNLL-U in, CoNLL-U out, sentence batches written as they are done; with `skip_bad` a sentence
+    that cannot be tagged (over --max-length) is written as it came, and counted."""
+    from treeseq.errors import CorpusFormatError  # noqa: PLC0415
     from treeseq.corpora.readers.conllu import parse_conllu_lines, write_conllu  # noqa: PLC0415
     from treeseq.files import decode_lines, read_lines  # noqa: PLC0415
 
     source = str(path) if path is not None else "<stdin>"
     lines = read_lines(path, allow_empty=True) if path is not None else decode_lines(sys.stdin.buffer, source)
     sentences = parse_conllu_lines(lines, source)
+    skipped = 0
     while batch := list(itertools.islice(sentences, batch_size)):
-        out.write(write_conllu(tagger.tag_conllu(batch, source)))
+        try:
+            tagged = tagger.tag_conllu(batch, source)
+        except CorpusFormatError:
+            if not skip_bad:
+                raise
+            tagged = []
+            for sentence in batch:
+                try:
+                    tagged.extend(tagger.tag_conllu([sentence], source))
+                except CorpusFormatError as err:
+                    skipped += 1
+                    tagged.append(sentence)
+                    if not quiet:
+                        err_console.print(f"skipped {err}", markup=False, highlight=False, soft_wrap=True)
+        out.write(write_conllu(tagged))
         out.flush()
+    if skipped and not quiet:
+        err_console.print(f"{skipped} sentence(s) skipped (--skip-bad)", highlight=False)
 
 
 def _jsonl(result: Any) -> str:

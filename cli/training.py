@@ -122,15 +122,14 @@ def print_epoch(state: TrainState, record: dict) -> None:
 
 def print_result(result: FitResult, output: Path) -> None:
     """Where the model, the last checkpoint and the metrics log went, or how to resume."""
-    from treeseq.training.engine import paths_for  # noqa: PLC0415
+    from treeseq.training.engine import logged_metric, paths_for  # noqa: PLC0415
 
     last, log = paths_for(output)
     state = result.state
     if result.status == "interrupted":
         console.print(f"interrupted at epoch {state.epoch + 1}, step {state.global_step}: resume with --resume ({last})", markup=False)
         return
-    record = result.history[-1] if result.history else {}
-    metric, best = record.get("metric", "metric"), record.get("best", float("nan"))
+    metric, best = logged_metric(result.metric or "metric", state.best_metric)  # also when resuming ran no epoch
     console.print(
         f"{result.status}: best dev {metric} {best:.2f} at epoch {state.best_epoch}; "
         f"model {output}, last checkpoint {last}, metrics {log}",

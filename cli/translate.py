@@ -11,7 +11,7 @@ import typer
 
 from treeseq.cli.common import (
     BatchSize, Device, InputFile, MaxLength, ModelFile, OutputFile, PredictPrecision, Quiet, SkipBad, Texts, Threads,
-    Verbose, cli_errors, err_console, input_lines, output_file, set_threads, write_stream,
+    Verbose, cli_errors, err_console, input_lines, output_file, quiet_logs, set_threads, write_stream,
 )  # fmt: skip
 from treeseq.errors import ConfigError, CorpusFormatError
 
@@ -57,6 +57,7 @@ def translate(
         from treeseq.api import load  # noqa: PLC0415 (torch loads only when a command runs)
 
         set_threads(threads)
+        quiet_logs(quiet)
         translator = load(model, device, precision, family="translator", max_length=max_length)
         lines, source = input_lines(texts, input)
         with output_file(output) as out:

@@ -27,8 +27,10 @@ def read_lines(path: str | Path, allow_empty: bool = False) -> Iterator[tuple[in
             named .gz), or a line is not valid UTF-8.
     """
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise CorpusFormatError(f"{path}: no such file")
+    if path.is_dir():
+        raise CorpusFormatError(f"{path}: a folder, not a file")
     opener = gzip.open if path.suffix == ".gz" else open
     seen_any = False
     try:

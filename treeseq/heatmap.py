@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from treeseq.files import atomic_path
 from treeseq.results import TranslationResult
 
 
@@ -24,7 +25,6 @@ def plot_attention(result: TranslationResult, path: str | Path, title: str = "")
         raise ValueError("this translation carries no attention: predict with attention=True")
     rows, columns = len(best.attention), len(best.attention[0]) if best.attention else 0
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     fig, ax = plt.subplots(figsize=(max(4, 0.4 * columns + 2), max(3, 0.35 * rows + 2)))
     image = ax.imshow(best.attention, cmap="viridis", aspect="auto", vmin=0.0, vmax=1.0)
     ax.set_xticks(range(columns), [_plain(p) for p in result.source_pieces[:columns]] or ["</s>"], rotation=90)
@@ -34,8 +34,11 @@ def plot_attention(result: TranslationResult, path: str | Path, title: str = "")
     ax.set_title(_plain(title or f"score {best.score:.3f}, log-probability {best.log_prob:.2f}"), fontsize=9)
     fig.colorbar(image, ax=ax, label="attention weight", fraction=0.046, pad=0.04)
     fig.tight_layout()
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
+    try:
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=80, format="png")
+    finally:
+        plt.close(fig)
     return path
 
 

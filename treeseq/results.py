@@ -246,7 +246,7 @@ class Report:
     def to_dict(self) -> dict[str, Any]:
         """The record that `treeseq evaluate --format jsonl` prints."""
         record: dict[str, Any] = {"family": self.family, "data": self.data, **self.info}
-        record.update({k: round(v, 4) for k, v in self.metrics.items()})
+        record.update({k: None if v != v else round(v, 4) for k, v in self.metrics.items()})  # NaN (nothing to score): null
         if self.tables:
             record["tables"] = {name: table.to_dict() for name, table in self.tables.items()}
         return record

@@ -282,9 +282,10 @@ class Tree:
 
 
 def _escape(token: str) -> str:
-    """A token as bracket notation can hold it: brackets inside it written as the treebank writes them,
-    so that every written tree reads back (`:(` becomes `:-LRB-`)."""
-    return token.replace("(", "-LRB-").replace(")", "-RRB-")
+    """A token as bracket notation can hold it, so that every written tree reads back: brackets inside
+    it written as the treebank writes them (`:(` becomes `:-LRB-`), ASCII whitespace inside it (a UD
+    token such as `New York`) as no-break spaces, which bracket notation keeps within a token."""
+    return re.sub(r"[ \t\n\r\f\v]", "\u00a0", token.replace("(", "-LRB-").replace(")", "-RRB-"))
 
 
 def _postorder(root: int, children: list[list[int]]) -> list[int]:

@@ -171,3 +171,63 @@ def test_user_text_is_never_markup(models: dict[str, Path], tmp_path: Path) -> N
     assert ":smile:" in text.output and "[bold]y" in text.output
     missing = runner.invoke(app, ["tag", "-m", str(models["pos"]), "-i", str(tmp_path / "[red]gone.txt")])
     assert missing.exit_code == 2 and "[red]gone.txt: no such file" in missing.output
+
+
+def _strict_json(text: str) -> dict:
+    def refuse(name: str) -> None:
+        raise ValueError(f"{name} is not JSON")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_review_findings_stay_fixed(models: dict[str, Path], tmp_path: Path) -> None:
+    tagger = treeseq.load(models["pos"])
+    spaced = tagger.predict([["New York", "is", "big"]])[0]
+    assert spaced.tokens == ("New York", "is", "big") and len(spaced.tags) == 3 and spaced.offsets[1] == (9, 11)
+    streamed = list(tagger.predict_iter(["a b", "c d", "", "e"], batch_size=2))
+    assert streamed[2] is None and [r.text for r in streamed if r] == ["a b", "c d", "e"]
+    report = runner.invoke(app, ["evaluate", "-m", str(models["pos"]), "--data-dir", str(SAMPLES / "pos"), "-f", "jsonl"])
+    assert report.exit_code == 0 and _strict_json(report.stdout)["unseen_acc"] is None  # nothing unseen: null, not NaN
+    bare = tmp_path / "bare.pt"
+    treeseq.train("tree", SAMPLES / "sentiment", bare, epochs=1, embed_dim=8, hidden_size=8, progress=False)
+    stopped = runner.invoke(app, ["classify", "-m", str(bare), "--skip-bad"], input="a good film\n")
+    assert stopped.exit_code == 2 and "carries no parser" in stopped.output  # a model-wide error is no bad line
+    conllu = (SAMPLES / "pos" / "sample-ud-dev.conllu").read_text(encoding="utf-8")
+    long = runner.invoke(app, ["tag", "-m", str(models["pos"]), "-f", "conllu", "--max-length", "3"], input=conllu)
+    assert long.exit_code == 2 and "words is over the tagger's limit of 3" in long.output
+    kept = runner.invoke(app, ["tag", "-m", str(models["pos"]), "-f", "conllu", "--max-length", "3", "--skip-bad"], input=conllu)
+    assert kept.exit_code == 0 and kept.stdout.count("\n\n") == conllu.count("\n\n")  # every sentence written
+    resumed = runner.invoke(app, ["train", "tagger", "--data-dir", str(SAMPLES / "pos"), "--output", str(tmp_path / "t.pt"),
+                                  "--epochs", "1", "--hidden-size", "8", "--embed-dim", "8"])  # fmt: skip
+    again = runner.invoke(app, ["train", "tagger", "--data-dir", str(SAMPLES / "pos"), "--output", str(tmp_path / "t.pt"),
+                                "--epochs", "1", "--resume"])  # fmt: skip
+    assert resumed.exit_code == 0 and again.exit_code == 0 and "best dev acc nan" not in again.output and "best dev acc" in again.output
+
+
+def test_input_from_a_pipe(models: dict[str, Path], tmp_path: Path) -> None:
+    import os
+    import threading
+
+    fifo = tmp_path / "lines"
+    os.mkfifo(fifo)
+
+    def feed() -> None:
+        with open(fifo, "w", encoding="utf-8") as handle:
+            handle.write("The cat sat .\nA dog .\n")
+
+    writer = threading.Thread(target=feed)
+    writer.start()
+    result = runner.invoke(app, ["tag", "-m", str(models["pos"]), "-i", str(fifo)])
+    writer.join()
+    assert result.exit_code == 0 and len(result.stdout.splitlines()) == 2
+
+
+def test_unwritable_outputs_are_one_line(models: dict[str, Path], tmp_path: Path) -> None:
+    blocker = tmp_path / "file.txt"
+    blocker.write_text("x")
+    train = runner.invoke(app, ["train", "tagger", "--data-dir", str(SAMPLES / "pos"), "--output", str(blocker / "m.pt"), "--epochs", "1"])
+    assert train.exit_code == 1 and "cannot create its folder" in train.output and "Traceback" not in train.output
+    tagged = runner.invoke(app, ["tag", "-m", str(models["pos"]), "-o", str(blocker / "out.txt"), "a b"])
+    assert tagged.exit_code == 1 and "cannot write here" in tagged.output and "Traceback" not in tagged.output
+    parsed = runner.invoke(app, ["evaluate", "-m", str(models["parser"]), "--data-dir", str(SAMPLES / "sentiment"), "--max-length", "400"])
+    assert parsed.exit_code == 0, parsed.output  # --max-length applies to parsers too

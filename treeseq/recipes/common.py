@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Generic, Iterable, Iterator, Sequence, TypeVar
 
 from treeseq.config import TrainConfig, build_config, parse_overrides, read_config_file
-from treeseq.errors import ConfigError, CorpusFormatError, TreeseqError
+from treeseq.errors import ConfigError, CorpusFormatError
 
 if TYPE_CHECKING:
     from treeseq.training.engine import FitResult
@@ -195,19 +195,16 @@ class Predictor(Generic[R]):
     def predict(self, inputs: Sequence[Any], **options: Any) -> list[R]:  # pragma: no cover - every family overrides
         raise NotImplementedError
 
-    def predict_iter(self, inputs: Iterable[Any], batch_size: int = 64, **options: Any) -> Iterator[R]:
+    def predict_iter(self, inputs: Iterable[Any], batch_size: int = 64, **options: Any) -> Iterator[R | None]:
         """Results one by one, in input order, reading at most `batch_size` inputs ahead (bounded memory).
 
-        Lines read from a file keep their newline; it is removed here, so `open(path)` can be passed as is.
+        Lines read from a file keep their newline; it is removed here, so `open(path)` can be passed as
+        is. A blank line gives None, so results stay aligned with the lines; errors name the input's
+        number (`<input>:N: ...`).
         """
-        if batch_size < 1:
-            raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
-        stream = iter(inputs)
-        while True:
-            chunk = [_strip_newline(item) for item in itertools.islice(stream, batch_size)]
-            if not chunk:
-                return
-            yield from self.predict(chunk, **options)
+        numbered = ((number, _strip_newline(item)) for number, item in enumerate(inputs, start=1))
+        for item in self.predict_lines(numbered, batch_size, **options):
+            yield item.result
 
     def predict_lines(self, lines: Iterable[tuple[int, str]], batch_size: int = 64, *, source: str = "<input>",
                       skip_bad: bool = False, **options: Any) -> Iterator[LineResult[R]]:  # fmt: skip
@@ -235,13 +232,13 @@ class Predictor(Generic[R]):
         try:
             results = self.predict([t for _, t in filled], source=source, line_numbers=[n for n, _ in filled], **options)
             found = {number: result for (number, _), result in zip(filled, results)}
-        except TreeseqError:
+        except CorpusFormatError:  # a bad line (too long, no tokens); a model-wide error (ConfigError) stops
             if not skip_bad:
                 raise
             for number, text in filled:  # one at a time, to find the bad lines
                 try:
                     found[number] = self.predict([text], source=source, line_numbers=[number], **options)[0]
-                except TreeseqError as err:
+                except CorpusFormatError as err:
                     errors[number] = str(err)
         return [LineResult(number, text, found.get(number), errors.get(number)) for number, text in chunk]
 

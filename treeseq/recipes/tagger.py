@@ -103,6 +103,16 @@ def text_sentences(lines: Sequence[str], tokenized: bool = False) -> list[Tagged
     return [TaggedSentence(tuple(tokens), offsets=tuple(offsets)) for tokens, offsets in pieces]
 
 
+def token_sentence(tokens: Sequence[str]) -> TaggedSentence:
+    """Given tokens as they are (a token may hold a space, as in some UD treebanks); offsets refer to
+    the tokens joined by single spaces."""
+    offsets, start = [], 0
+    for token in tokens:
+        offsets.append((start, start + len(token)))
+        start += len(token) + 1
+    return TaggedSentence(tuple(tokens), offsets=tuple(offsets))
+
+
 class TaggerModel(Predictor[TagResult]):
     """A loaded tagger: sentences (raw text or token lists) in, tags (and intent + slots) out."""
 
@@ -145,7 +155,7 @@ class TaggerModel(Predictor[TagResult]):
         """
         texts = [item if isinstance(item, str) else " ".join(item) for item in inputs]
         raw = [i for i, item in enumerate(inputs) if isinstance(item, str)]
-        sentences: list[TaggedSentence] = [text_sentences([t], True)[0] for t in texts]
+        sentences: list[Any] = [None if isinstance(item, str) else token_sentence(item) for item in inputs]
         for index, sentence in zip(raw, text_sentences([texts[i] for i in raw], tokenized)):
             sentences[index] = sentence
         numbers = list(line_numbers) if line_numbers is not None else list(range(1, len(texts) + 1))
@@ -169,6 +179,8 @@ class TaggerModel(Predictor[TagResult]):
         if self.kind != "pos":
             raise ConfigError(f"a {self.kind} model writes chunk tags, not a CoNLL-U part-of-speech column")
         column = self.predictor.data_cfg.column
+        for sentence in sentences:
+            check_length(len(sentence.word_lines), self.max_length, f"{source}:{sentence.first_line_no}", "words", "tagger")
         predictions = self.predictor.predict(conllu_sentences(sentences, column, source))
         return [s.with_column(CONLLU_COLUMNS[column], p.tags) for s, p in zip(sentences, predictions)]
 
@@ -209,7 +221,6 @@ def evaluate(model: TaggerModel, data_dir: str | Path, split: str = "dev", *, pr
         report.tables["by_type"] = Table("chunks by type (conlleval)",
                                          ("type", "precision", "recall", "F1", "gold", "predicted"), tuple(rows))  # fmt: skip
     if predictions:
-        texts = [" ".join(s.tokens) for s in loaded.sentences]
-        sentences = text_sentences(texts, tokenized=True)
-        report.predictions = [model._result(t, s, p) for t, s, p in zip(texts, sentences, found)]
+        sentences = [token_sentence(s.tokens) for s in loaded.sentences]
+        report.predictions = [model._result(" ".join(s.tokens), s, p) for s, p in zip(sentences, found)]
     return report

@@ -15,7 +15,7 @@ from treeseq.metrics import class_scores
 from treeseq.recipes.common import Announce, Family, Predictor, init_vectors, parameter_count, resolve_configs, run_fit
 from treeseq.results import Report, Table, TreeNode, TreeResult
 from treeseq.tasks.tree import LabelScheme, TreeModelConfig, TreePredictor, TreeTask, build_model, encode, prepare_trees
-from treeseq.tokenize import raw_form, tokenize_with_offsets
+from treeseq.tokenize import detokenize, raw_form, tokenize_with_offsets
 from treeseq.training.engine import FitResult, paths_for
 from treeseq.training.distributed import init_distributed
 from treeseq.trees import Tree
@@ -207,5 +207,5 @@ def evaluate(model: TreeModel, data_dir: str | Path, split: str = "dev", *, pars
                  {"confusion": confusion, "by_class": by_class})  # fmt: skip
     if predictions:
         kept = [t for t in gold if predictor.scheme.keeps(t)]
-        out.predictions = model.predict(kept)
+        out.predictions = model.predict([detokenize(t.tokens) for t in kept] if parse else kept)
     return out

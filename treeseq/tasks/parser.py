@@ -247,6 +247,8 @@ class ParserPredictor:
         """Raise CorpusFormatError (`where: problem`) for a sentence this parser will not parse."""
         if not tokens:
             raise CorpusFormatError(f"{where}: no tokens to parse")
+        if any(not token for token in tokens):
+            raise CorpusFormatError(f"{where}: an empty token")
         if len(tokens) > self.max_length:
             raise CorpusFormatError(
                 f"{where}: {len(tokens)} tokens is over the parser's limit of {self.max_length} "

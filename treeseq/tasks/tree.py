@@ -239,6 +239,7 @@ class TreePredictor:
     parser: ParserPredictor | None = None  # the archive's own constituency parser, for raw text
     spacy: SpacyTrees | None = None  # the spaCy route, when the model was trained on spaCy trees
     precision: str = "fp32"  # or bf16: autocast for the classifier (and the parser) at inference
+    max_length: int = 300  # longest raw sentence parsed (the spaCy route; the parser keeps its own)
 
     @classmethod
     def from_archive(
@@ -265,7 +266,7 @@ class TreePredictor:
             parser = ParserPredictor.from_archive(archive["parser"], device, max_length, precision, workers)
         spacy_name = spacy_model or archive["config"].get("data", {}).get("spacy_model")
         spacy = SpacyTrees(spacy_name) if spacy_name else None
-        return cls(model, cfg, vocab, LabelScheme(cfg), device, parser, spacy, precision)
+        return cls(model, cfg, vocab, LabelScheme(cfg), device, parser, spacy, precision, max_length or 300)
 
     def trees_from_text(self, lines: Sequence[str], source: str = "<input>") -> list[Tree]:
         """Tokenize raw sentences (one per item) and parse them into trees the model can label."""
@@ -277,6 +278,9 @@ class TreePredictor:
             raise CorpusFormatError(f"{where}: no tokens to parse")
         if self.parser is not None and self.spacy is None:
             self.parser.check(tokens, where)
+        elif len(tokens) > self.max_length:
+            raise CorpusFormatError(f"{where}: {len(tokens)} tokens is over the limit of {self.max_length}; "
+                                    "split the sentence or raise --max-length")  # fmt: skip
 
     def trees_from_tokens(self, sentences: Sequence[Sequence[str]], source: str = "<input>") -> list[Tree]:
         """Parse treebank-tokenized sentences into trees the model can label.

@@ -77,6 +77,7 @@ class FitResult:
     state: TrainState
     status: str  # "finished", "early-stopped" or "interrupted"
     history: list[dict]
+    metric: str = ""  # the task's selection metric (state.best_metric is its raw value)
 
 
 Hook = Callable[[TrainState, dict], None]
@@ -136,7 +137,7 @@ def fit(
                 hook(state, record)
             if cfg.patience and state.bad_epochs >= cfg.patience:
                 status = "early-stopped"
-    return FitResult(state, status, history)
+    return FitResult(state, status, history, task.metric)
 
 
 @dataclass
@@ -279,8 +280,8 @@ def _restore(path: Path, model: nn.Module, optim: Optimizers) -> TrainState:
     optim.load_state_dict(training["optimizer"])
     set_rng_state(training["rng"])
     state = TrainState(**training["state"])
-    logger.info("resuming %s at epoch %d, step %d of the epoch (%d steps done; best dev %.4f at epoch %d)", path,
-                state.epoch + 1, state.step_in_epoch, state.global_step, state.best_metric, state.best_epoch)  # fmt: skip
+    logger.info("resuming %s at epoch %d, step %d of the epoch (%d steps done; best dev so far at epoch %d)", path,
+                state.epoch + 1, state.step_in_epoch, state.global_step, state.best_epoch)  # fmt: skip
     return state
 
 

@@ -15,7 +15,7 @@ import socket
 from pathlib import Path
 from typing import Iterator
 
-from treeseq.errors import CheckpointError, ConfigError
+from treeseq.errors import CheckpointError, ConfigError, OutputError
 
 
 def lock_path(output: Path) -> Path:
@@ -35,7 +35,10 @@ def claim_output(output: str | Path, *, resume: bool = False, overwrite: bool = 
         yield
         return
     created = [p for p in (output.parent, *output.parent.parents) if not p.exists()]
-    output.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise OutputError(f"{output}: cannot create its folder ({err.strerror or err})") from None
     lock = lock_path(output)
     _take(lock)
     try:
