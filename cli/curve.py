@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from treeseq.cli.common import Verbose, cli_errors, console
-from treeseq.curves import metric_names, metric_value, plot_curve, read_epochs
+from treeseq.curves import metric_names, metric_value, plot_curve, read_epochs, read_steps
 from treeseq.errors import ConfigError
 
 
@@ -20,6 +20,7 @@ def curve(
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Also draw the curves: a .png or .svg file.", dir_okay=False)] = None,
     title: Annotated[str, typer.Option(help="Title of the picture.")] = "",
     format: Annotated[Literal["text", "jsonl"], typer.Option("--format", "-f", help="text (a table per run) or jsonl (one record an epoch).")] = "text",
+    steps: Annotated[bool, typer.Option("--steps", help="Draw the training loss of every logged step, not one point an epoch.")] = False,
     verbose: Verbose = False,
 ) -> None:
     """Print the dev metric and training loss of every epoch; with --output, draw them (the best epoch marked).
@@ -48,6 +49,7 @@ def curve(
                               f"{loss:.4f}" if isinstance(loss, (int, float)) else "", f"{record.get('seconds') or 0:.0f}")  # fmt: skip
             console.print(table)
         if output is not None:
-            plot_curve(runs if len(runs) > 1 else first, chosen, output, title)
+            step_losses = [read_steps(path) for path in metrics] if steps else None
+            plot_curve(runs if len(runs) > 1 else first, chosen, output, title, step_losses)
             if format == "text":
                 console.print(f"wrote {output}", markup=False)

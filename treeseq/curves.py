@@ -30,6 +30,28 @@ def read_epochs(path: str | Path) -> list[dict]:
     return [by_epoch[e] for e in sorted(by_epoch)]
 
 
+def read_steps(path: str | Path) -> list[tuple[float, float]]:
+    """(fractional epoch, training loss) of every step record of a metrics log (one every
+    train.log_every steps), in file order; a resumed run's repeated steps keep their last record."""
+    path = Path(path)
+    steps: dict[int, tuple[int, float]] = {}
+    per_epoch: dict[int, int] = {}
+    for _, record in json_objects(read_lines(path), str(path)):
+        step, epoch, loss = record.get("step"), record.get("epoch"), record.get("loss")
+        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (step, epoch)):
+            continue
+        if any(key.startswith("dev_") for key in record):
+            per_epoch[int(epoch)] = int(step)  # the last step of that epoch
+        elif isinstance(loss, (int, float)):
+            steps[int(step)] = (int(epoch), float(loss))
+    out = []
+    for step, (epoch, loss) in sorted(steps.items()):
+        start, end = per_epoch.get(epoch - 1, 0), per_epoch.get(epoch)
+        fraction = (step - start) / (end - start) if end and end > start else 0.5
+        out.append((epoch - 1 + fraction, loss))
+    return out
+
+
 def metric_value(record: dict, metric: str) -> float | None:
     """A dev metric of an epoch record as people read it: percent for scores (logs before the percent
     scale hold fractions), the loss itself for losses."""
@@ -47,11 +69,12 @@ def metric_names(epochs: Sequence[dict]) -> list[str]:
 
 
 def plot_curve(epochs: Sequence[dict] | Sequence[tuple[str, Sequence[dict]]], metric: str, path: str | Path,
-               title: str = "") -> None:  # fmt: skip
+               title: str = "", steps: Sequence[Sequence[tuple[float, float]]] | None = None) -> None:  # fmt: skip
     """Draw dev `metric` (see metric_value) and the training loss by epoch into a PNG or SVG file, atomically.
 
     `epochs` is one run's records, or (name, records) for several runs drawn over each other; each run's
-    best epoch is marked with its value.
+    best epoch is marked with its value. `steps` (one list per run, see read_steps): draw the training
+    loss of every logged step instead of one point an epoch.
     """
     import matplotlib
 
@@ -72,7 +95,8 @@ def plot_curve(epochs: Sequence[dict] | Sequence[tuple[str, Sequence[dict]]], me
         best_epoch, best = (min if "loss" in metric else max)(points, key=lambda p: p[1])
         ax.plot([best_epoch], [best], marker="*", markersize=12, color=colours(index), linestyle="none")
         ax.annotate(f"{best:.2f}", (best_epoch, best), textcoords="offset points", xytext=(0, 8), ha="center", fontsize=8)
-        losses = [(r["epoch"], r["train_loss"]) for r in records if isinstance(r.get("train_loss"), (int, float))]
+        losses = ([(e, v) for e, v in steps[index]] if steps is not None else
+                  [(r["epoch"], r["train_loss"]) for r in records if isinstance(r.get("train_loss"), (int, float))])  # fmt: skip
         if losses:
             right.plot([e for e, _ in losses], [v for _, v in losses], linestyle="--", color=colours(index), alpha=0.6,
                        label=f"{label}train loss")  # fmt: skip

@@ -65,3 +65,15 @@ def test_several_runs_are_drawn_over_each_other(tmp_path: Path) -> None:
     assert runs == {"one", "two"}
     svg = (tmp_path / "both.svg").read_text()
     assert "one dev bleu" in svg and "two dev bleu" in svg
+
+
+def test_step_level_loss(tmp_path: Path) -> None:
+    from treeseq.curves import read_steps
+
+    log = _log(tmp_path / "run.metrics.jsonl")
+    with log.open("a") as handle:
+        handle.write(json.dumps({"epoch": 2, "step": 135, "loss": 2.5}) + "\n")
+    assert read_steps(log) == [(50 / 90, 3.0), (1 + 45 / 90, 2.5)]
+    result = runner.invoke(app, ["curve", str(log), "--steps", "-o", str(tmp_path / "s.svg")])
+    assert result.exit_code == 0, result.output
+    assert "<svg" in (tmp_path / "s.svg").read_text()
