@@ -46,10 +46,21 @@ class ConlluSentence:
             lines[index] = "\t".join(parts)
         return ConlluSentence(lines, list(self.word_lines), self.first_line_no)
 
-    def tree(self) -> Tree:
-        """The dependency tree of the words (labels: DEPREL)."""
-        heads = [int(h) for h in self.column(HEAD)]
-        return Tree.from_heads(self.words, heads, self.column(DEPREL))
+    def tree(self, source: str = "<conllu>") -> Tree:
+        """The dependency tree of the words (labels: DEPREL).
+
+        Raises:
+            CorpusFormatError: `source:line: problem` for heads that make no tree (missing, no single
+                root, a cycle).
+        """
+        where = f"{source}:{self.first_line_no}"
+        heads = self.column(HEAD)
+        if "_" in heads:
+            raise CorpusFormatError(f"{where}: a word without a head ('_'): no dependency tree")
+        try:
+            return Tree.from_heads(self.words, [int(h) for h in heads], self.column(DEPREL))
+        except ValueError as err:
+            raise CorpusFormatError(f"{where}: {err}") from None
 
 
 def read_conllu(path: str | Path) -> list[ConlluSentence]:
@@ -109,6 +120,11 @@ def _is_range_or_empty(token_id: str) -> bool:
 def _check(sentence: ConlluSentence, source: str) -> None:
     if not sentence.word_lines:
         raise CorpusFormatError(f"{source}:{sentence.first_line_no}: a sentence with no words")
+    words = len(sentence.word_lines)
+    for line in sentence.word_lines:
+        head = sentence.lines[line].split("\t")[HEAD]
+        if head != "_" and int(head) > words:
+            raise CorpusFormatError(f"{source}:{sentence.first_line_no + line}: head {head} is beyond the sentence's {words} words")
 
 
 def write_conllu(sentences: Iterable[ConlluSentence]) -> str:

@@ -52,7 +52,9 @@ def variants(data: bytes, draw_gzip: int) -> tuple[bytes, str]:
     return packed, ".gz"
 
 
-SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+# Derandomized: CI sees the same mutations every run (deeper random runs by hand: docs/reliability.md).
+SETTINGS = settings(max_examples=60, deadline=None, derandomize=True,
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
 @SETTINGS
@@ -78,7 +80,7 @@ def test_conllu_reader(data: st.DataObject, gz: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"x-ud-dev.conllu{suffix}"
         path.write_bytes(raw)
-        check(lambda p: [s.tree() for s in read_conllu(p)] and conllu_sentences(read_conllu(p), "upos", str(p)), path)
+        check(lambda p: [s.tree(str(p)) for s in read_conllu(p)] and conllu_sentences(read_conllu(p), "upos", str(p)), path)
 
 
 @SETTINGS
