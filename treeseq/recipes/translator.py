@@ -114,7 +114,9 @@ class TranslatorModel(Predictor[TranslationResult]):
         """
         cfg = DecodeConfig(beam_size=beam, alpha=alpha, max_len_ratio=max_len_ratio, n_best=n_best)
         numbers = list(line_numbers) if line_numbers is not None else list(range(1, len(inputs) + 1))
-        for number, pieces in zip(numbers, self.predictor.codec.src.encode(list(inputs))):
+        # A subword covers at least one byte, so only lines longer in bytes than the limit need encoding here.
+        long = [(n, text) for n, text in zip(numbers, inputs) if len(text.encode("utf-8")) > self.max_length]
+        for (number, _), pieces in zip(long, self.predictor.codec.src.encode([text for _, text in long])):
             if len(pieces) > self.max_length:
                 check_length(len(pieces), self.max_length, f"{source}:{number}", "subwords", "translator")
         return [_result(t) for t in self.predictor.translate(list(inputs), cfg, attention)]
