@@ -73,7 +73,7 @@ def train_parser(
 
 @train_command(app, "tagger")
 def train_tagger(
-    rnn: Annotated[Opt[Literal["lstm", "gru"]], typer.Option(help="lstm or gru (default: lstm).", show_default=False)] = None,
+    rnn: Annotated[Opt[Literal["lstm", "gru", "rnn", "irnn"]], typer.Option(help="lstm, gru, rnn (tanh) or irnn (ReLU, identity init) (default: lstm).", show_default=False)] = None,
     layers: Annotated[Opt[int], typer.Option(help="Stacked bidirectional layers (default: 2).", min=1, show_default=False)] = None,
     embed_dim: EmbedDim = None,
     hidden_size: HiddenSize = None,
@@ -100,7 +100,7 @@ def train_tagger(
 def train_translator(
     src: Annotated[Opt[str], typer.Option(help="Source language suffix (default: de).", show_default=False)] = None,
     tgt: Annotated[Opt[str], typer.Option(help="Target language suffix (default: en).", show_default=False)] = None,
-    rnn: Annotated[Opt[Literal["gru", "lstm"]], typer.Option(help="gru or lstm (default: gru).", show_default=False)] = None,
+    rnn: Annotated[Opt[Literal["gru", "lstm", "rnn", "irnn"]], typer.Option(help="gru, lstm, rnn (tanh) or irnn (ReLU, identity init) (default: gru).", show_default=False)] = None,
     attention: Annotated[Opt[Literal["bahdanau", "dot", "general"]], typer.Option(help="bahdanau, dot or general (default: general).", show_default=False)] = None,
     embed_dim: EmbedDim = None,
     hidden_size: HiddenSize = None,

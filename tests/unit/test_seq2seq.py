@@ -112,7 +112,8 @@ def test_decoding_shortcuts_equal_the_plain_step(attention: str) -> None:
         assert torch.allclose(fast, plain.detach(), atol=1e-5) and torch.allclose(fast_weights, plain_weights.detach(), atol=1e-6)
 
 
-VARIANTS = [("general", "gru", False), ("dot", "lstm", False), ("general", "lstm", True), ("bahdanau", "gru", False)]
+VARIANTS = [("general", "gru", False), ("dot", "lstm", False), ("general", "lstm", True), ("bahdanau", "gru", False),
+            ("general", "rnn", False), ("bahdanau", "irnn", False), ("dot", "irnn", True)]
 
 
 @pytest.mark.parametrize("precision,atol", [("fp32", 1e-5), ("bf16", 0.05)])

@@ -10,7 +10,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from treeseq.corpora.readers.atis import read_atis
 from treeseq.corpora.readers.tagging import read_split
 from treeseq.data.tagging import collate
-from treeseq.nn.rnn import BiRNN
+from treeseq.nn.rnn import BiRNN, recurrent_layer
 from treeseq.nn.char_encoder import CharCNN, CharLSTM
 from treeseq.tasks.tagger import (
     TaggerModelConfig, build_encoder, build_model, encode_sentences, predict_examples, score, tagging_loss, task_kind,
@@ -21,12 +21,11 @@ SAMPLES = Path(__file__).resolve().parents[2] / "corpora" / "samples"
 TINY = TaggerModelConfig(word_dim=24, char_dim=8, char_out=16, hidden_size=32, layers=1, dropout=0.0, word_dropout=0.0)
 
 
-@pytest.mark.parametrize("kind", ["lstm", "gru"])
+@pytest.mark.parametrize("kind", ["lstm", "gru", "rnn", "irnn"])
 def test_padded_birnn_equals_packed_torch_rnn(kind: str) -> None:
     torch.manual_seed(1)
     ours = BiRNN(kind, 6, 5, layers=2)
-    cls = torch.nn.LSTM if kind == "lstm" else torch.nn.GRU
-    packed_rnn = cls(6, 5, 2, batch_first=True, bidirectional=True)
+    packed_rnn = recurrent_layer(kind, 6, 5, 2, bidirectional=True)  # torch's own bidirectional RNN of that cell
     with torch.no_grad():  # copy our weights into torch's bidirectional layout
         for layer in range(2):
             for suffix, rnn in (("", ours.forward_rnns[layer]), ("_reverse", ours.backward_rnns[layer])):
@@ -39,6 +38,17 @@ def test_padded_birnn_equals_packed_torch_rnn(kind: str) -> None:
     want, _ = pad_packed_sequence(packed_rnn(packed)[0], batch_first=True, total_length=5)
     torch.testing.assert_close(ours(inputs, lengths), want, atol=1e-6, rtol=1e-5)
     assert not mask.all()  # padding is checked: a packed RNN leaves it zero
+
+
+def test_irnn_starts_from_the_identity_and_plain_cells_train() -> None:
+    torch.manual_seed(0)
+    irnn = recurrent_layer("irnn", 4, 6, 2)
+    assert irnn.nonlinearity == "relu" and torch.equal(irnn.weight_hh_l1, torch.eye(6)) and not irnn.bias_hh_l0.any()
+    assert irnn.weight_ih_l0.abs().max() < 0.01
+    assert recurrent_layer("rnn", 4, 6).nonlinearity == "tanh"
+    for kind in ("rnn", "irnn"):  # the tagger learns with either
+        sentences = read_atis(SAMPLES / "nlu" / "train")[:40]
+        assert overfit(sentences, replace(TINY, rnn=kind), steps=60)["acc"] > 0.5, kind
 
 
 def test_char_encoders_ignore_padding() -> None:

@@ -32,6 +32,7 @@ class DecoderKernels:
     def __init__(self, model: Seq2Seq, dtype: torch.dtype) -> None:
         rnn, size = model.decoder, model.hidden_size
         layers = range(model.dec_layers)
+        self.kind = model.rnn_kind  # gru, lstm, or a plain RNN: tanh (rnn) or ReLU (irnn)
         self.ih = [PackedLinear(getattr(rnn, f"weight_ih_l{i}"), getattr(rnn, f"bias_ih_l{i}", None), dtype) for i in layers]
         self.hh = [PackedLinear(getattr(rnn, f"weight_hh_l{i}"), getattr(rnn, f"bias_hh_l{i}", None), dtype) for i in layers]
         self.combine = PackedLinear(model.combine.weight, None, dtype)
@@ -48,13 +49,16 @@ class DecoderKernels:
                 c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
                 h = torch.sigmoid(o) * torch.tanh(c)
                 cells.append(c)
-            else:  # r, z, n as torch.nn.GRU: n = tanh(W_in x + b_in + r (W_hn h + b_hn)), h' = (1 - z) n + z h
+            elif self.kind == "gru":  # r, z, n as torch.nn.GRU: n = tanh(W_in x + b_in + r (W_hn h + b_hn)), h' = (1 - z) n + z h
                 h = hidden[layer].float()
                 x_r, x_z, x_n = ih(x).chunk(3, 1)
                 h_r, h_z, h_n = hh(h).chunk(3, 1)
                 reset, update = torch.sigmoid(x_r + h_r), torch.sigmoid(x_z + h_z)
                 new = torch.tanh(x_n + reset * h_n)
                 h = new + update * (h - new)
+            else:  # plain RNN: h' = tanh(W_ih x + b_ih + W_hh h + b_hh), ReLU for the IRNN
+                pre = ih(x) + hh(hidden[layer].float())
+                h = torch.relu(pre) if self.kind == "irnn" else torch.tanh(pre)
             states.append(h)
             x = h
         stacked = torch.stack(states)

@@ -22,8 +22,9 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from treeseq.errors import ConfigError, ShapeError
 from treeseq.nn.attention import Attention
+from treeseq.nn.rnn import recurrent_layer
 
-RNNS = ("gru", "lstm")
+RNNS = ("gru", "lstm", "rnn", "irnn")
 PAD_ID, BOS_ID = 0, 2
 Hidden = Tensor | tuple[Tensor, Tensor]  # GRU: h (L, N, H); LSTM: (h, c)
 
@@ -97,19 +98,18 @@ class Seq2Seq(nn.Module):
         super().__init__()
         if rnn not in RNNS:
             raise ConfigError(f"rnn {rnn!r}: expected one of {', '.join(RNNS)}")
-        cell = nn.GRU if rnn == "gru" else nn.LSTM
         memory_size = 2 * hidden_size
         self.rnn_kind, self.attention_kind, self.input_feeding = rnn, attention, input_feeding and attention != "bahdanau"
         dec_size = memory_size if attention == "dot" else hidden_size  # dot products need equal sizes
         self.dec_layers, self.hidden_size = dec_layers, dec_size
         self.src_embed = nn.Embedding(src_vocab, embed_dim, padding_idx=PAD_ID)
         self.tgt_embed = nn.Embedding(tgt_vocab, embed_dim, padding_idx=PAD_ID)
-        self.encoder = cell(embed_dim, hidden_size, enc_layers, batch_first=True, bidirectional=True,
-                            dropout=dropout if enc_layers > 1 else 0.0)  # fmt: skip
+        self.encoder = recurrent_layer(rnn, embed_dim, hidden_size, enc_layers, bidirectional=True,
+                                       dropout=dropout if enc_layers > 1 else 0.0)  # fmt: skip
         self.bridge = nn.Linear(memory_size, dec_layers * dec_size * (2 if rnn == "lstm" else 1))
         extra = memory_size if attention == "bahdanau" else (embed_dim if self.input_feeding else 0)
-        self.decoder = cell(embed_dim + extra, dec_size, dec_layers, batch_first=True,
-                            dropout=dropout if dec_layers > 1 else 0.0)  # fmt: skip
+        self.decoder = recurrent_layer(rnn, embed_dim + extra, dec_size, dec_layers,
+                                       dropout=dropout if dec_layers > 1 else 0.0)  # fmt: skip
         self.attention = Attention(attention, dec_size, memory_size, hidden_size)
         self.combine = nn.Linear(dec_size + memory_size, embed_dim, bias=False)
         self.output = nn.Linear(embed_dim, tgt_vocab)

@@ -1,11 +1,42 @@
-"""A stacked bidirectional LSTM/GRU over padded batches, used by the tagger and the span parser."""
+"""Recurrent layers: the four cells every sequence family offers, and a stacked bidirectional RNN over
+padded batches (the tagger and the span parser)."""
 
 from __future__ import annotations
 
 import torch
 from torch import Tensor, nn
 
-RNNS = ("lstm", "gru")
+RNNS = ("lstm", "gru", "rnn", "irnn")
+
+
+def recurrent_layer(kind: str, input_size: int, hidden_size: int, layers: int = 1, *, bidirectional: bool = False,
+                    dropout: float = 0.0) -> nn.RNNBase:  # fmt: skip
+    """A batch-first recurrent layer of one of the four cells.
+
+    lstm and gru as torch builds them; rnn: the plain (Elman) RNN, h_t = tanh(W h_{t-1} + U x_t + b);
+    irnn: ReLU units with the recurrent matrix initialised to the identity, input weights drawn with a
+    small standard deviation (0.001) and biases zero (Le et al. 2015). Plain and IRNN cells need
+    gradient-norm clipping, which the engine applies by default.
+
+    Raises:
+        ValueError: an unknown kind.
+    """
+    if kind not in RNNS:
+        raise ValueError(f"rnn {kind!r}: expected one of {', '.join(RNNS)}")
+    options = {"batch_first": True, "bidirectional": bidirectional, "dropout": dropout}
+    if kind in ("lstm", "gru"):
+        return (nn.LSTM if kind == "lstm" else nn.GRU)(input_size, hidden_size, layers, **options)
+    layer = nn.RNN(input_size, hidden_size, layers, nonlinearity="tanh" if kind == "rnn" else "relu", **options)
+    if kind == "irnn":
+        with torch.no_grad():
+            for name, weight in layer.named_parameters():
+                if name.startswith("weight_hh"):
+                    weight.copy_(torch.eye(hidden_size))
+                elif name.startswith("weight_ih"):
+                    weight.normal_(0.0, 0.001)
+                else:
+                    weight.zero_()
+    return layer
 
 
 def reverse_within(x: Tensor, lengths: Tensor) -> Tensor:
@@ -20,7 +51,7 @@ def reverse_within(x: Tensor, lengths: Tensor) -> Tensor:
 
 
 class BiRNN(nn.Module):
-    """A stacked bidirectional LSTM/GRU over padded rows (padding at the end), exactly as if packed.
+    """A stacked bidirectional RNN (any of the four cells) over padded rows (padding at the end), exactly as if packed.
 
     Each direction is a one-layer RNN per level; the backward one reads each row reversed within its
     length, so padding never reaches a real position's state. The result equals a packed
@@ -30,12 +61,9 @@ class BiRNN(nn.Module):
 
     def __init__(self, kind: str, input_size: int, hidden_size: int, layers: int, dropout: float = 0.0) -> None:
         super().__init__()
-        if kind not in RNNS:
-            raise ValueError(f"rnn {kind!r}: expected one of {', '.join(RNNS)}")
-        rnn_cls = nn.LSTM if kind == "lstm" else nn.GRU
         sizes = [input_size] + [2 * hidden_size] * (layers - 1)
-        self.forward_rnns = nn.ModuleList(rnn_cls(size, hidden_size, batch_first=True) for size in sizes)
-        self.backward_rnns = nn.ModuleList(rnn_cls(size, hidden_size, batch_first=True) for size in sizes)
+        self.forward_rnns = nn.ModuleList(recurrent_layer(kind, size, hidden_size) for size in sizes)
+        self.backward_rnns = nn.ModuleList(recurrent_layer(kind, size, hidden_size) for size in sizes)
         self.between = nn.Dropout(dropout)  # between stacked levels
         self.hidden_size = hidden_size
 
