@@ -183,9 +183,12 @@ class Predictor(Generic[R]):
     """
 
     family: str = ""
+    max_length: int = 0  # the longest input a family takes by default (0: the predictor's own limit)
 
-    def __init__(self, predictor: Any, path: Path | None = None) -> None:
+    def __init__(self, predictor: Any, path: Path | None = None, max_length: int | None = None) -> None:
         self.predictor, self.path = predictor, path
+        if max_length:
+            self.max_length = max_length
 
     @property
     def labels(self) -> tuple[str, ...]:

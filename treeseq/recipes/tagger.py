@@ -123,9 +123,7 @@ class TaggerModel(Predictor[TagResult]):
     @classmethod
     def from_archive(cls, archive: dict, device: str = "auto", precision: str = "fp32", *, max_length: int | None = None,
                      path: Path | None = None) -> TaggerModel:  # fmt: skip
-        model = cls(TaggerPredictor.from_archive(archive, resolve_device(device), precision), path)
-        model.max_length = max_length or MAX_TOKENS
-        return model
+        return cls(TaggerPredictor.from_archive(archive, resolve_device(device), precision), path, max_length)
 
     @property
     def kind(self) -> str:

@@ -85,9 +85,7 @@ class TranslatorModel(Predictor[TranslationResult]):
     @classmethod
     def from_archive(cls, archive: dict, device: str = "auto", precision: str = "fp32", *, max_length: int | None = None,
                      path: Path | None = None) -> TranslatorModel:  # fmt: skip
-        model = cls(TranslatorPredictor.from_archive(archive, resolve_device(device), precision), path)
-        model.max_length = max_length or MAX_SUBWORDS
-        return model
+        return cls(TranslatorPredictor.from_archive(archive, resolve_device(device), precision), path, max_length)
 
     @property
     def config(self) -> TranslatorModelConfig:
