@@ -24,6 +24,7 @@ from torch import Tensor
 from treeseq.errors import ShapeError
 from treeseq.models.seq2seq import BOS_ID, PAD_ID, Hidden, Seq2Seq, Seq2SeqState
 from treeseq.nn.packed import PackedLinear
+from treeseq.nn.rnn import cell_step
 
 
 class DecoderKernels:
@@ -43,24 +44,12 @@ class DecoderKernels:
         """One step of the stacked decoder RNN (no dropout between layers), fp32 state."""
         states, cells, x = [], [], inputs
         for layer, (ih, hh) in enumerate(zip(self.ih, self.hh)):
-            if isinstance(hidden, tuple):  # gates i, f, g, o as torch.nn.LSTM orders them
-                h, c = hidden[0][layer].float(), hidden[1][layer].float()
-                i, f, g, o = (ih(x) + hh(h)).chunk(4, 1)
-                c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
-                h = torch.sigmoid(o) * torch.tanh(c)
+            if isinstance(hidden, tuple):
+                x, (_, c) = cell_step("lstm", x, (hidden[0][layer].float(), hidden[1][layer].float()), ih, hh)
                 cells.append(c)
-            elif self.kind == "gru":  # r, z, n as torch.nn.GRU: n = tanh(W_in x + b_in + r (W_hn h + b_hn)), h' = (1 - z) n + z h
-                h = hidden[layer].float()
-                x_r, x_z, x_n = ih(x).chunk(3, 1)
-                h_r, h_z, h_n = hh(h).chunk(3, 1)
-                reset, update = torch.sigmoid(x_r + h_r), torch.sigmoid(x_z + h_z)
-                new = torch.tanh(x_n + reset * h_n)
-                h = new + update * (h - new)
-            else:  # plain RNN: h' = tanh(W_ih x + b_ih + W_hh h + b_hh), ReLU for the IRNN
-                pre = ih(x) + hh(hidden[layer].float())
-                h = torch.relu(pre) if self.kind == "irnn" else torch.tanh(pre)
-            states.append(h)
-            x = h
+            else:
+                x, _ = cell_step(self.kind, x, hidden[layer].float(), ih, hh)
+            states.append(x)
         stacked = torch.stack(states)
         return x, ((stacked, torch.stack(cells)) if isinstance(hidden, tuple) else stacked)
 

@@ -3,6 +3,8 @@ padded batches (the tagger and the span parser)."""
 
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
 from torch import Tensor, nn
 
@@ -37,6 +39,30 @@ def recurrent_layer(kind: str, input_size: int, hidden_size: int, layers: int = 
                 else:
                     weight.zero_()
     return layer
+
+
+def cell_step(kind: str, x: Tensor, state: Tensor | tuple[Tensor, Tensor], ih: Callable[[Tensor], Tensor],
+              hh: Callable[[Tensor], Tensor]) -> tuple[Tensor, Tensor | tuple[Tensor, Tensor]]:  # fmt: skip
+    """One time step of one recurrent layer, as torch's layers compute it: inputs x (B, D), the state
+    h (B, H) or (h, c) for an LSTM, and the input and recurrent products (with their biases) ->
+    (the new h, the new state). For decoding one token at a time, where a whole-sequence kernel's
+    set-up costs more than the step itself."""
+    if kind == "lstm":  # gates i, f, g, o as torch.nn.LSTM orders them
+        h, c = state  # type: ignore[misc]
+        i, f, g, o = (ih(x) + hh(h)).chunk(4, 1)
+        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+        h = torch.sigmoid(o) * torch.tanh(c)
+        return h, (h, c)
+    if kind == "gru":  # r, z, n as torch.nn.GRU: n = tanh(W_in x + b_in + r (W_hn h + b_hn)), h' = (1 - z) n + z h
+        x_r, x_z, x_n = ih(x).chunk(3, 1)
+        h_r, h_z, h_n = hh(state).chunk(3, 1)  # type: ignore[arg-type]
+        reset, update = torch.sigmoid(x_r + h_r), torch.sigmoid(x_z + h_z)
+        new = torch.tanh(x_n + reset * h_n)
+        h = new + update * (state - new)  # type: ignore[operator]
+        return h, h
+    pre = ih(x) + hh(state)  # type: ignore[arg-type]  # plain RNN: tanh, or ReLU for the IRNN
+    h = torch.relu(pre) if kind == "irnn" else torch.tanh(pre)
+    return h, h
 
 
 def reverse_within(x: Tensor, lengths: Tensor) -> Tensor:

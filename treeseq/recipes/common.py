@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 R = TypeVar("R")
+P = TypeVar("P", bound="Predictor")
 Announce = Callable[[str], None]
 
 
@@ -184,11 +185,20 @@ class Predictor(Generic[R]):
 
     family: str = ""
     max_length: int = 0  # the longest input a family takes by default (0: the predictor's own limit)
+    predictor_class: Any = None  # the family's predictor over tensors, for the shared `from_archive`
 
     def __init__(self, predictor: Any, path: Path | None = None, max_length: int | None = None) -> None:
         self.predictor, self.path = predictor, path
         if max_length:
             self.max_length = max_length
+
+    @classmethod
+    def from_archive(cls: type[P], archive: dict, device: str = "auto", precision: str = "fp32", *,
+                     max_length: int | None = None, path: Path | None = None) -> P:  # fmt: skip
+        """The model of a loaded archive (see `treeseq.load`), on `device`, at `precision`."""
+        from treeseq.device import resolve_device  # noqa: PLC0415
+
+        return cls(cls.predictor_class.from_archive(archive, resolve_device(device), precision), path, max_length)
 
     @property
     def labels(self) -> tuple[str, ...]:

@@ -11,7 +11,6 @@ from treeseq.checkpoint import load_archive
 from treeseq.corpora.readers.conllu import UPOS, XPOS, ConlluSentence
 from treeseq.corpora.readers.tagging import check_tagged, conllu_sentences, read_split
 from treeseq.data.tagging import Encoder, TaggedSentence
-from treeseq.device import resolve_device
 from treeseq.errors import ConfigError, CorpusFormatError
 from treeseq.metrics import class_scores
 from treeseq.recipes.common import Announce, Family, Predictor, check_length, init_vectors, parameter_count, resolve_configs, run_fit
@@ -120,10 +119,7 @@ class TaggerModel(Predictor[TagResult]):
 
     max_length = MAX_TOKENS
 
-    @classmethod
-    def from_archive(cls, archive: dict, device: str = "auto", precision: str = "fp32", *, max_length: int | None = None,
-                     path: Path | None = None) -> TaggerModel:  # fmt: skip
-        return cls(TaggerPredictor.from_archive(archive, resolve_device(device), precision), path, max_length)
+    predictor_class = TaggerPredictor
 
     @property
     def kind(self) -> str:

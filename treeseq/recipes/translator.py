@@ -10,7 +10,6 @@ import torch
 
 from treeseq.checkpoint import load_archive
 from treeseq.corpora.readers.parallel import read_split
-from treeseq.device import resolve_device
 from treeseq.errors import CorpusFormatError
 from treeseq.recipes.common import Announce, Family, Predictor, check_length, parameter_count, resolve_configs, run_fit
 from treeseq.results import Report, TranslationHypothesis, TranslationResult
@@ -82,10 +81,7 @@ class TranslatorModel(Predictor[TranslationResult]):
 
     max_length = MAX_SUBWORDS
 
-    @classmethod
-    def from_archive(cls, archive: dict, device: str = "auto", precision: str = "fp32", *, max_length: int | None = None,
-                     path: Path | None = None) -> TranslatorModel:  # fmt: skip
-        return cls(TranslatorPredictor.from_archive(archive, resolve_device(device), precision), path, max_length)
+    predictor_class = TranslatorPredictor
 
     @property
     def config(self) -> TranslatorModelConfig:

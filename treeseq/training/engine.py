@@ -57,6 +57,10 @@ class Task(Protocol):
     def archive(self, model: nn.Module) -> dict:
         """The model archive (see treeseq.checkpoint.make_archive) for the current weights."""
 
+    # Optional: a task that carries state from one batch to the next (a language model's recurrent
+    # state across BPTT segments) defines training_state() -> dict of tensors and
+    # restore_training_state(saved, device); mid-epoch checkpoints keep it for exact resume.
+
 
 @dataclass
 class TrainState:
@@ -111,7 +115,7 @@ def fit(
     state = TrainState()
     seed_everything(cfg.seed + dist_info.rank)
     if resume:
-        state = _restore(last_path, model, optim)
+        state = _restore(last_path, model, optim, task, device)
     wrapped: nn.Module = model
     if dist_info.enabled:
         wrapped = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
@@ -263,10 +267,12 @@ def _checkpoint(task: Task, model: nn.Module, optim: Optimizers, state: TrainSta
         "state": saved,
         "train_config": asdict(cfg),
     }
+    if hasattr(task, "training_state"):
+        archive["training"]["task"] = task.training_state()
     return archive
 
 
-def _restore(path: Path, model: nn.Module, optim: Optimizers) -> TrainState:
+def _restore(path: Path, model: nn.Module, optim: Optimizers, task: Task, device: torch.device) -> TrainState:
     if not path.is_file():
         raise CheckpointError(f"{path}: no checkpoint to resume from (train without --resume first)")
     data = load_archive(path)
@@ -279,6 +285,8 @@ def _restore(path: Path, model: nn.Module, optim: Optimizers) -> TrainState:
         raise CheckpointError(f"{path}: the checkpoint's model does not match this configuration ({str(err).splitlines()[0]})") from None
     optim.load_state_dict(training["optimizer"])
     set_rng_state(training["rng"])
+    if hasattr(task, "restore_training_state") and "task" in training:
+        task.restore_training_state(training["task"], device)
     state = TrainState(**training["state"])
     logger.info("resuming %s at epoch %d, step %d of the epoch (%d steps done; best dev so far at epoch %d)", path,
                 state.epoch + 1, state.step_in_epoch, state.global_step, state.best_epoch)  # fmt: skip
