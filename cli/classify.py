@@ -1,4 +1,5 @@
-"""`treeseq classify`: label every node of each sentence's tree (raw text parsed first, or bracketed trees)."""
+"""`treeseq classify`: label every node of each sentence's tree (raw text parsed first, or bracketed trees),
+or, with a sentence classifier's archive, each sentence."""
 
 from __future__ import annotations
 
@@ -38,12 +39,14 @@ def classify(
     quiet: Quiet = False,
     verbose: Verbose = False,
 ) -> None:
-    """Label every node of each sentence's tree: the class and its probability.
+    """Label every node of each sentence's tree (a tree model), or each sentence (a sentence
+    classifier): the class and its probability.
 
     Raw text is tokenized like the treebank and parsed with the parser carried in the model archive
     (`train tree --parser`) or with a spaCy pipeline; with --trees the lines are bracketed trees.
-    Output stays line-aligned in the brackets and jsonl formats: a blank line gives a blank line ({}
-    in JSONL).
+    A sentence classifier (`train classifier`) cuts raw text as its training data was and prints
+    `label<TAB>probability` a line (jsonl: the record). Output stays line-aligned in the brackets,
+    jsonl and classifier formats: a blank line gives a blank line ({} in JSONL).
 
     Example: treeseq classify -m runs/sst.pt -f jsonl -i sentences.txt -o labelled.jsonl
     """
@@ -56,7 +59,14 @@ def classify(
 
         set_threads(threads)
         quiet_logs(quiet)
-        classifier = load(model, device, precision, family="tree", max_length=max_length, spacy_model=spacy_model, workers=workers)
+        from treeseq.checkpoint import load_archive  # noqa: PLC0415
+
+        options: dict[str, Any] = {"brackets": trees}
+        if load_archive(model).get("task") == "classifier":
+            _refuse_tree_options(format, trees=trees, render=render, spacy_model=spacy_model, workers=workers != 1)
+            classifier, options = load(model, device, precision, family="classifier", max_length=max_length), {}
+        else:
+            classifier = load(model, device, precision, family="tree", max_length=max_length, spacy_model=spacy_model, workers=workers)
         lines, source = input_lines(texts, input)
         drawn: list[Any] = []
         with output_file(output) as out:
@@ -67,7 +77,7 @@ def classify(
                     drawn.append(result)
                 return _render(result, format, colour)
 
-            write_stream(classifier, lines, source, shown, out, batch_size, skip_bad, quiet, brackets=trees)
+            write_stream(classifier, lines, source, shown, out, batch_size, skip_bad, quiet, **options)
         if render is not None:
             from treeseq.render_svg import numbered_paths  # noqa: PLC0415
 
@@ -77,11 +87,23 @@ def classify(
                     err_console.print(f"wrote {target}", markup=False, highlight=False)
 
 
+def _refuse_tree_options(format: str, **given: Any) -> None:
+    """Options that only tree models take, refused with the reason for a sentence classifier."""
+    for name, value in given.items():
+        if value not in (None, False):
+            flag = "--" + name.replace("_", "-")
+            raise ConfigError(f"{flag} applies to tree models; this is a sentence classifier (one label a sentence)")
+    if format == "brackets":
+        raise ConfigError("--format brackets applies to tree models; a sentence classifier prints text or jsonl")
+
+
 def _render(result: Any, format: str, colour: bool) -> str:
     if result is None:
         return "{}\n" if format == "jsonl" else "\n"
     if format == "jsonl":
         return json.dumps(result.to_dict(), ensure_ascii=False) + "\n"
+    if not hasattr(result, "tree"):  # a sentence classifier's result
+        return f"{result.label}\t{result.probability:.4f}\n"
     if format == "brackets":
         return result.brackets() + "\n"
     from rich.console import Console  # noqa: PLC0415

@@ -12,14 +12,15 @@ from treeseq.cli.common import DataDir, Device, ModelFile, Verbose, cli_errors, 
 from treeseq.errors import ConfigError
 
 # How metrics are named on the console where the field has a usual spelling.
-SHOWN = {"bleu": "BLEU", "bleu_lc": "BLEU lowercased", "chrf": "chrF", "acc": "accuracy", "f1": "F1"}
+SHOWN = {"bleu": "BLEU", "bleu_lc": "BLEU lowercased", "chrf": "chrF", "acc": "accuracy", "f1": "F1",
+         "ppl": "perplexity", "bpc": "bits per character", "macro_f1": "macro-F1", "binary_acc": "binary accuracy"}
 Format = Annotated[Literal["text", "jsonl"], typer.Option("--format", "-f", help="text (tables) or jsonl.")]
 
 
 def evaluate(
     model: ModelFile,
     data_dir: DataDir,
-    split: Annotated[Optional[str], typer.Option(help="Split to read: dev (val for translators), test or any NAME (reads NAME.txt for trees).")] = None,
+    split: Annotated[Optional[str], typer.Option(help="Split to read: dev (val for translators), test or any NAME (reads NAME.txt for trees; NAME.txt, NAME.txt.gz or the file NAME for language models).")] = None,
     format: Format = "text",
     parse: Annotated[bool, typer.Option("--parse", help="Tree models: re-parse each sentence from its raw text with the archive's parser (or spaCy pipeline) and score against the gold labels (phrases: matched spans only).")] = False,
     max_length: Annotated[Optional[int], typer.Option("--max-length", help="Tree models with --parse, and parsers: the parser's sentence length limit.", min=1)] = None,
@@ -33,7 +34,9 @@ def evaluate(
 
     Trees: root and phrase accuracy, fine and binary, and the confusion matrix; parsers: unlabelled
     bracket F1 and exact match; taggers: accuracy and conlleval span F1 by type, intent and frame
-    accuracy; translators: sacrebleu BLEU and chrF with their signatures.
+    accuracy; sentence classifiers: accuracy, macro-F1 (SST: binary accuracy too) and the confusion
+    matrix; translators: sacrebleu BLEU and chrF with their signatures; language models: perplexity
+    and bits per character over the split read as one stream.
 
     Example: treeseq evaluate -m runs/ewt.pt --data-dir ../shared/corpora/ud-english-ewt --split dev
     """
@@ -85,13 +88,16 @@ def print_report(report) -> None:  # noqa: ANN001 (a treeseq.results.Report)
     from rich.markup import escape  # noqa: PLC0415 (file names, tags and classes are shown as text)
     from rich.table import Table  # noqa: PLC0415
 
+    from treeseq.results import UNSCALED_METRICS  # noqa: PLC0415
+
     facts = ", ".join(f"{k} {v}" for k, v in report.info.items()
                       if isinstance(v, (int, float, str)) and not k.endswith("signature"))  # fmt: skip
     table = Table(title=escape(f"{report.data} ({facts})"))
     table.add_column("metric")
-    table.add_column("%", justify="right")
+    percent = not set(report.metrics) <= UNSCALED_METRICS
+    table.add_column("%" if percent else "value", justify="right")
     for name, value in report.metrics.items():
-        table.add_row(SHOWN.get(name, name), f"{value:.2f}")
+        table.add_row(SHOWN.get(name, name), f"{value:.3f}" if name == "bpc" else f"{value:.2f}")
     console.print(table)
     for key, value in report.info.items():
         if key.endswith("_signature"):

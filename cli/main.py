@@ -7,11 +7,11 @@ from typing import Annotated
 
 import typer
 
-from treeseq.cli import classify, corpora, curve, evaluate, parse, tag, train, translate
+from treeseq.cli import classify, corpora, curve, evaluate, generate, parse, score, tag, train, translate
 
 app = typer.Typer(
     name="treeseq",
-    help="Recursive (tree) and sequence-to-sequence NLP: train, evaluate, classify, tag, translate.",
+    help="Recursive (tree) and recurrent sequence NLP: train, evaluate, classify, tag, translate, generate, score.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
@@ -22,6 +22,8 @@ app.command("classify", rich_help_panel=PREDICT)(classify.classify)
 app.command("parse", rich_help_panel=PREDICT)(parse.parse)
 app.command("tag", rich_help_panel=PREDICT)(tag.tag)
 app.command("translate", rich_help_panel=PREDICT)(translate.translate)
+app.command("generate", rich_help_panel=PREDICT)(generate.generate)
+app.command("score", rich_help_panel=PREDICT)(score.score)
 app.add_typer(train.app, name="train", rich_help_panel=TRAIN)
 app.command("evaluate", rich_help_panel=TRAIN)(evaluate.evaluate)
 app.command("curve", rich_help_panel=TRAIN)(curve.curve)

@@ -15,7 +15,7 @@ import typer
 
 from treeseq.cli.training import DevFile, SpacyVectors, TrainFile, Vectors, train_command
 
-app = typer.Typer(help="Train a model (tree classifier, parser, tagger, translator) on a corpus folder.", no_args_is_help=True)
+app = typer.Typer(help="Train a model (tree classifier, parser, tagger, translator, language model) on a corpus folder.", no_args_is_help=True)
 Opt = Optional
 
 # Model options with one spelling in every family.
@@ -47,6 +47,35 @@ def train_tree(
     Example: treeseq train tree --data-dir ../shared/corpora/sst --output runs/sst.pt --config docs/configs/sst-fine.toml
     """
     return dict(locals())
+
+
+@train_command(app, "classifier")
+def train_classifier(
+    encoder: Annotated[Opt[Literal["last", "mean", "max", "attention", "textrnn", "rcnn"]], typer.Option(help="Sentence vector: last (both directions' last states), mean or max (pooled states), attention (learned query), textrnn (BiRNN, then an RNN's last state) or rcnn (Lai et al. 2015) (default: last).", show_default=False)] = None,
+    rnn: Annotated[Opt[Literal["lstm", "gru", "rnn", "irnn"]], typer.Option(help="lstm, gru, rnn (tanh) or irnn (ReLU, identity init) (default: lstm).", show_default=False)] = None,
+    layers: Annotated[Opt[int], typer.Option(help="Stacked recurrent layers (default: 1).", min=1, show_default=False)] = None,
+    bidirectional: Annotated[Opt[bool], typer.Option("--bidirectional/--unidirectional", help="Read both directions (default: bidirectional).", show_default=False)] = None,
+    embed_dim: EmbedDim = None,
+    hidden_size: HiddenSize = None,
+    dropout: Dropout = None,
+    labels: Annotated[Opt[Literal["fine", "binary"]], typer.Option(help="SST: fine (5 classes) or binary (neutral sentences dropped) (default: fine).", show_default=False)] = None,
+    phrases: Annotated[bool, typer.Option("--phrases", help="SST: train on every labelled phrase too (dev is scored on whole sentences).")] = False,
+    lowercase: Annotated[Opt[bool], typer.Option("--lowercase/--cased", help="Lowercase the vocabulary (default: cased).", show_default=False)] = None,
+    tokenizer: Annotated[Opt[Literal["auto", "treebank", "blank", "whitespace"]], typer.Option(help="How raw text is cut, in training and in classify: treebank (SST's conventions), blank (spaCy's blank English) or whitespace; auto: treebank for SST, whitespace for ATIS, blank for TSV and JSONL (default: auto).", show_default=False)] = None,
+    vectors: Vectors = None,
+    spacy_vectors: SpacyVectors = None,
+) -> dict[str, Any]:
+    """Train a sentence classifier: word embeddings, a recurrent encoder, a linear softmax.
+
+    DIR holds SST-style trees (train.txt, dev.txt: the sentence and its root label), an ATIS/SNIPS
+    folder (train/ and valid/ with seq.in and label: the intent), train.tsv/dev.tsv (LABEL<TAB>TEXT)
+    or train.jsonl/dev.jsonl ({"text": ..., "label": ...}).
+
+    Example: treeseq train classifier --data-dir ../shared/corpora/atis --output runs/atis-intent.pt
+    """
+    options = dict(locals())
+    options["phrases"] = True if phrases else None
+    return options
 
 
 @train_command(app, "parser")
@@ -92,6 +121,34 @@ def train_tagger(
     column files train.conll/dev.conll.
 
     Example: treeseq train tagger --data-dir ../shared/corpora/ud-english-ewt --output runs/ewt.pt
+    """
+    return dict(locals())
+
+
+@train_command(app, "lm")
+def train_lm(
+    unit: Annotated[Opt[Literal["word", "char", "subword"]], typer.Option(help="word (capped vocabulary, <unk>), char (every character) or subword (SentencePiece in the archive) (default: word).", show_default=False)] = None,
+    rnn: Annotated[Opt[Literal["lstm", "gru", "rnn", "irnn"]], typer.Option(help="lstm, gru, rnn (tanh) or irnn (ReLU, identity init) (default: lstm).", show_default=False)] = None,
+    layers: Annotated[Opt[int], typer.Option(help="Stacked recurrent layers (default: 2).", min=1, show_default=False)] = None,
+    embed_dim: EmbedDim = None,
+    hidden_size: HiddenSize = None,
+    dropout: Dropout = None,
+    bptt: Annotated[Opt[int], typer.Option(help="Steps per truncated-BPTT segment (default: 35).", min=1, show_default=False)] = None,
+    vary_bptt: Annotated[Opt[bool], typer.Option("--vary-bptt/--fixed-bptt", help="Vary segment lengths randomly around --bptt (default: vary).", show_default=False)] = None,
+    tie: Annotated[Opt[bool], typer.Option("--tie/--no-tie", help="Share the input and output embeddings (default: tie).", show_default=False)] = None,
+    vocab_size: Annotated[Opt[int], typer.Option(help="word: the most frequent words kept; subword: SentencePiece size (default: 10000).", min=1, show_default=False)] = None,
+    lowercase: Annotated[Opt[bool], typer.Option("--lowercase/--cased", help="word: lowercase the vocabulary (default: cased).", show_default=False)] = None,
+    tokenized: Annotated[Opt[bool], typer.Option("--tokenized", help="word: the lines are tokenized already (split on whitespace) (default: spaCy's blank English tokenizer).", show_default=False)] = None,
+    train_file: Annotated[str, typer.Option(help="Training text inside --data-dir: NAME.txt, NAME.txt.gz or the file NAME.")] = "train",
+    dev_file: Annotated[str, typer.Option(help="Development text inside --data-dir (as --train-file).")] = "dev",
+) -> dict[str, Any]:
+    """Train an RNN language model with truncated backpropagation through time.
+
+    DIR holds train.txt and dev.txt (plain or .gz; or --train-file/--dev-file), one sentence or paragraph a line. The text is one
+    stream (<eos> after each line) cut into --batch-size parallel streams, read in segments of --bptt
+    steps with the state carried; dev perplexity is measured over dev.txt read as one stream.
+
+    Example: treeseq train lm --data-dir ../shared/corpora/multi30k-en --output runs/lm.pt
     """
     return dict(locals())
 

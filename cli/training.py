@@ -39,7 +39,7 @@ def _default(family: str, name: str) -> Any:
 def shared_options(family: str) -> list[inspect.Parameter]:
     """The training options of every `train` command, their help showing this family's defaults."""
     d = functools.partial(_default, family)
-    batch_unit = "padded target tokens" if family == "translator" else "sentences"
+    batch_unit = {"translator": "padded target tokens", "lm": "parallel streams"}.get(family, "sentences")
     specs: list[tuple[str, Any, Any]] = [
         ("epochs", Annotated[Opt[int], typer.Option(help=f"Training epochs (default: {d('epochs')}).", min=1, show_default=False)], None),
         ("seed", Annotated[Opt[int], typer.Option(help=f"Random seed (default: {d('seed')}).", show_default=False)], None),

@@ -27,6 +27,9 @@ _LAZY = {
     "TreeNode": "treeseq.results",
     "ParseResult": "treeseq.results",
     "TagResult": "treeseq.results",
+    "ClassResult": "treeseq.results",
+    "ScoreResult": "treeseq.results",
+    "Generation": "treeseq.results",
     "Slot": "treeseq.results",
     "TranslationResult": "treeseq.results",
     "TranslationHypothesis": "treeseq.results",
@@ -35,7 +38,8 @@ _LAZY = {
 if TYPE_CHECKING:
     from treeseq.api import evaluate, load, train
     from treeseq.results import (
-        ParseResult, Report, Slot, TagResult, TranslationHypothesis, TranslationResult, TreeNode, TreeResult,
+        ClassResult, Generation, ParseResult, Report, ScoreResult, Slot, TagResult, TranslationHypothesis, TranslationResult,
+        TreeNode, TreeResult,
     )  # fmt: skip
     from treeseq.trees import Tree
 

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any, Literal, Union
 from treeseq.errors import CheckpointError, ConfigError
 
 if TYPE_CHECKING:  # loading a family imports torch; `import treeseq` does not
+    from treeseq.recipes.classifier import ClassifierModel
+    from treeseq.recipes.lm import LanguageModel
     from treeseq.recipes.parser import ParserModel
     from treeseq.recipes.tagger import TaggerModel
     from treeseq.recipes.translator import TranslatorModel
@@ -23,10 +25,10 @@ if TYPE_CHECKING:  # loading a family imports torch; `import treeseq` does not
     from treeseq.results import Report
     from treeseq.training.engine import FitResult
 
-    Model = Union[TreeModel, ParserModel, TaggerModel, TranslatorModel]
+    Model = Union[TreeModel, ParserModel, TaggerModel, TranslatorModel, ClassifierModel, LanguageModel]
 
-FamilyName = Literal["tree", "parser", "tagger", "translator"]
-FAMILIES: tuple[str, ...] = ("tree", "parser", "tagger", "translator")
+FamilyName = Literal["tree", "parser", "tagger", "translator", "classifier", "lm"]
+FAMILIES: tuple[str, ...] = ("tree", "parser", "tagger", "translator", "classifier", "lm")
 
 
 def _recipes(family: str) -> Any:
@@ -38,10 +40,12 @@ def _recipes(family: str) -> Any:
     return importlib.import_module(f"treeseq.recipes.{family}")
 
 
-_MODEL_CLASSES = {"tree": "TreeModel", "parser": "ParserModel", "tagger": "TaggerModel", "translator": "TranslatorModel"}
+_MODEL_CLASSES = {"tree": "TreeModel", "parser": "ParserModel", "tagger": "TaggerModel", "translator": "TranslatorModel",
+                  "classifier": "ClassifierModel", "lm": "LanguageModel"}
 # Options that `load` passes on to one family's model only.
 _LOAD_OPTIONS = {"tree": ("max_length", "spacy_model", "workers"), "parser": ("max_length", "workers"),
-                 "tagger": ("max_length",), "translator": ("max_length",)}
+                 "tagger": ("max_length",), "translator": ("max_length",),
+                 "classifier": ("max_length",), "lm": ("max_length",)}
 
 
 def load(path: str | Path, device: str = "auto", precision: str = "fp32", *, family: FamilyName | None = None,
@@ -92,7 +96,7 @@ def train(family: FamilyName, data_dir: str | Path, output: str | Path, *, overw
     """Train a model of one family on a corpus folder with the shared engine.
 
     Args:
-        family: tree, parser, tagger or translator.
+        family: tree, parser, tagger, translator, classifier or lm.
         data_dir: the corpus folder (see each family's `train` for the layouts it reads).
         output: the best model archive; the last checkpoint and the metrics log go beside it.
         overwrite: replace a finished run at `output` (else refused; `resume=True` continues it).
@@ -119,6 +123,7 @@ def evaluate(model: Model | str | Path, data_dir: str | Path, split: str | None 
         split: the split's name (default: dev; val for translators).
         predictions: also return one result per evaluated sentence.
         options: tree classifiers: parse (score trees parsed from raw text); translators: beam.
+            Language models report perplexity and bits per character (not percentages).
 
     Returns:
         A Report: metrics in percent, run facts, tables, and the predictions when asked for.

@@ -19,6 +19,9 @@ FAMILY_TRAIN_DEFAULTS: dict[str, dict[str, Any]] = {
     "parser": {"epochs": 10, "batch_size": 32, "optimizer": "adam", "lr": 2e-3, "weight_decay": 0.0, "clip_norm": 5.0},
     "tagger": {"optimizer": "adam", "lr": 2e-3, "batch_size": 32, "weight_decay": 0.0, "epochs": 20, "clip_norm": 5.0},
     "translator": {"optimizer": "adam", "lr": 1e-3, "batch_size": 4096, "weight_decay": 0.0, "epochs": 10, "clip_norm": 1.0},
+    "classifier": {"optimizer": "adam", "lr": 1e-3, "batch_size": 25, "weight_decay": 0.0, "epochs": 10, "clip_norm": 5.0},
+    # lm: batch_size is the number of parallel streams; clipping at 0.25 as RNN language models use it
+    "lm": {"optimizer": "adam", "lr": 2e-3, "batch_size": 32, "weight_decay": 0.0, "epochs": 6, "clip_norm": 0.25},
 }
 
 

@@ -98,6 +98,27 @@ class TreeResult:
 
 
 @dataclass(frozen=True)
+class ClassResult:
+    """A sentence classifier's output for one sentence: its class and every class's probability."""
+
+    text: str | None  # the input sentence; None when tokens were given
+    tokens: tuple[str, ...]  # the tokens the model read (treebank forms for SST models)
+    label: str
+    probability: float  # of the predicted class
+    classes: tuple[str, ...]
+    probabilities: tuple[float, ...]  # every class's, in the model's class order
+    offsets: Offsets | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        record: dict[str, Any] = {} if self.text is None else {"text": self.text}
+        record.update({"tokens": list(self.tokens), "label": self.label, "prob": round(self.probability, 4),
+                       "probs": {c: round(p, 4) for c, p in zip(self.classes, self.probabilities)}})  # fmt: skip
+        if self.offsets is not None:
+            record["offsets"] = [list(o) for o in self.offsets]
+        return record
+
+
+@dataclass(frozen=True)
 class ParseResult:
     """An unlabelled binary constituency tree for one sentence."""
 
@@ -204,6 +225,51 @@ class TranslationResult:
         return record
 
 
+@dataclass(frozen=True)
+class ScoreResult:
+    """A language model's score of one line: the log-probability (nats) of its tokens and the final
+    <eos>, and the perplexity per predicted token."""
+
+    text: str
+    tokens: tuple[str, ...]  # the units the model read (words, characters or subword pieces)
+    token_logprobs: tuple[float, ...]  # one per token, then the <eos>
+
+    @property
+    def logprob(self) -> float:
+        return float(sum(self.token_logprobs))
+
+    @property
+    def perplexity(self) -> float:
+        import math  # noqa: PLC0415
+
+        return math.exp(-self.logprob / max(1, len(self.token_logprobs)))
+
+    def to_dict(self, tokens: bool = False) -> dict[str, Any]:
+        record: dict[str, Any] = {"text": self.text, "logprob": round(self.logprob, 4), "tokens": len(self.token_logprobs),
+                                  "ppl": round(self.perplexity, 4)}  # fmt: skip
+        if tokens:
+            record["units"] = list(self.tokens) + ["<eos>"]
+            record["token_logprobs"] = [round(v, 4) for v in self.token_logprobs]
+        return record
+
+
+@dataclass(frozen=True)
+class Generation:
+    """One sample of a language model: the prompt, what it added, and the whole text."""
+
+    prompt: str
+    continuation: str
+    text: str  # the prompt and the continuation together
+    tokens: tuple[str, ...]  # the generated units
+    logprob: float  # of the generated units (and the <eos>, when it ended) under the unfiltered model
+    ended: bool  # stopped at <eos> rather than at the length limit
+    sample: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"sample": self.sample, "prompt": self.prompt, "continuation": self.continuation, "text": self.text,
+                "tokens": len(self.tokens), "logprob": round(self.logprob, 4), "ended": self.ended}  # fmt: skip
+
+
 def chunk_slots(text: str, offsets: Offsets, spans: Sequence[Any]) -> tuple[Slot, ...]:
     """Slots from chunk spans (objects with label, start, end over tokens), located in `text` by offsets."""
     out = []
@@ -225,12 +291,16 @@ class Table:
         return {"title": self.title, "columns": list(self.columns), "rows": [list(r) for r in self.rows]}
 
 
+UNSCALED_METRICS = frozenset({"ppl", "bpc", "nll"})  # report metrics that are not percentages
+
+
 @dataclass
 class Report:
     """What `treeseq.evaluate` returns: metrics in percent, facts about the run, tables, predictions.
 
     Attributes:
-        metrics: every score on one scale, percent (accuracy 95.28, F1 97.43, BLEU 39.71).
+        metrics: every score on one scale, percent (accuracy 95.28, F1 97.43, BLEU 39.71); a language
+            model's perplexity and bits per character (names in UNSCALED_METRICS) as they are.
         info: what was evaluated and how: the data file, counts, settings, signatures, seconds.
         tables: named tables (a confusion matrix, per-type chunk scores).
         predictions: one result per evaluated sentence, in data order, when asked for.

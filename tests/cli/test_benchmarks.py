@@ -45,3 +45,16 @@ def test_gpu_check_says_so_without_cuda_and_its_dry_run_agrees_with_itself() -> 
                          timeout=300, check=True)  # fmt: skip
     records = [json.loads(line) for line in dry.stdout.splitlines()]
     assert records[-1] == {"bench": "gpu_check", "metric": "mismatches", "value": 0} and len(records) == 4
+
+
+def test_lm_benchmark_prints_json_lines_ending_with_speedup(tmp_path: Path) -> None:
+    (tmp_path / "train.txt").write_text((ROOT / "corpora/samples/parallel/train.en").read_text(encoding="utf-8"), encoding="utf-8")
+    cmd = [sys.executable, str(ROOT / "benchmarks" / "lm.py"), "--data-dir", str(tmp_path), "--steps", "2",
+           "--sentences", "5", "--threads", "1"]  # fmt: skip
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=True)
+    records = [json.loads(line) for line in done.stdout.splitlines()]
+    assert all(r["bench"] == "lm" for r in records)
+    tbptt = next(r for r in records if r.get("mode") == "tbptt")
+    assert tbptt["tok_per_s"] > 0 and 0 < tbptt["matmul_share"]
+    assert [r["samples"] for r in records if r.get("mode") == "generate"] == [1, 16]
+    assert records[-1]["speedup"] > 0

@@ -14,7 +14,7 @@ from treeseq.cli.main import app
 
 runner = CliRunner()
 SAMPLES = Path(__file__).resolve().parents[2] / "corpora" / "samples"
-PREDICTING = ("classify", "parse", "tag", "translate")
+PREDICTING = ("classify", "parse", "tag", "translate", "score")
 PREDICT_OPTIONS = {"--input", "-i", "--output", "-o", "--format", "-f", "--batch-size", "--threads", "--device",
                    "--precision", "--quiet", "--skip-bad", "--max-length", "--verbose", "--model", "-m"}  # fmt: skip
 TRAIN_OPTIONS = {"--data-dir", "--output", "-o", "--epochs", "--seed", "--batch-size", "--optimizer", "--lr",
@@ -34,7 +34,7 @@ def test_shared_options_have_one_spelling_on_every_command() -> None:
         missing = PREDICT_OPTIONS - options_of(root.commands[name])
         assert not missing, (name, missing)
     train = root.commands["train"]
-    assert set(train.commands) == {"tree", "parser", "tagger", "translator"}
+    assert {"tree", "parser", "tagger", "translator", "classifier"} <= set(train.commands)
     for name, command in train.commands.items():
         missing = TRAIN_OPTIONS - options_of(command)
         assert not missing, (name, missing)

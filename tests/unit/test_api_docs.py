@@ -31,6 +31,9 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     treeseq.train("tagger", SAMPLES / "nlu", runs / "atis.pt", epochs=3, hidden_size=16, word_dim=16, **quiet)
     treeseq.train("translator", SAMPLES / "parallel", runs / "de-en.pt", epochs=1, hidden_size=24, embed_dim=24,
                   vocab_size=400, batch_size=600, lr=0.01, overrides=["data.dev_subset=10"], **quiet)  # fmt: skip
+    treeseq.train("classifier", SAMPLES / "nlu", runs / "intent.pt", epochs=2, hidden_size=16, embed_dim=16, **quiet)
+    treeseq.train("lm", SAMPLES / "parallel", runs / "lm.pt", train_file="train.en", dev_file="val.en", epochs=1,
+                  hidden_size=16, embed_dim=16, batch_size=4, bptt=10, tokenized=True, **quiet)  # fmt: skip
     return folder
 
 
@@ -43,7 +46,7 @@ def test_every_example_in_docs_api_runs(workdir: Path, monkeypatch: pytest.Monke
         exec(compile(code, f"docs/api.md example {number}", "exec"), namespace)  # noqa: S102 (our own docs)
     assert (workdir / "tree.svg").read_text(encoding="utf-8").startswith("<svg")
     archives = [p for p in (workdir / "runs").glob("*.pt") if not p.name.endswith(".last.pt")]
-    assert sorted(treeseq.load(p).family for p in archives) == ["parser", "tagger", "tagger", "translator", "tree", "tree"]  # demo.pt: the docs train one
+    assert sorted(treeseq.load(p).family for p in archives) == ["classifier", "lm", "parser", "tagger", "tagger", "translator", "tree", "tree"]  # demo.pt: the docs train one
 
 
 def test_results_follow_the_input_order_and_match_the_jsonl_records(workdir: Path) -> None:
@@ -86,7 +89,7 @@ def test_load_and_train_refuse_what_they_cannot_use(workdir: Path, tmp_path: Pat
     with pytest.raises(ConfigError, match="unknown option 'hiden_size'"):
         treeseq.train("tagger", SAMPLES / "pos", tmp_path / "x.pt", hiden_size=3)
     with pytest.raises(ConfigError, match="unknown model family"):
-        treeseq.train("lm", SAMPLES / "pos", tmp_path / "x.pt")
+        treeseq.train("ngram", SAMPLES / "pos", tmp_path / "x.pt")
     with pytest.raises(CorpusFormatError, match=r"<input>:2: no tokens"):
         treeseq.load(runs / "sst.pt").predict(["Good.", "  "])
 

@@ -31,3 +31,23 @@ class UniformDropout(nn.Module):
 
     def extra_repr(self) -> str:
         return f"p={self.p}"
+
+
+class LockedDropout(nn.Module):
+    """Variational (locked) dropout over batch-first sequences (B, T, D): one mask per sequence, the same
+    at every time step (Gal & Ghahramani 2016), scaled by 1 / (1 - p); identity in eval."""
+
+    def __init__(self, p: float = 0.5) -> None:
+        super().__init__()
+        if not 0.0 <= p < 1.0:
+            raise ValueError(f"locked dropout probability must be in [0, 1), got {p}")
+        self.p = p
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not self.training or self.p == 0.0:
+            return x
+        mask = x.new_empty(x.shape[0], 1, x.shape[2]).uniform_().ge_(self.p)
+        return x * mask.mul_(1.0 / (1.0 - self.p))
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"

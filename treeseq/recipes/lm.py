@@ -1,0 +1,207 @@
+"""Language models end to end: train on plain text with truncated BPTT, measure perplexity, score
+lines, generate text."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import torch
+
+from treeseq.checkpoint import load_archive
+from treeseq.data.lm import Units, token_stream
+from treeseq.decoding.sampling import Sampling, continue_prompt
+from treeseq.errors import ConfigError
+from treeseq.recipes.common import Announce, Family, Predictor, check_length, parameter_count, resolve_configs, run_fit
+from treeseq.results import Generation, Report, ScoreResult
+from treeseq.tasks.lm import (
+    TRAIN_DEFAULTS, LMDataConfig, LMModelConfig, LMPredictor, LMTask, build_model, check_stream, find_split, read_text,
+)  # fmt: skip
+from treeseq.training.distributed import init_distributed
+from treeseq.training.engine import FitResult, paths_for
+
+FAMILY = Family("lm", LMModelConfig, LMDataConfig, tuple(TRAIN_DEFAULTS.items()))
+MAX_TOKENS = 10000  # the longest line scored by default (units)
+
+
+def train(
+    data_dir: str | Path,
+    output: str | Path,
+    *,
+    config: str | Path | None = None,
+    overrides: Sequence[str] | None = None,
+    resume: bool = False,
+    device: str = "auto",
+    train_file: str = "train",
+    dev_file: str = "dev",
+    progress: bool = True,
+    epoch_hook: Callable[[Any, dict], None] | None = None,
+    announce: Announce | None = None,
+    **options: Any,
+) -> FitResult:
+    """Train an RNN language model with truncated backpropagation through time.
+
+    `data_dir` holds train.txt and dev.txt (plain or .gz; one sentence or paragraph a line; other
+    names with `train_file` and `dev_file`, e.g. train.en and val.en). The
+    training text is one stream of units, each line ended by <eos>, cut into `batch_size` parallel
+    rows and read in segments of `bptt` steps, the state carried from segment to segment.
+
+    Args:
+        options: model settings (unit: word, char or subword; rnn, layers, embed_dim, hidden_size,
+            dropout, tie, vocab_size, min_count, lowercase, tokenized), data settings (bptt,
+            vary_bptt, eval_bptt, eval_streams) and training settings (epochs, batch_size: parallel
+            streams, lr, clip_norm, ...).
+    """
+    data_dir, output = Path(data_dir), Path(output)
+    saved = load_archive(paths_for(output)[0], task="lm") if resume else None
+    cfgs = resolve_configs(FAMILY, config, overrides, options, saved)
+    model_cfg, train_cfg, data_cfg = cfgs.model, cfgs.train, cfgs.data
+    train_path, dev_path = find_split(data_dir, train_file), find_split(data_dir, dev_file)
+    train_lines, dev_lines = read_text(train_path), read_text(dev_path)
+    if saved is None and announce is not None and model_cfg.unit == "subword":
+        announce(f"training SentencePiece ({model_cfg.vocab_size:,} pieces) on {len(train_lines):,} lines")
+    units = Units.from_dict(saved["vocabs"]["units"]) if saved else Units.build(
+        model_cfg.unit, train_lines, vocab_size=model_cfg.vocab_size, min_count=model_cfg.min_count,
+        lowercase=model_cfg.lowercase, tokenized=model_cfg.tokenized)  # fmt: skip
+    train_stream = token_stream(units.encode(train_lines), units.eos_id)
+    dev_stream = token_stream(units.encode(dev_lines), units.eos_id)
+    check_stream(train_stream, train_cfg.batch_size, data_cfg.bptt, train_path, len(train_lines))
+    check_stream(dev_stream, data_cfg.eval_streams, 1, dev_path, len(dev_lines))
+    dist_info, torch_device = init_distributed(device)
+    torch.manual_seed(train_cfg.seed)
+    model = build_model(model_cfg, units)
+    info = {"data_dir": str(data_dir), "train": str(train_path), "dev": str(dev_path), "train_tokens": train_stream.numel(),
+            "dev_tokens": dev_stream.numel()}  # fmt: skip
+    task = LMTask(model_cfg, train_cfg, data_cfg, units, train_stream, dev_stream, info)
+    if announce is not None and dist_info.is_main:
+        announce(f"{model_cfg.unit} language model ({model_cfg.rnn} x{model_cfg.layers}, {model_cfg.hidden_size} units): "
+                 f"{train_stream.numel():,} train / {dev_stream.numel():,} dev tokens, vocabulary {units.size:,}, "
+                 f"{train_cfg.batch_size} streams x bptt {data_cfg.bptt}, {parameter_count(model):,} parameters, "
+                 f"{torch_device}, {train_cfg.precision}")  # fmt: skip
+    return run_fit(task, model, train_cfg, output, torch_device, dist_info, resume=resume, progress=progress,
+                   epoch_hook=epoch_hook)
+
+
+class LanguageModel(Predictor[ScoreResult]):
+    """A loaded language model: `predict` (or `score`) scores lines, `generate` continues a prompt."""
+
+    family = "lm"
+    max_length = MAX_TOKENS
+
+    predictor_class = LMPredictor
+
+    @property
+    def config(self) -> LMModelConfig:
+        return self.predictor.cfg
+
+    @property
+    def units(self) -> Units:
+        return self.predictor.units
+
+    def predict(self, inputs: Sequence[str], *, source: str = "<input>", line_numbers: Sequence[int] | None = None) -> list[ScoreResult]:
+        """Each line's log-probability and perplexity, the line read on its own from a fresh state.
+
+        Raises:
+            CorpusFormatError: `source:LINE: problem` for a line with no units or more than `max_length`.
+        """
+        lines = list(inputs)
+        encoded = self.units.encode(lines)
+        numbers = list(line_numbers) if line_numbers is not None else list(range(1, len(lines) + 1))
+        for number, ids in zip(numbers, encoded):
+            check_length(len(ids), self.max_length, f"{source}:{number}", "tokens", "language model")
+        scores = self.predictor.score(encoded) if lines else []
+        return [ScoreResult(line, tuple(self.units.pieces(s.ids)), tuple(s.token_logprobs)) for line, s in zip(lines, scores)]
+
+    score = predict
+
+    def generate(self, prompt: str = "", *, samples: int = 1, max_tokens: int = 50, temperature: float = 1.0,
+                 top_k: int = 0, top_p: float = 1.0, seed: int | None = None) -> list[Generation]:  # fmt: skip
+        """Continue a prompt (or start a line): `samples` samples, each up to `max_tokens` units or <eos>.
+
+        temperature 0 is greedy (every sample the same); top_k and top_p filter the distribution
+        before sampling. The same seed gives the same samples.
+
+        Raises:
+            ConfigError: samples or max_tokens below 1, or a bad temperature, top_k or top_p.
+        """
+        if samples < 1 or max_tokens < 1:
+            raise ConfigError("samples and max_tokens must be >= 1")
+        sampling = Sampling(temperature, top_k, top_p)
+        units = self.units
+        prompt_ids = units.encode([prompt])[0] if prompt.strip() else []
+        check_length(len(prompt_ids) or 1, self.max_length, "--prompt", "tokens", "language model")
+        generator = torch.Generator(device=self.predictor.device)
+        generator.manual_seed(seed if seed is not None else int(torch.seed() % (2**63)))
+        found = continue_prompt(self.predictor.model, [units.eos_id, *prompt_ids], samples, max_tokens, units.eos_id,
+                                sampling, generator)  # fmt: skip
+        out = []
+        for index, sample in enumerate(found):
+            added = _added_text(units, prompt, prompt_ids, sample.ids)
+            out.append(Generation(prompt, added.strip(), prompt + added, tuple(units.pieces(sample.ids)),
+                                  sum(sample.logprobs), sample.ended, index))  # fmt: skip
+        return out
+
+
+def _added_text(units: Units, prompt: str, prompt_ids: list[int], ids: list[int]) -> str:
+    """The text that generated ids add after the prompt as the user wrote it (unknown words in the prompt stay as written)."""
+    if not ids:
+        return ""
+    if units.unit == "char":
+        return units.decode(ids)
+    if units.unit == "subword":  # decoded after the prompt's pieces, so that word boundaries come out right
+        before, after = units.decode(prompt_ids), units.decode(prompt_ids + ids)
+        added = after[len(before):] if after.startswith(before) else " " + units.decode(ids)
+        return added if prompt_ids else added.lstrip()
+    return (" " if prompt.strip() and not prompt[-1].isspace() else "") + units.decode(ids)
+
+
+def evaluate(model: LanguageModel, data_dir: str | Path, split: str = "dev", *, predictions: bool = False) -> Report:
+    """Perplexity (and bits per character) of a split read as one stream with the state carried, as
+    training measures dev; `predictions` adds every line's own score."""
+    path = find_split(Path(data_dir), split)
+    lines = read_text(path)
+    metrics, tokens = model.predictor.stream_metrics(lines)
+    unknown = 0
+    if model.units.unit != "subword":
+        unknown = sum(i == 1 for ids in model.units.encode(lines) for i in ids)
+    info = {"lines": len(lines), "tokens": tokens, "unit": model.units.unit, "unknown": unknown}
+    report = Report("lm", str(path), {k: v for k, v in metrics.items() if k != "nll"}, info)
+    report.info["nll_per_token"] = round(metrics["nll"], 5)
+    if predictions:
+        report.predictions = model.predict(lines, source=str(path))
+    return report
+
+
+
+def kneser_ney_baseline(model: LanguageModel, data_dir: str | Path, split: str = "dev", order: int = 5, *,
+                        modified: bool = True, discount: float | None = None, train_file: str = "train") -> Report:  # fmt: skip
+    """An interpolated (modified) Kneser-Ney n-gram model trained on the same units of train.txt as
+    `model` (its vocabulary, its <unk>) and measured on the same tokens of `split`: every unit and
+    every line's <eos>, exactly the tokens `evaluate` predicts. `discount` fixes one discount at every
+    order instead of estimating modified ones (see treeseq.ngram)."""
+    import time  # noqa: PLC0415
+
+    from treeseq.ngram import KneserNey  # noqa: PLC0415
+
+    data_dir = Path(data_dir)
+    units = model.units
+
+    def sentences(path: Path) -> list[list[str]]:
+        return [units.pieces(ids) for ids in units.encode(read_text(path)) if ids]
+
+    start = time.perf_counter()
+    counted = KneserNey(order, modified=modified, discount=discount, eos="<eos>", unk=units.pieces([1])[0])
+    counted.fit(sentences(find_split(data_dir, train_file)))
+    path = find_split(data_dir, split)
+    scored = sentences(path)
+    ppl = counted.perplexity(scored)
+    tokens = sum(len(s) + 1 for s in scored)
+    metrics = {"ppl": ppl}
+    if units.unit == "char":
+        import math  # noqa: PLC0415
+
+        metrics["bpc"] = math.log2(ppl)
+    info = {"lines": len(scored), "tokens": tokens, "unit": units.unit, "order": order,
+            "discounts": f"fixed {discount}" if discount else "modified" if modified else "single",
+            "seconds": round(time.perf_counter() - start, 2)}  # fmt: skip
+    return Report("ngram", str(path), metrics, info)
