@@ -17,7 +17,7 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check "torch==$(TORCH_VERSION)+cpu" \
 	  || $(BIN)/python -m pip install --quiet --disable-pip-version-check "torch==$(TORCH_VERSION)" \
 	       --index-url https://download.pytorch.org/whl/cpu
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[test,plot,spacy-model]"
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[test,plot,spacy-model,serve]"
 	touch $@
 
 # The main job on the embedded sample: train a Tree-LSTM, show labelled trees, evaluate.

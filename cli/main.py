@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from treeseq.cli import classify, corpora, curve, evaluate, generate, parse, score, tag, train, translate
+from treeseq.cli import classify, corpora, curve, evaluate, generate, parse, score, serve, tag, train, translate
 
 app = typer.Typer(
     name="treeseq",
@@ -24,6 +24,7 @@ app.command("tag", rich_help_panel=PREDICT)(tag.tag)
 app.command("translate", rich_help_panel=PREDICT)(translate.translate)
 app.command("generate", rich_help_panel=PREDICT)(generate.generate)
 app.command("score", rich_help_panel=PREDICT)(score.score)
+app.command("serve", rich_help_panel="Serve over HTTP")(serve.serve)
 app.add_typer(train.app, name="train", rich_help_panel=TRAIN)
 app.command("evaluate", rich_help_panel=TRAIN)(evaluate.evaluate)
 app.command("curve", rich_help_panel=TRAIN)(curve.curve)

@@ -58,3 +58,19 @@ def test_lm_benchmark_prints_json_lines_ending_with_speedup(tmp_path: Path) -> N
     assert tbptt["tok_per_s"] > 0 and 0 < tbptt["matmul_share"]
     assert [r["samples"] for r in records if r.get("mode") == "generate"] == [1, 16]
     assert records[-1]["speedup"] > 0
+
+
+def test_serve_benchmark_checks_every_answer_and_ends_with_speedup() -> None:
+    import pytest
+
+    pytest.importorskip("fastapi")
+    pytest.importorskip("httpx")
+    cmd = [sys.executable, str(ROOT / "benchmarks" / "serve.py"), "--clients", "2", "4", "--requests", "2", "--texts", "2",
+           "--threads", "1"]  # fmt: skip
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=True)
+    records = [json.loads(line) for line in done.stdout.splitlines()]
+    assert all(r["bench"] == "serve" for r in records)
+    served = [r for r in records if r.get("mode") == "http"]
+    assert [r["clients"] for r in served] == [2, 4] and all(r["lost"] == 0 and r["mismatched"] == 0 for r in served)
+    assert all(r["p99_ms"] >= r["p50_ms"] > 0 for r in served)
+    assert records[-1]["speedup"] > 0

@@ -1,0 +1,44 @@
+"""`treeseq serve`: the models over HTTP (FastAPI + uvicorn) with dynamic batching and a browser page."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import typer
+
+from treeseq.cli.common import Device, MaxLength, Quiet, Threads, Verbose, cli_errors, quiet_logs, set_threads, setup_logging
+
+
+def serve(
+    model: Annotated[list[str], typer.Option("--model", "-m", help="NAME=path.pt, repeatable (a bare path is named after its file).", show_default=False)],
+    host: Annotated[str, typer.Option(help="Address to listen on (127.0.0.1: this machine only).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.", min=0, max=65535)] = 8000,
+    max_batch_tokens: Annotated[int, typer.Option("--max-batch-tokens", help="Words merged into one batch at most, per model.", min=1)] = 2048,
+    max_wait_ms: Annotated[float, typer.Option("--max-wait-ms", help="How long a request waits for others to join its batch.", min=0)] = 5.0,
+    max_queue: Annotated[int, typer.Option("--max-queue", help="Requests waiting per model; beyond it the answer is 503.", min=1)] = 256,
+    max_body: Annotated[int, typer.Option("--max-body", help="Largest request body in bytes; beyond it the answer is 413.", min=1)] = 1 << 20,
+    max_texts: Annotated[int, typer.Option("--max-texts", help="Texts a request at most; beyond it the answer is 422.", min=1)] = 256,
+    max_length: MaxLength = None,
+    precision: Annotated[Literal["fp32", "bf16"], typer.Option(help="fp32 or bf16.")] = "fp32",
+    threads: Threads = None,
+    device: Device = "auto",
+    quiet: Quiet = False,
+    verbose: Verbose = False,
+) -> None:
+    """Serve models over HTTP: POST /v1/predict, GET /v1/models, GET /health, /openapi.json, and a page at /.
+
+    Requests from many clients are batched together per model. SIGINT or SIGTERM stops gracefully
+    (requests in flight are answered). Needs the serve extra (fastapi and uvicorn).
+
+    Example: treeseq serve --model sst=runs/sst.pt --model ewt=runs/ewt.pt --port 8000
+    """
+    with cli_errors(verbose):
+        from treeseq.serve.server import parse_model_specs, serve as run  # noqa: PLC0415
+
+        specs = parse_model_specs(model)
+        setup_logging(verbose)
+        quiet_logs(quiet)
+        set_threads(threads)
+        run(specs, host, port, device=device, precision=precision, max_length=max_length,
+            log_level="warning" if quiet else "info", max_batch_tokens=max_batch_tokens, max_wait_ms=max_wait_ms,
+            max_queue=max_queue, max_body_bytes=max_body, max_texts=max_texts)  # fmt: skip

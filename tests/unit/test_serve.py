@@ -1,0 +1,258 @@
+"""`treeseq.serve`: every endpoint and error code over HTTP, and dynamic batching under many clients."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("fastapi")
+httpx = pytest.importorskip("httpx")
+
+import treeseq  # noqa: E402
+from treeseq.errors import CorpusFormatError  # noqa: E402
+from treeseq.serve.app import ServeSettings, create_app  # noqa: E402
+from treeseq.serve.batching import ModelWorker, Overloaded  # noqa: E402
+
+pytestmark = pytest.mark.filterwarnings("ignore:Using `httpx` with")  # starlette's TestClient on httpx
+SAMPLES = Path(__file__).resolve().parents[2] / "corpora" / "samples"
+SENTENCES = ["flights from boston to denver", "show me fares to dallas tomorrow", "cheapest flight to atlanta",
+             "what is the earliest flight from denver", "list flights to boston on monday", "a b c"]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    runs, quiet = tmp_path_factory.mktemp("serve"), {"progress": False, "device": "cpu"}
+    treeseq.train("parser", SAMPLES / "sentiment", runs / "parser.pt", epochs=1, hidden_size=16,
+                  overrides=["model.mlp_size=16", "model.embed_dim=8", "model.char_out=8"], **quiet)  # fmt: skip
+    treeseq.train("tree", SAMPLES / "sentiment", runs / "sst.pt", epochs=1, embed_dim=12, hidden_size=12,
+                  parser=runs / "parser.pt", **quiet)  # fmt: skip
+    treeseq.train("tagger", SAMPLES / "nlu", runs / "nlu.pt", epochs=1, hidden_size=8, embed_dim=8, **quiet)
+    treeseq.train("translator", SAMPLES / "parallel", runs / "de-en.pt", epochs=1, hidden_size=16, embed_dim=16,
+                  vocab_size=300, batch_size=600, overrides=["data.dev_subset=5"], **quiet)  # fmt: skip
+    return {name: treeseq.load(runs / f"{name}.pt", "cpu") for name in ("sst", "parser", "nlu", "de-en")}
+
+
+@pytest.fixture(scope="module")
+def client(models: dict[str, Any]) -> Any:
+    from fastapi.testclient import TestClient
+
+    with TestClient(create_app(models, ServeSettings(max_body_bytes=4096, max_texts=8))) as test_client:
+        yield test_client
+
+
+def close(a: Any, b: Any, tolerance: float = 2e-3) -> bool:
+    """Records equal, floats within rounding noise (a batch's padding can move the last digit)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(close(a[k], b[k], tolerance) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(close(x, y, tolerance) for x, y in zip(a, b))
+    if isinstance(a, float) or isinstance(b, float):
+        return abs(a - b) <= tolerance
+    return a == b
+
+
+def test_health_models_and_openapi(client: Any) -> None:
+    assert client.get("/health").json() == {"status": "ok", "models": ["sst", "parser", "nlu", "de-en"]}
+    listed = {m["name"]: m for m in client.get("/v1/models").json()["models"]}
+    assert listed["sst"]["family"] == "tree" and listed["sst"]["labels"][0] == "very negative"
+    assert listed["sst"]["config"]["hidden_size"] == 12 and listed["nlu"]["kind"] == "nlu" and listed["nlu"]["intents"]
+    assert listed["de-en"]["options"] == ["beam", "n_best", "alpha", "max_len_ratio", "attention"]
+    paths = client.get("/openapi.json").json()["paths"]
+    assert {"/health", "/v1/models", "/v1/predict", "/v1/render"} <= set(paths)
+    page = client.get("/")
+    assert page.status_code == 200 and "<title>treeseq</title>" in page.text
+    assert "default-src 'self'" in page.headers["content-security-policy"]
+    assert client.get("/static/app.js").status_code == 200
+
+
+def test_predict_gives_the_jsonl_records_in_order(client: Any, models: dict[str, Any]) -> None:
+    texts = ["flights to boston", "", "  ", "cheapest fare to dallas"]
+    answer = client.post("/v1/predict", json={"model": "nlu", "texts": texts})
+    assert answer.status_code == 200
+    records = answer.json()["results"]
+    assert records[1] == {} and records[2] == {}  # a blank text: {} as in --format jsonl
+    expected = [r.to_dict() for r in models["nlu"].predict([texts[0], texts[3]])]
+    assert close(records[0], expected[0]) and close(records[3], expected[1])
+    tree = client.post("/v1/predict", json={"model": "sst", "texts": ["A good film."]}).json()["results"][0]
+    assert close(tree, models["sst"].predict(["A good film."])[0].to_dict())
+    brackets = client.post("/v1/predict", json={"model": "sst", "texts": ["(2 (2 A) (2 film))"], "brackets": True}).json()
+    assert brackets["results"][0]["tokens"] == ["A", "film"] and "text" not in brackets["results"][0]
+    options = {"beam": 2, "n_best": 2, "attention": True}
+    translated = client.post("/v1/predict", json={"model": "de-en", "texts": ["Ein Hund ."], **options}).json()["results"][0]
+    assert close(translated, models["de-en"].predict(["Ein Hund ."], **options)[0].to_dict())
+    assert len(translated["translations"]) == 2 and "attention" in translated["translations"][0]
+
+
+def test_render_draws_the_cli_svg(client: Any) -> None:
+    drawn = client.post("/v1/render", json={"model": "sst", "text": "A <b>good</b> film."})
+    assert drawn.status_code == 200 and drawn.headers["content-type"].startswith("image/svg+xml")
+    nodes = client.post("/v1/predict", json={"model": "sst", "texts": ["A <b>good</b> film."]}).json()["results"][0]["nodes"]
+    assert drawn.text.count('<g class="node"') == len(nodes) and "<b>" not in drawn.text  # user text escaped
+    parse = client.post("/v1/render", json={"model": "parser", "text": "A good film."})
+    assert parse.status_code == 200 and parse.text.count('data-label="X"') == 2 * 4 - 1
+    refused = client.post("/v1/render", json={"model": "nlu", "text": "flights"})
+    assert refused.status_code == 422 and "draws no tree" in refused.json()["error"]
+
+
+@pytest.mark.parametrize(("body", "status", "message"), [
+    ({"model": "nope", "texts": ["a"]}, 404, "unknown model 'nope'; serving: sst, parser, nlu, de-en"),
+    ({"model": "nlu", "texts": "a"}, 422, "texts: Input should be a valid list"),
+    ({"model": "nlu"}, 422, "texts: Field required"),
+    ({"model": "nlu", "texts": ["a"], "beam": 2}, 422, "a tagger model does not take beam (takes tokenized)"),
+    ({"model": "nlu", "texts": ["a"], "bem": 2}, 422, "bem: Extra inputs are not permitted"),
+    ({"model": "de-en", "texts": ["a"], "beam": 2, "n_best": 3}, 422, "need n_best <= beam"),
+    ({"model": "de-en", "texts": ["a"], "beam": 0}, 422, "beam: Input should be greater than or equal to 1"),
+    ({"model": "de-en", "texts": ["a"], "beam": "5"}, 422, "beam: Input should be a valid integer"),
+    ({"model": "nlu", "texts": ["a"] * 9}, 422, "9 texts: at most 8 a request"),
+    ({"model": "nlu", "texts": ["a", "", "b " * 1001]}, 422, "texts:3: 1001 tokens is over the tagger's limit of 1000"),
+    ({"model": "sst", "texts": ["...", "b " * 400]}, 422, "texts:2: 400 tokens is over"),
+])  # fmt: skip
+def test_errors_are_one_json_line_with_the_right_status(client: Any, body: dict, status: int, message: str) -> None:
+    answer = client.post("/v1/predict", json=body)
+    assert answer.status_code == status, answer.text
+    assert set(answer.json()) == {"error"} and message in answer.json()["error"], answer.json()
+    assert "Traceback" not in answer.text
+
+
+def test_bodies_over_the_limit_and_broken_json_are_refused(client: Any) -> None:
+    big = client.post("/v1/predict", json={"model": "nlu", "texts": ["word " * 1000]})
+    assert big.status_code == 413 and big.json() == {"error": "request body over the limit of 4,096 bytes"}
+    chunked = client.post("/v1/predict", content=iter([b'{"model": "nlu", "texts": ["', b"x" * 5000, b'"]}']))
+    assert chunked.status_code == 413  # no Content-Length: counted while it streams
+    broken = client.post("/v1/predict", content=b'{"model": ', headers={"content-type": "application/json"})
+    assert broken.status_code == 422 and broken.json()["error"].startswith("the body is not valid JSON")
+    assert client.get("/v2/nothing").json() == {"error": "Not Found"}
+    assert client.get("/v1/predict").status_code == 405
+
+
+class Gate:
+    """A fake tagger whose predict waits until the test opens the gate (to fill the queue)."""
+
+    family, labels = "tagger", ("X",)
+
+    def __init__(self) -> None:
+        self.entered, self.gate, self.calls = threading.Event(), threading.Event(), []
+
+    def predict(self, texts: list[str], **options: Any) -> list[Any]:
+        self.calls.append(list(texts))
+        self.entered.set()
+        assert self.gate.wait(10)
+        if any("bad" in t for t in texts):
+            raise CorpusFormatError("texts:1: bad text")
+        return [Echo(t) for t in texts]
+
+
+class Echo:
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def to_dict(self) -> dict[str, str]:
+        return {"text": self.text}
+
+
+def test_the_worker_merges_requests_and_a_bad_one_fails_alone() -> None:
+    model = Gate()
+    worker = ModelWorker("gate", model, max_wait_ms=50, max_queue=3)
+    first = worker.submit(["one"])
+    assert model.entered.wait(5)  # the worker is busy with the first request; the next ones queue up
+    queued = [worker.submit(["two", "three"]), worker.submit(["bad four"]), worker.submit(["five"], {"tokenized": True})]
+    with pytest.raises(Overloaded, match="busy"):
+        worker.submit(["six"])
+    model.gate.set()
+    assert [r.text for r in first.result(5)] == ["one"]
+    assert [r.text for r in queued[0].result(5)] == ["two", "three"]
+    with pytest.raises(CorpusFormatError, match="bad text"):
+        queued[1].result(5)
+    assert [r.text for r in queued[2].result(5)] == ["five"]
+    assert ["two", "three", "bad four"] in model.calls  # merged; then re-run request by request
+    assert ["five"] in model.calls  # other options: a batch of its own
+    worker.close()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Server:
+    """A real uvicorn server on 127.0.0.1 in a thread."""
+
+    def __init__(self, app: Any) -> None:
+        import uvicorn
+
+        self.port = free_port()
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> str:
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            assert time.monotonic() < deadline, "the server did not start"
+            time.sleep(0.02)
+        return f"http://127.0.0.1:{self.port}"
+
+    def __exit__(self, *_: Any) -> None:
+        self.server.should_exit = True
+        self.thread.join(20)
+
+
+def test_many_concurrent_clients_each_get_their_own_answers(models: dict[str, Any]) -> None:
+    app = create_app({"nlu": models["nlu"], "sst": models["sst"]}, ServeSettings(max_wait_ms=10))
+    clients, rounds = 24, 4
+    answers: dict[tuple[int, int], Any] = {}
+    errors: list[BaseException] = []
+
+    def client_loop(number: int, url: str) -> None:
+        try:
+            with httpx.Client(base_url=url, timeout=60) as http:
+                for turn in range(rounds):
+                    texts = [f"{SENTENCES[(number + turn + k) % len(SENTENCES)]} {number} {turn}" for k in range(1 + number % 3)]
+                    model = "sst" if (number + turn) % 4 == 0 else "nlu"
+                    answer = http.post("/v1/predict", json={"model": model, "texts": texts})
+                    answers[number, turn] = (model, texts, answer.status_code, answer.json())
+        except BaseException as err:  # noqa: BLE001 - reported by the test below
+            errors.append(err)
+
+    with Server(app) as url:
+        threads = [threading.Thread(target=client_loop, args=(n, url)) for n in range(clients)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(120)
+    assert not errors and len(answers) == clients * rounds
+    for model, texts, status, body in answers.values():
+        assert status == 200 and body["model"] == model
+        expected = [r.to_dict() for r in models[model].predict(texts)]
+        assert [r["text"] for r in body["results"]] == texts  # nothing lost, nothing mixed
+        assert all(close(got, want) for got, want in zip(body["results"], expected))
+    stats = app.state.workers["nlu"].stats
+    assert stats.largest_batch > 1 and stats.requests == sum(1 for m, *_ in answers.values() if m == "nlu")
+
+
+def test_a_full_queue_answers_503(models: dict[str, Any]) -> None:
+    model = Gate()
+    app = create_app({"gate": model}, ServeSettings(max_queue=1, max_wait_ms=0))
+    with Server(app) as url:
+        results: list[Any] = []
+        post = lambda text: results.append(httpx.post(f"{url}/v1/predict", json={"model": "gate", "texts": [text]}, timeout=30))  # noqa: E731
+        first = threading.Thread(target=post, args=("one",))
+        first.start()
+        assert model.entered.wait(10)
+        second = threading.Thread(target=post, args=("two",))
+        second.start()
+        deadline = time.monotonic() + 10
+        while app.state.workers["gate"].queue.qsize() < 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        refused = httpx.post(f"{url}/v1/predict", json={"model": "gate", "texts": ["three"]}, timeout=30)
+        model.gate.set()
+        first.join(10)
+        second.join(10)
+    assert refused.status_code == 503 and refused.headers["retry-after"] == "1" and "busy" in refused.json()["error"]
+    assert sorted(r.json()["results"][0]["text"] for r in results) == ["one", "two"]

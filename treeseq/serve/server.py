@@ -1,0 +1,72 @@
+"""Load the models named on the command line and run the app under uvicorn (graceful on SIGTERM)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from treeseq.errors import ConfigError
+
+logger = logging.getLogger(__name__)
+
+
+def parse_model_specs(specs: Sequence[str]) -> dict[str, Path]:
+    """`NAME=path.pt` (or a bare `path.pt`, named after its file) for each model, names unique.
+
+    Raises:
+        ConfigError: no model, an empty name or path, or a name given twice.
+    """
+    out: dict[str, Path] = {}
+    for spec in specs:
+        name, sep, path = spec.partition("=")
+        if not sep:
+            name, path = Path(spec).stem, spec
+        name, path = name.strip(), path.strip()
+        if not name or not path:
+            raise ConfigError(f"--model {spec!r}: expected NAME=path.pt")
+        if not all(c.isalnum() or c in "-_." for c in name):
+            raise ConfigError(f"--model {spec!r}: a name takes letters, digits, '-', '_' and '.' only")
+        if name in out:
+            raise ConfigError(f"--model {spec!r}: the name {name!r} is given twice")
+        out[name] = Path(path)
+    if not out:
+        raise ConfigError("no models to serve: give at least one --model NAME=path.pt")
+    return out
+
+
+def load_models(paths: Mapping[str, str | Path], device: str = "auto", precision: str = "fp32",
+                max_length: int | None = None) -> dict[str, Any]:  # fmt: skip
+    """Each archive loaded with `treeseq.load` (any family), under its name."""
+    from treeseq.api import load  # noqa: PLC0415
+
+    options = {"max_length": max_length} if max_length else {}
+    return {name: load(path, device, precision, **options) for name, path in paths.items()}
+
+
+def serve(models: Mapping[str, str | Path | Any], host: str = "127.0.0.1", port: int = 8000, *, device: str = "auto",
+          precision: str = "fp32", max_length: int | None = None, log_level: str = "info", **settings: Any) -> None:  # fmt: skip
+    """Serve the models (archive paths or loaded models, by name) until SIGINT/SIGTERM.
+
+    Args:
+        settings: ServeSettings fields (max_batch_tokens, max_wait_ms, max_queue, max_body_bytes, max_texts).
+    """
+    uvicorn = _require()
+    from treeseq.serve.app import ServeSettings, create_app  # noqa: PLC0415
+
+    paths = {n: m for n, m in models.items() if isinstance(m, (str, Path))}
+    loaded = {**dict(models), **load_models(paths, device, precision, max_length)} if paths else dict(models)
+    app = create_app(loaded, ServeSettings(**settings))
+    logger.info("serving %s on http://%s:%d", ", ".join(f"{n} ({m.family})" for n, m in loaded.items()), host, port)
+    # uvicorn handles SIGINT and SIGTERM: it stops accepting, finishes the requests in flight, then the
+    # app's lifespan answers whatever is still queued and stops the workers.
+    uvicorn.run(app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=30)
+
+
+def _require() -> Any:
+    try:
+        import fastapi  # noqa: F401, PLC0415
+        import uvicorn  # noqa: PLC0415
+    except ImportError as err:
+        raise ConfigError(f"serving needs the serve extra ({err.name} is missing): pip install 'treeseq[serve]'") from None
+    return uvicorn
