@@ -115,6 +115,9 @@ def test_every_cell_and_the_irnn_identity(kind: str) -> None:
     if kind == "irnn":
         for rnn in model.rnns:
             assert torch.equal(rnn.weight_hh_l0, torch.eye(8))
+    if kind == "lstm":  # the forget gates start open: bias 1 (input part) + 0 (recurrent part)
+        for rnn in model.rnns:
+            assert torch.equal(rnn.bias_ih_l0[8:16], torch.ones(8)) and torch.equal(rnn.bias_hh_l0[8:16], torch.zeros(8))
 
 
 @pytest.mark.parametrize("kind", RNNS)

@@ -41,10 +41,12 @@ class RNNLanguageModel(nn.Module):
         embed_dim, hidden_size, layers: sizes.
         dropout: locked dropout on the embeddings, between layers and on the last layer's output.
         tie: share the embedding table with the output layer.
+        forget_bias: LSTM only, the forget gates' initial bias (1: remember by default, as Gers et al.
+            2000 and Jozefowicz et al. 2015 recommend; the input bias part, the recurrent one zero).
     """
 
     def __init__(self, vocab_size: int, *, rnn: str = "lstm", embed_dim: int = 256, hidden_size: int = 256,
-                 layers: int = 2, dropout: float = 0.3, tie: bool = True) -> None:  # fmt: skip
+                 layers: int = 2, dropout: float = 0.3, tie: bool = True, forget_bias: float = 1.0) -> None:  # fmt: skip
         super().__init__()
         self.kind, self.layers = rnn, layers
         self.embedding = nn.Embedding(vocab_size, embed_dim, padding_idx=0)
@@ -56,6 +58,10 @@ class RNNLanguageModel(nn.Module):
         self.out_weight = None if tie else nn.Parameter(torch.empty(vocab_size - 1, out_dim))
         self.out_bias = nn.Parameter(torch.zeros(vocab_size - 1))
         with torch.no_grad():
+            if rnn == "lstm":  # gates i, f, g, o: the second quarter of each bias is the forget gate's
+                for layer in self.rnns:
+                    layer.bias_ih_l0[hidden_size : 2 * hidden_size].fill_(forget_bias)
+                    layer.bias_hh_l0[hidden_size : 2 * hidden_size].zero_()
             self.embedding.weight.uniform_(-0.1, 0.1)
             self.embedding.weight[0].zero_()
             if self.out_weight is not None:

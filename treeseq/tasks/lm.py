@@ -41,6 +41,7 @@ class LMModelConfig:
     layers: int = 2
     dropout: float = 0.3  # locked: embeddings, between layers, output
     tie: bool = True  # input and output embeddings shared
+    forget_bias: float = 1.0  # lstm: the forget gates' initial bias
     vocab_size: int = 10000  # word: the most frequent words kept (others are <unk>); subword: SentencePiece size
     min_count: int = 1  # word: rarer words are <unk>
     lowercase: bool = False  # word: lowercase the vocabulary
@@ -95,7 +96,7 @@ def read_text(path: Path) -> list[str]:
 
 def build_model(cfg: LMModelConfig, units: Units) -> RNNLanguageModel:
     return RNNLanguageModel(units.size, rnn=cfg.rnn, embed_dim=cfg.embed_dim, hidden_size=cfg.hidden_size,
-                            layers=cfg.layers, dropout=cfg.dropout, tie=cfg.tie)  # fmt: skip
+                            layers=cfg.layers, dropout=cfg.dropout, tie=cfg.tie, forget_bias=cfg.forget_bias)  # fmt: skip
 
 
 def segment_loss(model: nn.Module, batch: StreamBatch, state: State | None) -> tuple[Tensor, Tensor, State]:
@@ -180,8 +181,15 @@ class LMTask:
         return {f"neg_{k}": -v for k, v in perplexity_metrics(nll, tokens, self.cfg.unit).items()}
 
     def training_state(self) -> dict[str, Any]:
-        """The carried state, saved with mid-epoch checkpoints so that a resumed run continues exactly."""
-        return {"state": None if self.state is None else [s if isinstance(s, tuple) else (s,) for s in self.state]}
+        """The carried state, saved with mid-epoch checkpoints so that a resumed run continues exactly.
+
+        With data parallelism only the main process writes checkpoints, so no state is saved there: a
+        run resumed mid-epoch then starts its streams from zero states (the weights still resume exactly).
+        """
+        distributed = torch.distributed.is_available() and torch.distributed.is_initialized() and torch.distributed.get_world_size() > 1
+        if self.state is None or distributed:
+            return {"state": None}
+        return {"state": [s if isinstance(s, tuple) else (s,) for s in self.state]}
 
     def restore_training_state(self, saved: dict[str, Any], device: torch.device) -> None:
         state = saved.get("state")
