@@ -45,8 +45,13 @@ class TreeseqComponent:
         self._model: Any = None
 
     @property
-    def model(self) -> Any:
-        """The treeseq model, loaded on first use."""
+    def treeseq_model(self) -> Any:
+        """The treeseq model, loaded on first use.
+
+        Not named `model`: spaCy probes components for a `model` attribute (its listener protocol)
+        while it builds a pipeline, which would load the archive from its old path before
+        `from_disk` points the component at the pipeline folder's copy.
+        """
         if self._model is None:
             if self.archive is None:
                 raise ConfigError(f"{self.name}: no model archive; add the component with config={{'model': 'path.pt'}}")
@@ -108,8 +113,8 @@ class TaggerComponent(TreeseqComponent):
     def annotate(self, docs: Sequence[Doc]) -> None:
         kept = [[t.i for t in doc if not t.is_space] for doc in docs]
         inputs = [[doc[i].text for i in keep] for doc, keep in zip(docs, kept) if keep]
-        results = iter(self.model.predict(inputs, source=self.name) if inputs else [])
-        column = getattr(self.model.predictor.data_cfg, "column", "upos")
+        results = iter(self.treeseq_model.predict(inputs, source=self.name) if inputs else [])
+        column = getattr(self.treeseq_model.predictor.data_cfg, "column", "upos")
         for doc, keep in zip(docs, kept):
             if not keep:
                 continue
@@ -150,7 +155,7 @@ class TreeComponent(TreeseqComponent):
     def annotate(self, docs: Sequence[Doc]) -> None:
         sentences = [self.sentences(doc) for doc in docs]
         texts = [s.text for sents in sentences for s in sents]
-        results = iter(self.model.predict(texts, source=self.name) if texts else [])
+        results = iter(self.treeseq_model.predict(texts, source=self.name) if texts else [])
         for doc, sents in zip(docs, sentences):
             nodes, spans, trees, widened = [], [], [], 0
             for number, sent in enumerate(sents):
@@ -193,7 +198,7 @@ class TranslatorComponent(TreeseqComponent):
     def annotate(self, docs: Sequence[Doc]) -> None:
         sentences = [self.sentences(doc) for doc in docs]
         texts = [s.text for sents in sentences for s in sents]
-        results = iter(self.model.predict(texts, beam=self.beam, n_best=self.n_best, source=self.name) if texts else [])
+        results = iter(self.treeseq_model.predict(texts, beam=self.beam, n_best=self.n_best, source=self.name) if texts else [])
         for doc, sents in zip(docs, sentences):
             mine = [next(results) for _ in sents]
             doc._.translations = mine
