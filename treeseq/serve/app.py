@@ -114,15 +114,26 @@ def family_options(model: Any, request: PredictRequest) -> dict[str, Any]:
 
 
 class BodyLimit:
-    """ASGI middleware: a request body over `limit` bytes is answered 413 before it is parsed."""
+    """ASGI middleware: a request body over `limit` bytes is answered 413 before it is parsed, and every
+    response gets the security headers (plain ASGI: Starlette's call_next middleware costs a task and
+    a stream per request, which showed under many concurrent clients)."""
 
     def __init__(self, app: Any, limit: int) -> None:
         self.app, self.limit = app, limit
 
-    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+    async def __call__(self, scope: dict, receive: Any, plain_send: Any) -> None:
         if scope["type"] != "http":
-            await self.app(scope, receive, send)
+            await self.app(scope, receive, plain_send)
             return
+
+        async def send(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers") or [])
+                present = {key.lower() for key, _ in headers}
+                headers += [(k.lower().encode(), v.encode()) for k, v in SECURITY_HEADERS.items() if k.lower().encode() not in present]
+                message = {**message, "headers": headers}
+            await plain_send(message)
+
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.limit:
             await self._refuse(send)
@@ -220,13 +231,6 @@ def create_app(models: Mapping[str, Any], settings: ServeSettings | None = None)
     async def _internal(_: Request, err: Exception) -> JSONResponse:
         logger.error("internal error: %s", err, exc_info=err)
         return JSONResponse({"error": f"internal error ({type(err).__name__}); see the server's log"}, status_code=500)
-
-    @app.middleware("http")
-    async def _headers(request: Request, call_next: Any) -> Response:
-        response = await call_next(request)
-        for key, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(key, value)
-        return response
 
     @app.get("/health", summary="Liveness and the served models")
     async def health() -> dict[str, Any]:

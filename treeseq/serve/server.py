@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import logging
+import sys
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from treeseq.errors import ConfigError
+
+SWITCH_INTERVAL_S = 0.0005
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +61,10 @@ def serve(models: Mapping[str, str | Path | Any], host: str = "127.0.0.1", port:
     loaded = {**dict(models), **load_models(paths, device, precision, max_length)} if paths else dict(models)
     app = create_app(loaded, ServeSettings(**settings))
     logger.info("serving %s on http://%s:%d", ", ".join(f"{n} ({m.family})" for n, m in loaded.items()), host, port)
+    # The event loop and the model workers share the interpreter lock: at the default 5 ms switch
+    # interval every wake-up of the loop (a connection read, an answer sent) can wait 5 ms behind a
+    # worker running Python code, which throttled many concurrent clients (benchmarks/serve.py).
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
     # uvicorn handles SIGINT and SIGTERM: it stops accepting, finishes the requests in flight, then the
     # app's lifespan answers whatever is still queued and stops the workers.
     uvicorn.run(app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=30)
