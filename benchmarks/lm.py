@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 from treeseq.checkpoint import load_archive  # noqa: E402
 from treeseq.config import TrainConfig  # noqa: E402
-from treeseq.data.lm import Units, token_stream  # noqa: E402
+from treeseq.data.lm import StreamBatch, Units, token_stream  # noqa: E402
 from treeseq.decoding.sampling import Sampling, continue_prompt  # noqa: E402
 from treeseq.tasks.lm import LMDataConfig, LMModelConfig, LMPredictor, LMTask, build_model, find_split, read_text, segment_loss  # noqa: E402
 
@@ -65,9 +65,8 @@ def train_steps(model: torch.nn.Module, batches: list, task: LMTask | None, step
     return tokens, time.perf_counter() - start
 
 
-def sentence_batches(stream_lines: list[list[int]], eos: int) -> list:
-    from treeseq.data.lm import StreamBatch  # noqa: PLC0415
-
+def sentence_batches(stream_lines: list[list[int]], eos: int) -> list[StreamBatch]:
+    """Each sentence its own batch of one, from a line-start <eos> to its final <eos>, the state reset."""
     out = []
     for ids in stream_lines:
         row = torch.tensor([[eos, *ids, eos]])

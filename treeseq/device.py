@@ -83,6 +83,16 @@ def autocast_dtype(device_type: str, precision: str) -> torch.dtype | None:
     return dtype
 
 
+def check_inference_precision(precision: str) -> None:
+    """Loaded models predict in fp32 or bf16.
+
+    Raises:
+        ConfigError: any other precision name.
+    """
+    if precision not in ("fp32", "bf16"):
+        raise ConfigError(f"precision {precision!r}: expected fp32 or bf16")
+
+
 def autocast(device_type: str, precision: str) -> torch.autocast:
     """`torch.autocast` for a precision name (disabled for fp32, and for bf16/fp16 where unsupported)."""
     dtype = autocast_dtype(device_type, precision)

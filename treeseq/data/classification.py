@@ -34,6 +34,7 @@ class ClassExample:
 
 
 def encode(tokens: tuple[str, ...] | list[str], vocab: Vocab, label_id: int = -1) -> ClassExample:
+    """An example's ids (and its class, -1 for none)."""
     return ClassExample(tuple(vocab.encode(tokens)), label_id)
 
 

@@ -62,20 +62,9 @@ class Units:
             from treeseq.subwords import Subwords, train_subwords  # noqa: PLC0415
 
             return cls(unit, subwords=Subwords(train_subwords(lines, vocab_size)))
-        probe = cls(unit, Vocab([PAD, UNK, EOS], lowercase), tokenized=tokenized)
-        tokens = (t for pieces in probe.split(lines) for t in pieces)
+        tokens = (t for pieces in split_units(unit, lines, tokenized) for t in pieces)
         counted = Vocab.build(tokens, min_count, None if unit == "char" else vocab_size, lowercase=lowercase)
         return cls(unit, Vocab([PAD, UNK, EOS, *(w for w in counted.itos[2:] if w != EOS)], lowercase), tokenized=tokenized)
-
-    def split(self, lines: Sequence[str]) -> list[list[str]]:
-        """The word or character strings of each line (not for subwords)."""
-        if self.unit == "char":
-            return [list(line) for line in lines]
-        if self.tokenized:
-            return [line.split() for line in lines]
-        from treeseq.tokenize import blank_tokens  # noqa: PLC0415
-
-        return [tokens for tokens, _ in blank_tokens(list(lines))]
 
     def encode(self, lines: Sequence[str]) -> list[list[int]]:
         """The ids of each line, without <eos>; a literal "<eos>" in the text is an unknown word, not the marker."""
@@ -84,7 +73,7 @@ class Units:
         vocab = self.vocab
         assert vocab is not None
         get, unk = vocab.stoi.get, vocab.unk_id
-        return [[unk if t == EOS else get(vocab.norm(t), unk) for t in pieces] for pieces in self.split(lines)]
+        return [[unk if t == EOS else get(vocab.norm(t), unk) for t in pieces] for pieces in split_units(self.unit, lines, self.tokenized)]
 
     def pieces(self, ids: Sequence[int]) -> list[str]:
         """The string of each id (a subword piece, a word, a character)."""
@@ -113,6 +102,18 @@ class Units:
 
             return cls("subword", subwords=Subwords(data["subwords"]))
         return cls(data["unit"], Vocab.from_dict(data["vocab"]), tokenized=bool(data.get("tokenized", False)))
+
+
+def split_units(unit: str, lines: Sequence[str], tokenized: bool = False) -> list[list[str]]:
+    """The word or character strings of each line (words: spaCy's blank English tokenizer, or
+    whitespace when `tokenized`)."""
+    if unit == "char":
+        return [list(line) for line in lines]
+    if tokenized:
+        return [line.split() for line in lines]
+    from treeseq.tokenize import blank_tokens  # noqa: PLC0415
+
+    return [tokens for tokens, _ in blank_tokens(list(lines))]
 
 
 def token_stream(encoded: Iterable[Sequence[int]], eos_id: int) -> Tensor:

@@ -11,7 +11,7 @@ import torch
 
 from treeseq.checkpoint import load_archive
 from treeseq.corpora.readers.classification import Split, find_split, read_split
-from treeseq.data.classification import ClassExample
+from treeseq.data.classification import encode
 from treeseq.errors import ConfigError, CorpusFormatError
 from treeseq.metrics import class_scores
 from treeseq.recipes.common import Announce, Family, Predictor, check_length, init_vectors, parameter_count, resolve_configs, run_fit
@@ -69,10 +69,9 @@ def train(
     saved = load_archive(paths_for(output)[0], task="classifier") if resume else None
     cfgs = resolve_configs(FAMILY, config, overrides, options, saved)
     model_cfg, train_cfg = cfgs.model, cfgs.train
-    fmt, _ = find_split(data_dir, "train")
-    if find_split(data_dir, "dev")[0] != fmt:
-        raise CorpusFormatError(f"{data_dir}: the train and dev splits are in different layouts "
-                                f"({fmt}, {find_split(data_dir, 'dev')[0]})")  # fmt: skip
+    fmt, dev_fmt = find_split(data_dir, "train")[0], find_split(data_dir, "dev")[0]
+    if dev_fmt != fmt:
+        raise CorpusFormatError(f"{data_dir}: the train and dev splits are in different layouts ({fmt}, {dev_fmt})")
     if cfgs.data.phrases and fmt != "sst":
         raise ConfigError(f"phrases: only treebanks have labelled phrases; this is a {fmt} corpus")
     data_cfg = cfgs.data if cfgs.data.tokenizer != "auto" else replace(cfgs.data, tokenizer=DEFAULT_TOKENIZER[fmt])
@@ -92,8 +91,8 @@ def train(
         vocab = Vocab.build((w for s in sentences for w in s), model_cfg.min_count, lowercase=model_cfg.lowercase)
     warn_unseen(dev_names, classes, str(dev_split.path))
     index = {name: i for i, name in enumerate(classes)}
-    train_examples = [ClassExample(tuple(vocab.encode(t)), index[n]) for t, n in zip(train_tokens, train_names)]
-    dev_examples = [ClassExample(tuple(vocab.encode(t)), index.get(n, -1)) for t, n in zip(dev_tokens, dev_names)]
+    train_examples = [encode(t, vocab, index[n]) for t, n in zip(train_tokens, train_names)]
+    dev_examples = [encode(t, vocab, index.get(n, -1)) for t, n in zip(dev_tokens, dev_names)]
     dist_info, torch_device = init_distributed(device)
     torch.manual_seed(train_cfg.seed)
     model = build_model(model_cfg, len(vocab), len(classes))
@@ -173,8 +172,7 @@ def evaluate(model: ClassifierModel, data_dir: str | Path, split: str = "dev", *
     loaded = read_split(data_dir, split, check_label=labels.check)
     tokens, gold, items = _labelled(loaded, labels, predictor.tokenizer)
     warn_unseen(gold, predictor.classes, str(loaded.path))
-    with torch.no_grad():
-        probs = predictor.probs(tokens)
+    probs = predictor.probs(tokens)
     scored = score(gold, probs, predictor.classes)
     names = scored.classes
     confusion = Table("confusion (rows: gold, columns: predicted)", ("gold \\ pred", *names),

@@ -129,9 +129,13 @@ class LanguageModel(Predictor[ScoreResult]):
         sampling = Sampling(temperature, top_k, top_p)
         units = self.units
         prompt_ids = units.encode([prompt])[0] if prompt.strip() else []
-        check_length(len(prompt_ids) or 1, self.max_length, "--prompt", "tokens", "language model")
+        if prompt_ids:  # an empty prompt starts a new line
+            check_length(len(prompt_ids), self.max_length, "--prompt", "tokens", "language model")
         generator = torch.Generator(device=self.predictor.device)
-        generator.manual_seed(seed if seed is not None else int(torch.seed() % (2**63)))
+        if seed is None:
+            generator.seed()  # a fresh seed for this generator alone; the global random state stays as it is
+        else:
+            generator.manual_seed(seed)
         found = continue_prompt(self.predictor.model, [units.eos_id, *prompt_ids], samples, max_tokens, units.eos_id,
                                 sampling, generator)  # fmt: skip
         out = []
@@ -160,10 +164,9 @@ def evaluate(model: LanguageModel, data_dir: str | Path, split: str = "dev", *, 
     training measures dev; `predictions` adds every line's own score."""
     path = find_split(Path(data_dir), split)
     lines = read_text(path)
-    metrics, tokens = model.predictor.stream_metrics(lines)
-    unknown = 0
-    if model.units.unit != "subword":
-        unknown = sum(i == 1 for ids in model.units.encode(lines) for i in ids)
+    encoded = model.units.encode(lines)
+    metrics, tokens = model.predictor.stream_metrics(encoded, sum(len(line) + 1 for line in lines))  # + 1: the line end
+    unknown = 0 if model.units.unit == "subword" else sum(i == 1 for ids in encoded for i in ids)
     info = {"lines": len(lines), "tokens": tokens, "unit": model.units.unit, "unknown": unknown}
     report = Report("lm", str(path), {k: v for k, v in metrics.items() if k != "nll"}, info)
     report.info["nll_per_token"] = round(metrics["nll"], 5)

@@ -19,8 +19,8 @@ from torch import Tensor, nn
 from treeseq.checkpoint import make_archive
 from treeseq.config import FAMILY_TRAIN_DEFAULTS, TrainConfig, choice
 from treeseq.data.batching import budget_batches, pooled_batches
-from treeseq.data.classification import ClassBatch, ClassExample, LabelledText, collate
-from treeseq.device import autocast, epoch_rng
+from treeseq.data.classification import ClassBatch, ClassExample, LabelledText, collate, encode
+from treeseq.device import autocast, check_inference_precision, epoch_rng
 from treeseq.errors import ConfigError, CorpusFormatError
 from treeseq.metrics import class_scores
 from treeseq.models.classifier import ENCODERS, SequenceClassifier
@@ -256,8 +256,7 @@ class ClassifierPredictor:
 
     @classmethod
     def from_archive(cls, archive: dict, device: torch.device, precision: str = "fp32") -> ClassifierPredictor:
-        if precision not in ("fp32", "bf16"):
-            raise ConfigError(f"precision {precision!r}: expected fp32 or bf16")
+        check_inference_precision(precision)
         cfg = ClassifierModelConfig(**archive["config"]["model"])
         data_cfg = ClassifierDataConfig(**archive["config"]["data"])
         vocab = Vocab.from_dict(archive["vocabs"]["words"])
@@ -269,5 +268,5 @@ class ClassifierPredictor:
 
     def probs(self, sentences: Sequence[Sequence[str]]) -> Tensor:
         """Class probabilities (N, C) of tokenized sentences (each at least one token)."""
-        examples = [ClassExample(tuple(self.vocab.encode(tokens))) for tokens in sentences]
+        examples = [encode(tokens, self.vocab) for tokens in sentences]
         return predict_probs(self.model, examples, self.data_cfg.eval_tokens, self.precision)

@@ -20,7 +20,7 @@ from torch import Tensor, nn
 from treeseq.checkpoint import make_archive
 from treeseq.config import FAMILY_TRAIN_DEFAULTS, TrainConfig, choice
 from treeseq.data.lm import UNITS, Segment, StreamBatch, Units, batchify, collate_segments, segments, to_classes, token_stream
-from treeseq.device import autocast, epoch_rng
+from treeseq.device import autocast, check_inference_precision, epoch_rng
 from treeseq.errors import ConfigError, CorpusFormatError
 from treeseq.files import read_lines
 from treeseq.models.lm import RNNLanguageModel, State, detach_state
@@ -236,8 +236,7 @@ class LMPredictor:
 
     @classmethod
     def from_archive(cls, archive: dict, device: torch.device, precision: str = "fp32") -> LMPredictor:
-        if precision not in ("fp32", "bf16"):
-            raise ConfigError(f"precision {precision!r}: expected fp32 or bf16")
+        check_inference_precision(precision)
         cfg = LMModelConfig(**archive["config"]["model"])
         units = Units.from_dict(archive["vocabs"]["units"])
         model = build_model(cfg, units)
@@ -272,11 +271,11 @@ class LMPredictor:
                 out[i] = LineScore(rows[i][1:-1], logprobs[b, : lengths[i]].tolist())
         return out  # type: ignore[return-value]
 
-    def stream_metrics(self, lines: Sequence[str]) -> tuple[dict[str, float], int]:
-        """Perplexity (and bits per character) of lines read as one stream, as dev is measured; the token count."""
-        stream = token_stream(self.units.encode(lines), self.units.eos_id)
+    def stream_metrics(self, encoded: Sequence[Sequence[int]], characters: int) -> tuple[dict[str, float], int]:
+        """Perplexity (and bits per `characters` of text) of encoded lines read as one stream, as dev is
+        measured; the number of predicted tokens."""
+        stream = token_stream(encoded, self.units.eos_id)
         if stream.numel() < 2:
             raise CorpusFormatError("the text has fewer than two tokens to predict from")
         nll, tokens = stream_nll(self.model, stream, self.data_cfg.eval_streams, self.data_cfg.eval_bptt)
-        characters = sum(len(line) + 1 for line in lines)
         return perplexity_metrics(nll, tokens, self.cfg.unit, characters), tokens

@@ -21,7 +21,7 @@ from treeseq.data.batching import budget_batches, pooled_batches
 from treeseq.data.tagging import (
     Encoder, TaggedSentence, TaggingBatch, TaggingExample, collate,
 )  # fmt: skip
-from treeseq.device import autocast, epoch_rng
+from treeseq.device import autocast, check_inference_precision, epoch_rng
 from treeseq.errors import ConfigError, CorpusFormatError
 from treeseq.models.tagger import OUTPUTS, BiRNNTagger
 from treeseq.nn.rnn import RNNS
@@ -323,8 +323,7 @@ class TaggerPredictor:
         model = build_model(replace(cfg, sparse_embeddings=False), encoder, archive["kind"])
         model.load_state_dict(archive["state_dict"])
         model.to(device).eval()
-        if precision not in ("fp32", "bf16"):
-            raise ConfigError(f"precision {precision!r}: expected fp32 or bf16")
+        check_inference_precision(precision)
         return cls(model, cfg, data_cfg, encoder, archive["kind"], precision)
 
     def predict(self, sentences: Sequence[TaggedSentence]) -> list[Prediction]:

@@ -21,7 +21,7 @@ from treeseq.decoding import Hypothesis
 from treeseq.decoding.beam import beam_search
 from treeseq.decoding.greedy import greedy_search
 from treeseq.decoding.seq2seq_inference import inference_decoder
-from treeseq.device import autocast, autocast_dtype, epoch_rng
+from treeseq.device import autocast, autocast_dtype, check_inference_precision, epoch_rng
 from treeseq.errors import ConfigError, CorpusFormatError
 from treeseq.models.seq2seq import PAD_ID, RNNS, Seq2Seq, Seq2SeqState
 from treeseq.nn.attention import ATTENTIONS
@@ -294,8 +294,7 @@ class TranslatorPredictor:
 
     @classmethod
     def from_archive(cls, archive: dict, device: torch.device, precision: str = "fp32") -> TranslatorPredictor:
-        if precision not in ("fp32", "bf16"):
-            raise ConfigError(f"precision {precision!r}: expected fp32 or bf16")
+        check_inference_precision(precision)
         model_cfg = TranslatorModelConfig(**archive["config"]["model"])
         data_cfg = TranslatorDataConfig(**archive["config"]["data"])
         codec = Codec.from_entry(archive["subwords"])

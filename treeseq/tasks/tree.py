@@ -14,7 +14,7 @@ from treeseq.checkpoint import make_archive
 from treeseq.config import TrainConfig, choice
 from treeseq.data.batching import pooled_batches
 from treeseq.data.trees import TreeBatch, TreeExample, batch_trees
-from treeseq.device import autocast, autocast_dtype, epoch_rng
+from treeseq.device import autocast, autocast_dtype, check_inference_precision, epoch_rng
 from treeseq.errors import ConfigError, CorpusFormatError
 from treeseq.metrics import accuracy, confusion_matrix
 from treeseq.models.tree import MODEL_KINDS, TreeClassifier
@@ -254,8 +254,7 @@ class TreePredictor:
             precision: fp32 or bf16 (autocast) for the classifier and the parser.
             workers: parser batches run at once in this many threads.
         """
-        if precision not in ("fp32", "bf16"):
-            raise ConfigError(f"precision {precision!r}: expected fp32 or bf16")
+        check_inference_precision(precision)
         cfg = TreeModelConfig(**archive["config"]["model"])
         vocab = Vocab.from_dict(archive["vocabs"]["words"])
         model = build_model(cfg, len(vocab), sparse=False, fused=autocast_dtype(device.type, precision) is None)
