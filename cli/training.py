@@ -55,7 +55,7 @@ def shared_options(family: str) -> list[inspect.Parameter]:
         ("device", Device, "auto"),
         ("resume", Annotated[bool, typer.Option(help="Continue exactly from <output stem>.last.pt.")], False),
         ("overwrite", Annotated[bool, typer.Option(help="Replace a finished run at --output (refused otherwise).")], False),
-        ("config", Annotated[Opt[Path], typer.Option("--config", help="TOML file with [model], [train] (and [data]) sections.")], None),
+        ("config", Annotated[Opt[Path], typer.Option("--config", help="TOML file with \\[model], \\[train] (and \\[data]) sections.")], None),
         ("set_", Annotated[Opt[list[str]], typer.Option("--set", help="Override a setting: SECTION.KEY=VALUE.")], None),
         ("quiet", Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or epoch lines.")], False),
         ("verbose", Verbose, False),

@@ -231,3 +231,25 @@ def test_unwritable_outputs_are_one_line(models: dict[str, Path], tmp_path: Path
     assert tagged.exit_code == 1 and "cannot write here" in tagged.output and "Traceback" not in tagged.output
     parsed = runner.invoke(app, ["evaluate", "-m", str(models["parser"]), "--data-dir", str(SAMPLES / "sentiment"), "--max-length", "400"])
     assert parsed.exit_code == 0, parsed.output  # --max-length applies to parsers too
+
+
+def test_help_shows_bracketed_words_literally() -> None:
+    """Typer renders help as Rich markup: an unescaped `[model]` would vanish from the page."""
+    import re  # noqa: PLC0415
+
+    def walk(command, path: list[str]):  # noqa: ANN001, ANN202 (click commands)
+        yield path, command
+        for name, sub in getattr(command, "commands", {}).items():
+            yield from walk(sub, [*path, name])
+
+    checked = 0
+    for path, command in walk(typer.main.get_command(app), []):
+        texts = [command.help or ""] + [getattr(param, "help", None) or "" for param in command.params]
+        words = {w.replace("\\[", "[") for text in texts for w in re.findall(r"\\?\[[a-z]+\]", text)}
+        if not words:
+            continue
+        shown = runner.invoke(app, [*path, "--help"], env={"COLUMNS": "400"}).output
+        for word in words:
+            assert word in shown, (path, word)
+            checked += 1
+    assert checked >= 3
