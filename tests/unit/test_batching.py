@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import random
 
+import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from treeseq.data.batching import budget_batches, pooled_batches
+from treeseq.data.batching import budget_batches, length_mask, pooled_batches
 
 LENGTHS = st.lists(st.integers(1, 60), min_size=0, max_size=200)
 
@@ -41,3 +42,12 @@ def test_pooled_batches_are_a_function_of_the_seed(lengths: list[int], size: int
     assert all(1 <= len(b) <= size for b in batches) and sum(len(b) < size for b in batches) <= max(1, len(lengths) // (3 * size) + 1)
     if by_length:
         assert all([lengths[i] for i in b] == sorted(lengths[i] for i in b) for b in batches)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.integers(0, 12), min_size=1, max_size=8), st.integers(0, 4))
+def test_length_mask_marks_each_rows_first_positions(lengths: list[int], extra: int) -> None:
+    width = max(lengths) + extra
+    mask = length_mask(torch.tensor(lengths), width)
+    assert mask.dtype == torch.bool and mask.shape == (len(lengths), width)
+    assert mask.tolist() == [[position < n for position in range(width)] for n in lengths]

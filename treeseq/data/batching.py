@@ -7,6 +7,8 @@ import math
 import random
 from typing import Any, Callable, Sequence
 
+import torch
+
 
 def budget_batches(keys: Sequence[Any], costs: Sequence[float], budget: float = math.inf, *,
                    rng: random.Random | None = None, max_items: int | None = None) -> list[list[int]]:  # fmt: skip
@@ -57,3 +59,9 @@ def pooled_batches(count: int, size: int, rng: random.Random, key: Callable[[int
     batches = [order[start : start + size] for start in range(0, count, size)]
     rng.shuffle(batches)
     return batches
+
+
+def length_mask(lengths: torch.Tensor, width: int, device: torch.device | None = None) -> torch.Tensor:
+    """(B, width) bool, True at the first lengths[b] positions of row b (the real tokens of a padded batch)."""
+    device = lengths.device if device is None else device
+    return torch.arange(width, device=device).unsqueeze(0) < lengths.to(device).unsqueeze(1)

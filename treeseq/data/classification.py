@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from treeseq.data.batching import length_mask
 from treeseq.vocab import Vocab
 
 
@@ -52,8 +53,7 @@ class ClassBatch:
     @property
     def mask(self) -> Tensor:
         """(B, T) bool, True on real tokens."""
-        positions = torch.arange(self.word_ids.shape[1], device=self.word_ids.device).unsqueeze(0)
-        return positions < self.lengths.to(self.word_ids.device).unsqueeze(1)
+        return length_mask(self.lengths, self.word_ids.shape[1], self.word_ids.device)
 
     def __len__(self) -> int:
         return len(self.lengths)

@@ -8,6 +8,7 @@ from typing import Sequence
 import torch
 from torch import Tensor
 
+from treeseq.data.batching import length_mask
 from treeseq.vocab import Vocab
 
 MAX_WORD_CHARS = 24  # longer words (URLs, e-mail addresses) keep their first characters only
@@ -110,7 +111,7 @@ def collate(examples: Sequence[TaggingExample], encoder: Encoder) -> TaggingBatc
         index_rows.append(row)
     lengths = torch.tensor([len(e) for e in examples], dtype=torch.long)
     word_ids = pad([e.word_ids for e in examples])
-    mask = torch.arange(word_ids.shape[1]).unsqueeze(0) < lengths.unsqueeze(1)
+    mask = length_mask(lengths, word_ids.shape[1])
     return TaggingBatch(
         word_ids=word_ids,
         mask=mask,

@@ -19,6 +19,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from treeseq.data.batching import length_mask
 from treeseq.data.classification import ClassBatch
 from treeseq.nn.rnn import BiRNN, recurrent_layer
 
@@ -35,7 +36,7 @@ class UniRNN(nn.Module):
 
     def forward(self, inputs: Tensor, lengths: Tensor) -> Tensor:
         states = self.rnn(inputs)[0]
-        keep = torch.arange(states.shape[1], device=states.device).unsqueeze(0) < lengths.to(states.device).unsqueeze(1)
+        keep = length_mask(lengths, states.shape[1], states.device)
         return states * keep.unsqueeze(-1).to(states.dtype)
 
 

@@ -8,6 +8,8 @@ from typing import Callable
 import torch
 from torch import Tensor, nn
 
+from treeseq.data.batching import length_mask
+
 RNNS = ("lstm", "gru", "rnn", "irnn")
 
 
@@ -101,5 +103,5 @@ class BiRNN(nn.Module):
                 states = self.between(states)
             backward = reverse_within(bwd(reverse_within(states, lengths))[0], lengths)
             states = torch.cat([fwd(states)[0], backward], dim=-1)
-        keep = torch.arange(states.shape[1], device=states.device).unsqueeze(0) < lengths.to(states.device).unsqueeze(1)
+        keep = length_mask(lengths, states.shape[1], states.device)
         return states * keep.unsqueeze(-1).to(states.dtype)
