@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -237,8 +238,6 @@ def test_unwritable_outputs_are_one_line(models: dict[str, Path], tmp_path: Path
 
 def test_help_shows_bracketed_words_literally() -> None:
     """Typer renders help as Rich markup: an unescaped `[model]` would vanish from the page."""
-    import re  # noqa: PLC0415
-
     def walk(command, path: list[str]):  # noqa: ANN001, ANN202 (click commands)
         yield path, command
         for name, sub in getattr(command, "commands", {}).items():

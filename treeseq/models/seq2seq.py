@@ -19,6 +19,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from treeseq.data.batching import length_mask
 from treeseq.errors import ConfigError, ShapeError
 from treeseq.nn.attention import Attention
 from treeseq.nn.rnn import recurrent_layer
@@ -134,7 +135,7 @@ class Seq2Seq(nn.Module):
         bridged = torch.tanh(self.bridge(summary)).view(summary.shape[0], -1, self.dec_layers, self.hidden_size)
         states = bridged.permute(1, 2, 0, 3).contiguous()  # (1 or 2, layers, B, H)
         hidden: Hidden = (states[0], states[1]) if self.rnn_kind == "lstm" else states[0]
-        mask = torch.arange(src_ids.shape[1], device=src_ids.device) < src_lengths.to(src_ids.device).unsqueeze(1)
+        mask = length_mask(src_lengths, src_ids.shape[1], src_ids.device)
         feed = memory.new_zeros(src_ids.shape[0], self.tgt_embed.embedding_dim) if self.input_feeding else None
         return Seq2SeqState(hidden, feed, memory, self.attention.keys(memory), mask)
 

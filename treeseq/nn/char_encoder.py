@@ -10,6 +10,8 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
+from treeseq.data.batching import length_mask
+
 CHAR_KINDS = ("cnn", "lstm", "none")
 
 
@@ -26,8 +28,7 @@ class CharCNN(nn.Module):
         """char_ids (U, L) with 0 as padding, lengths (U,) -> features (U, out_dim)."""
         embedded = self.embedding(char_ids).transpose(1, 2)  # (U, C, L)
         conv = self.conv(embedded)  # (U, D, L)
-        positions = torch.arange(char_ids.shape[1], device=char_ids.device)
-        pad = positions.unsqueeze(0) >= lengths.unsqueeze(1)  # (U, L)
+        pad = ~length_mask(lengths, char_ids.shape[1], char_ids.device)  # (U, L)
         conv = conv.masked_fill(pad.unsqueeze(1), float("-inf"))
         pooled = conv.max(dim=2).values
         return torch.tanh(pooled.masked_fill(lengths.unsqueeze(1) == 0, 0.0))
