@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from treeseq.config import TrainConfig
 from treeseq.errors import CheckpointError
 from treeseq.tasks.tree import LabelScheme, TreeModelConfig, TreePredictor, TreeTask, build_model, encode
 from treeseq.training.engine import TrainState, fit, paths_for
+from treeseq.training.optim import build_optimizers
 from treeseq.vocab import Vocab
 
 MODEL = TreeModelConfig(embed_dim=12, hidden_size=12, dropout=0.3, lowercase=True)
@@ -116,3 +118,20 @@ def test_archives_hold_only_data(sample_dir: Path, tmp_path: Path) -> None:
     torch.save({"format": "treeseq-archive", "format_version": 1, "x": Evil()}, path)
     with pytest.raises(CheckpointError, match="not a treeseq model archive"):
         load_archive(path)
+
+
+@pytest.mark.parametrize("name", ["adam", "adamw", "sgd", "adagrad"])
+def test_a_fused_optimizer_makes_the_same_updates(name: str) -> None:
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Embedding(20, 8), torch.nn.Linear(8, 3))
+    twin = copy.deepcopy(model)
+    plain, fused = build_optimizers(model, name, 0.01, 1e-4), build_optimizers(twin, name, 0.01, 1e-4, fused=True)
+    assert fused.optimizers[0].defaults["fused"] and not plain.optimizers[0].defaults["fused"]
+    for _ in range(5):
+        ids = torch.randint(0, 20, (16,))
+        for net, opt in ((model, plain), (twin, fused)):
+            opt.zero_grad()
+            net(ids).square().sum().backward()
+            opt.step()
+    for a, b in zip(model.parameters(), twin.parameters()):
+        assert torch.allclose(a, b, atol=1e-6) and not torch.equal(a, torch.zeros_like(a))

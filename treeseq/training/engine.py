@@ -111,7 +111,7 @@ def fit(
     """
     last_path, log_path = paths_for(output)
     model.to(device)
-    optim = build_optimizers(model, cfg.optimizer, cfg.lr, cfg.weight_decay)
+    optim = build_optimizers(model, cfg.optimizer, cfg.lr, cfg.weight_decay, cfg.fused)
     state = TrainState()
     seed_everything(cfg.seed + dist_info.rank)
     if resume:

@@ -50,8 +50,9 @@ class Optimizers:
             opt.load_state_dict(state)
 
 
-def build_optimizers(model: nn.Module, name: str, lr: float, weight_decay: float) -> Optimizers:
-    """Weight decay applies to dense weights only, never to embeddings or biases."""
+def build_optimizers(model: nn.Module, name: str, lr: float, weight_decay: float, fused: bool = False) -> Optimizers:
+    """Weight decay applies to dense weights only, never to embeddings or biases. `fused` steps the dense
+    parameters with torch's fused kernel (one pass over all of them; the same update up to rounding)."""
     sparse, decay, no_decay = [], [], []
     for param_name, param in model.named_parameters():
         if not param.requires_grad:
@@ -69,14 +70,14 @@ def build_optimizers(model: nn.Module, name: str, lr: float, weight_decay: float
     groups = [g for g in ({"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}) if g["params"]]
     match name:
         case "adagrad":
-            dense = torch.optim.Adagrad(groups, lr=lr)
+            dense = torch.optim.Adagrad(groups, lr=lr, fused=fused or None)
             sparse_opt = torch.optim.Adagrad(sparse, lr=lr) if sparse else None
         case "adam" | "adamw":
             cls = torch.optim.AdamW if name == "adamw" else torch.optim.Adam
-            dense = cls(groups, lr=lr)
+            dense = cls(groups, lr=lr, fused=fused or None)
             sparse_opt = torch.optim.SparseAdam(sparse, lr=lr) if sparse else None
         case "sgd":
-            dense = torch.optim.SGD(groups, lr=lr, momentum=0.9)
+            dense = torch.optim.SGD(groups, lr=lr, momentum=0.9, fused=fused or None)
             sparse_opt = torch.optim.SGD(sparse, lr=lr) if sparse else None
         case _:
             raise ConfigError(f"optimizer {name!r}: expected one of {', '.join(OPTIMIZERS)}")
