@@ -136,6 +136,7 @@ def train_lm(
     bptt: Annotated[Opt[int], typer.Option(help="Steps per truncated-BPTT segment (default: 35).", min=1, show_default=False)] = None,
     vary_bptt: Annotated[Opt[bool], typer.Option("--vary-bptt/--fixed-bptt", help="Vary segment lengths randomly around --bptt (default: vary).", show_default=False)] = None,
     tie: Annotated[Opt[bool], typer.Option("--tie/--no-tie", help="Share the input and output embeddings (default: tie).", show_default=False)] = None,
+    head: Annotated[Opt[int], typer.Option(help="Two-level softmax: the N most frequent units in the first level, the rest in one tail cluster (exact probabilities, a faster output layer; 0: one softmax) (default: 2000).", min=0, show_default=False)] = None,
     vocab_size: Annotated[Opt[int], typer.Option(help="word: the most frequent words kept; subword: SentencePiece size (default: 10000).", min=1, show_default=False)] = None,
     lowercase: Annotated[Opt[bool], typer.Option("--lowercase/--cased", help="word: lowercase the vocabulary (default: cased).", show_default=False)] = None,
     tokenized: Annotated[Opt[bool], typer.Option("--tokenized", help="word: the lines are tokenized already (split on whitespace) (default: spaCy's blank English tokenizer).", show_default=False)] = None,

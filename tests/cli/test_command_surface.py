@@ -48,7 +48,7 @@ def test_shared_options_have_one_spelling_on_every_command() -> None:
     shown = runner.invoke(app, ["train", "translator", "-h"], env={"COLUMNS": "200"}).output
     assert "(default: 0.001)" in shown and "(default: 4096)" in shown  # the family's own defaults
     shown = runner.invoke(app, ["train", "lm", "-h"], env={"COLUMNS": "200"}).output
-    assert "(default: 8)" in shown and "(default: linear)" in shown and "(default: 0.003)" in shown
+    assert "(default: 8)" in shown and "(default: linear)" in shown and "(default: 0.003)" in shown and "(default: 2000)" in shown
 
 
 @pytest.fixture(scope="module")

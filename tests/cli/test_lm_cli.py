@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 from typer.testing import CliRunner
 
 from treeseq.cli.main import app
@@ -38,6 +39,8 @@ def test_train_reports_dev_perplexity(word_lm: Path) -> None:
     records = [json.loads(line) for line in word_lm.with_name("lm.metrics.jsonl").read_text().splitlines()]
     epochs = [r for r in records if "dev_ppl" in r]
     assert len(epochs) == 2 and all(r["dev_ppl"] > 1 for r in epochs)
+    config = torch.load(word_lm, weights_only=True)["config"]
+    assert config["model"]["head"] == 2000 and config["train"]["fused"] is True  # the defaults (a 2000-word head, a fused Adam)
 
 
 def test_evaluate_measures_dev_as_training_did(word_lm: Path, text_dir: Path) -> None:
@@ -76,6 +79,25 @@ def test_generate_is_reproducible_with_a_seed(word_lm: Path) -> None:
     greedy = runner.invoke(app, ["generate", "-m", str(word_lm), "--temperature", "0", "--samples", "2", "--max-tokens", "5"])
     lines = greedy.output.splitlines()
     assert len(lines) == 2 and lines[0] == lines[1]
+
+
+def test_a_two_level_softmax_trains_evaluates_scores_and_generates(text_dir: Path, tmp_path: Path) -> None:
+    output = tmp_path / "head.pt"
+    args = ["train", "lm", "--data-dir", str(text_dir), "--output", str(output), *TINY, "--head", "8", "--set", "train.fused=true"]
+    assert runner.invoke(app, args).exit_code == 0
+    archive = torch.load(output, weights_only=True)
+    assert archive["config"]["model"]["head"] == 8 and archive["config"]["train"]["fused"] is True
+    assert "tail_vector" in archive["state_dict"]
+    best = min(json.loads(line)["dev_ppl"] for line in output.with_name("head.metrics.jsonl").read_text().splitlines() if "dev_ppl" in line)
+    report = json.loads(runner.invoke(app, ["evaluate", "-m", str(output), "--data-dir", str(text_dir), "-f", "jsonl"]).output)
+    assert report["ppl"] == pytest.approx(best, rel=1e-4)
+    source = tmp_path / "lines.txt"
+    source.write_text("A man is walking .\n\nTwo dogs run .\n", encoding="utf-8")
+    scored = runner.invoke(app, ["score", "-m", str(output), "-i", str(source), "-f", "jsonl"]).output.splitlines()
+    records = [json.loads(line) for line in scored]
+    assert len(records) == 3 and records[1] == {} and records[0]["logprob"] < 0 and records[2]["logprob"] < 0
+    generated = runner.invoke(app, ["generate", "-m", str(output), "--samples", "2", "--seed", "3", "--max-tokens", "6"])
+    assert generated.exit_code == 0 and len(generated.output.splitlines()) == 2
 
 
 @pytest.mark.parametrize("unit", ["char", "subword"])

@@ -221,3 +221,110 @@ def test_detached_state_keeps_values() -> None:
     _, state = model(torch.randint(1, 12, (2, 3)))
     cut = detach_state(state)
     assert all(torch.equal(a, b) for s, c in zip(state, cut) for a, b in zip(s, c))
+
+
+def two_level_model(head: int, vocab: int = 30, tie: bool = True) -> RNNLanguageModel:
+    torch.manual_seed(0)
+    model = RNNLanguageModel(vocab, embed_dim=6, hidden_size=8, layers=2, dropout=0.0, tie=tie, head=head)
+    with torch.no_grad():  # the tail's entry starts at zero: move every parameter off its start
+        for p in model.parameters():
+            p.add_(torch.randn_like(p) * 0.3)
+    return model
+
+
+@pytest.mark.parametrize("tie", [True, False])
+@pytest.mark.parametrize("head", [1, 10, 28])
+def test_a_two_level_softmax_is_one_normalised_distribution(head: int, tie: bool) -> None:
+    model = two_level_model(head, tie=tie)
+    ids = torch.randint(1, 30, (3, 7))
+    targets = torch.randint(0, 29, (3, 7))
+    scores, _ = model(ids)
+    assert scores.shape == (3, 7, 29)
+    assert torch.allclose(scores.exp().sum(-1), torch.ones(3, 7), atol=1e-5)  # log-probabilities already
+    # the training loss (the tail computed only where a target is in it) is the distribution's
+    reference = -scores.gather(2, targets.unsqueeze(2)).sum()
+    nll, _ = model(ids, None, targets)
+    assert nll.item() == pytest.approx(reference.item(), rel=1e-5)
+    nll.backward()
+    grads = {name: p.grad.clone() for name, p in model.named_parameters()}
+    model.zero_grad()
+    reference.backward()
+    for name, p in model.named_parameters():
+        assert torch.allclose(grads[name], p.grad, atol=1e-5), name
+
+
+def test_a_two_level_softmax_without_tail_targets_and_at_full_size() -> None:
+    model = two_level_model(10)
+    ids = torch.randint(1, 30, (2, 5))
+    nll, _ = model(ids, None, torch.randint(0, 10, (2, 5)))  # no target in the tail: nothing to select there
+    nll.backward()
+    assert model.tail_vector.grad is not None and model.out_bias.grad[10:].abs().sum() == 0
+    full = RNNLanguageModel(30, embed_dim=6, hidden_size=8, layers=1, head=29)  # a head of every class is one softmax
+    assert full.head == 0 and not hasattr(full, "tail_vector")
+
+
+def test_a_two_level_softmax_steps_trains_and_measures_as_one_stream() -> None:
+    model = two_level_model(4).eval()
+    ids = torch.randint(1, 30, (2, 6))
+    whole, _ = model(ids)
+    _, state = model(ids[:, :1])
+    steps = []
+    for t in range(1, 6):
+        scores, state = model.step(ids[:, t], state)
+        steps.append(scores)
+    assert torch.allclose(torch.stack(steps, 1), whole[:, 1:], atol=1e-5)
+    stream = torch.randint(1, 30, (120,))
+    nll, tokens = stream_nll(model, stream, 1, 13)
+    scores, _ = model(stream[:-1].unsqueeze(0))
+    assert nll == pytest.approx(-scores.gather(2, (stream[1:] - 1).view(1, -1, 1)).sum().item(), rel=1e-5)
+    lines = TEXT[:8]  # and it learns a tiny text as the one softmax does
+    units = Units.build("word", lines, tokenized=True)
+    stream = token_stream(units.encode(lines) * 6, units.eos_id)
+    torch.manual_seed(0)
+    model = RNNLanguageModel(units.size, embed_dim=24, hidden_size=32, layers=1, dropout=0.0, head=8)
+    task = LMTask(LMModelConfig(), TrainConfig(batch_size=4), LMDataConfig(bptt=12, vary_bptt=False), units, stream, stream)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    for _ in range(25):
+        for batch in task.train_batches(0):
+            nll, count = task.loss(model, task.collate(batch))
+            opt.zero_grad()
+            (nll / count).backward()
+            opt.step()
+    nll, tokens = stream_nll(model, stream, 1, 50)
+    assert math.exp(nll / tokens) < 2.0
+
+
+def test_weight_drop_is_one_mask_on_the_recurrent_matrices(monkeypatch: pytest.MonkeyPatch) -> None:
+    torch.manual_seed(0)
+    model = RNNLanguageModel(12, embed_dim=6, hidden_size=8, layers=2, dropout=0.0, weight_drop=0.5)
+    reference = RNNLanguageModel(12, embed_dim=6, hidden_size=8, layers=2, dropout=0.0)
+    reference.load_state_dict(model.state_dict())
+    masks = [torch.rand(32, 8).ge(0.5).float() * 2 for _ in model.rnns]
+    with torch.no_grad():
+        for rnn, mask in zip(reference.rnns, masks):
+            rnn.weight_hh_l0.mul_(mask)
+    drawn = iter(masks)
+    monkeypatch.setattr("treeseq.models.lm._drop", lambda weight, p, shape: weight * next(drawn))
+    ids = torch.randint(1, 12, (3, 7))
+    dropped, _ = model(ids)
+    assert torch.allclose(dropped, reference(ids)[0], atol=1e-6)  # every step and row saw the one mask
+    dropped.sum().backward()
+    assert all(rnn.weight_hh_l0.grad[mask == 0].abs().sum() == 0 for rnn, mask in zip(model.rnns, masks))
+    assert all(rnn.weight_hh_l0.grad.abs().sum() > 0 for rnn in model.rnns)
+    model.eval()  # evaluation uses the whole matrices, which training left unchanged
+    reference.load_state_dict(model.state_dict())
+    assert torch.equal(model(ids)[0], reference.eval()(ids)[0])
+
+
+def test_embedding_dropout_drops_whole_words() -> None:
+    torch.manual_seed(0)
+    model = RNNLanguageModel(40, embed_dim=6, hidden_size=8, layers=1, dropout=0.0, embed_dropout=0.5)
+    ids = torch.tensor([[3, 5, 3, 5, 7, 3]])
+    embedded = model._embed(ids)
+    rows = {int(i): embedded[0, t] for t, i in enumerate(ids[0])}
+    for t, i in enumerate(ids[0].tolist()):  # the same word is dropped everywhere or kept and scaled everywhere
+        assert torch.equal(embedded[0, t], rows[i])
+        assert torch.equal(rows[i], torch.zeros(6)) or torch.allclose(rows[i], model.embedding.weight[i] * 2)
+    draws = torch.stack([model._embed(torch.arange(1, 40).unsqueeze(0))[0].abs().sum(1) == 0 for _ in range(50)])
+    assert 0.4 < draws.float().mean() < 0.6
+    assert torch.equal(model.eval()._embed(ids), model.embedding(ids))

@@ -5,6 +5,13 @@ the layers and on the output, and tied input and output embeddings (Press & Wolf
 2017): the output matrix is the embedding table without its padding row, through a projection when
 the last layer's size differs from the embedding size. The state is carried in and out, so a caller
 can run a long stream segment by segment (truncated BPTT) or continue a prompt.
+
+The output layer is one softmax over every class, or with `head` > 0 a two-level softmax (a class-based
+factorisation as in Goodman 2001, with the frequency split of Grave et al. 2017's adaptive softmax):
+the first `head` classes (the most frequent: vocabularies are in frequency order) and one "tail" entry
+share a softmax, and a tail word's probability is the tail entry's times its own within the tail's
+softmax. The distribution stays exact and normalised; training computes the tail only at the positions
+whose target is in it, which saves most of the output layer's products when the head covers most tokens.
 """
 
 from __future__ import annotations
@@ -43,12 +50,21 @@ class RNNLanguageModel(nn.Module):
         tie: share the embedding table with the output layer.
         forget_bias: LSTM only, the forget gates' initial bias (1: remember by default, as Gers et al.
             2000 and Jozefowicz et al. 2015 recommend; the input bias part, the recurrent one zero).
+        head: 0 for one softmax over all classes; else the classes in the first level of a two-level
+            softmax (the rest form the tail; a head covering every class is one softmax).
+        weight_drop: DropConnect on each layer's recurrent matrix (Wan et al. 2013, as Merity et al.
+            2018 use it): one mask per forward call, the same at every time step and for every row.
+        embed_dropout: drop whole vocabulary entries from the input embeddings (one mask over the
+            vocabulary per forward call, Gal & Ghahramani 2016); the output layer keeps them.
     """
 
     def __init__(self, vocab_size: int, *, rnn: str = "lstm", embed_dim: int = 256, hidden_size: int = 256,
-                 layers: int = 2, dropout: float = 0.3, tie: bool = True, forget_bias: float = 1.0) -> None:  # fmt: skip
+                 layers: int = 2, dropout: float = 0.3, tie: bool = True, forget_bias: float = 1.0,
+                 head: int = 0, weight_drop: float = 0.0, embed_dropout: float = 0.0) -> None:  # fmt: skip
         super().__init__()
         self.kind, self.layers = rnn, layers
+        self.weight_drop, self.embed_dropout = weight_drop, embed_dropout
+        self.head = head if 0 < head < vocab_size - 1 else 0
         self.embedding = nn.Embedding(vocab_size, embed_dim, padding_idx=0)
         sizes = [embed_dim] + [hidden_size] * (layers - 1)
         self.rnns = nn.ModuleList(recurrent_layer(rnn, size, hidden_size) for size in sizes)
@@ -57,6 +73,9 @@ class RNNLanguageModel(nn.Module):
         self.project = nn.Linear(hidden_size, embed_dim) if tie and hidden_size != embed_dim else None
         self.out_weight = None if tie else nn.Parameter(torch.empty(vocab_size - 1, out_dim))
         self.out_bias = nn.Parameter(torch.zeros(vocab_size - 1))
+        if self.head:  # the tail's entry in the first-level softmax: a vector and a bias
+            self.tail_vector = nn.Parameter(torch.zeros(out_dim))
+            self.tail_bias = nn.Parameter(torch.zeros(1))
         with torch.no_grad():
             if rnn == "lstm":  # gates i, f, g, o: the second quarter of each bias is the forget gate's
                 for layer in self.rnns:
@@ -70,27 +89,79 @@ class RNNLanguageModel(nn.Module):
     @property
     def output_weight(self) -> Tensor:
         """(classes, D): class c is token id c + 1."""
-        return self.embedding.weight[1:] if self.out_weight is None else self.out_weight
+        if self.out_weight is not None:
+            return self.out_weight
+        return self.embedding.weight.split([1, self.embedding.num_embeddings - 1])[1]  # a split's gradient needs no zeroed copy
 
     def states(self, inputs: Tensor, state: State | None = None) -> tuple[Tensor, State]:
         """inputs (B, T) ids, the state carried in (None: zeros) -> top-layer outputs (B, T, D) after
         dropout (and the projection), and the state after the last step."""
-        x = self.dropout(self.embedding(inputs))
+        x = self.dropout(self._embed(inputs))
         new_state: State = []
         for level, rnn in enumerate(self.rnns):
             if level:
                 x = self.dropout(x)
-            x, last = rnn(x, None if state is None else state[level])
+            carried = None if state is None else state[level]
+            if self.training and self.weight_drop:
+                dropped = {"weight_hh_l0": _drop(rnn.weight_hh_l0, self.weight_drop, rnn.weight_hh_l0.shape)}
+                x, last = torch.func.functional_call(rnn, dropped, (x, carried))
+            else:
+                x, last = rnn(x, carried)
             new_state.append(last)
         x = self.dropout(x)
         if self.project is not None:
             x = self.project(x)
         return x, new_state
 
-    def forward(self, inputs: Tensor, state: State | None = None) -> tuple[Tensor, State]:
-        """inputs (B, T), state -> logits over the classes (B, T, vocab_size - 1), the new state."""
+    def _embed(self, inputs: Tensor) -> Tensor:
+        if not (self.training and self.embed_dropout):
+            return self.embedding(inputs)
+        weight = self.embedding.weight
+        return nn.functional.embedding(inputs, _drop(weight, self.embed_dropout, (weight.shape[0], 1)), padding_idx=0)
+
+    def scores(self, outputs: Tensor) -> Tensor:
+        """Top-layer outputs (..., D) -> scores over the classes (..., classes) whose log-softmax is the
+        model's distribution: the logits of one softmax, or a two-level softmax's log-probabilities."""
+        if not self.head:
+            return nn.functional.linear(outputs, self.output_weight, self.out_bias)
+        (head_weight, tail_weight), (head_bias, tail_bias) = self._levels()
+        first = self._first_level(outputs, head_weight, head_bias).float().log_softmax(-1)
+        tail = nn.functional.linear(outputs, tail_weight, tail_bias).float().log_softmax(-1)
+        return torch.cat([first[..., : self.head], first[..., self.head :] + tail], dim=-1)
+
+    def _levels(self) -> tuple[tuple[Tensor, Tensor], tuple[Tensor, Tensor]]:
+        """(head, tail) output weights and biases, cut with one split each: their gradients are joined
+        by one concatenation, not written into a zeroed copy of the whole table per slice."""
+        sizes = [self.head, self.out_bias.shape[0] - self.head]
+        if self.out_weight is None:
+            _, head, tail = self.embedding.weight.split([1, *sizes])
+        else:
+            head, tail = self.out_weight.split(sizes)
+        return (head, tail), self.out_bias.split(sizes)  # type: ignore[return-value]
+
+    def _first_level(self, outputs: Tensor, head_weight: Tensor, head_bias: Tensor) -> Tensor:
+        weight = torch.cat([head_weight, self.tail_vector.unsqueeze(0)])
+        return nn.functional.linear(outputs, weight, torch.cat([head_bias, self.tail_bias]))
+
+    def nll(self, outputs: Tensor, targets: Tensor) -> Tensor:
+        """Summed negative log-likelihood (fp32) of target classes (B, T) under outputs (B, T, D). With a
+        two-level softmax the tail's products run only at the positions whose target is in the tail."""
+        outputs, targets = outputs.flatten(0, -2), targets.flatten()
+        if not self.head:
+            logits = nn.functional.linear(outputs, self.output_weight, self.out_bias)
+            return nn.functional.cross_entropy(logits.float(), targets, reduction="sum")
+        (head_weight, tail_weight), (head_bias, tail_bias) = self._levels()
+        first = self._first_level(outputs, head_weight, head_bias).float().log_softmax(-1)
+        total = -first.gather(1, targets.clamp(max=self.head).unsqueeze(1)).sum()
+        rows = (targets >= self.head).nonzero().squeeze(1)  # may be empty: the tail's parameters stay in the graph
+        tail = nn.functional.linear(outputs.index_select(0, rows), tail_weight, tail_bias).float().log_softmax(-1)
+        return total - tail.gather(1, (targets.index_select(0, rows) - self.head).unsqueeze(1)).sum()
+
+    def forward(self, inputs: Tensor, state: State | None = None, targets: Tensor | None = None) -> tuple[Tensor, State]:
+        """inputs (B, T), state -> scores over the classes (B, T, vocab_size - 1; see `scores`), the new
+        state; with target classes (B, T) the summed negative log-likelihood (`nll`) instead of scores."""
         outputs, new_state = self.states(inputs, state)
-        return nn.functional.linear(outputs, self.output_weight, self.out_bias), new_state
+        return (self.scores(outputs) if targets is None else self.nll(outputs, targets)), new_state
 
     def step(self, ids: Tensor, state: State) -> tuple[Tensor, State]:
         """One token per row without dropout (generation): ids (B,), the state -> logits (B, classes),
@@ -108,4 +179,10 @@ class RNNLanguageModel(nn.Module):
                 new_state.append(x.unsqueeze(0))
         if self.project is not None:
             x = self.project(x)
-        return nn.functional.linear(x, self.output_weight, self.out_bias), new_state
+        return self.scores(x), new_state
+
+
+def _drop(weight: Tensor, p: float, mask_shape: tuple[int, ...]) -> Tensor:
+    """`weight` times a dropout mask of `mask_shape` (broadcast over it), kept entries scaled by 1 / (1 - p)."""
+    mask = weight.new_empty(mask_shape).uniform_().ge_(p)
+    return weight * mask.mul_(1.0 / (1.0 - p))

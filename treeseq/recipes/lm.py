@@ -15,7 +15,7 @@ from treeseq.errors import ConfigError
 from treeseq.recipes.common import Announce, Family, Predictor, check_length, parameter_count, resolve_configs, run_fit
 from treeseq.results import Generation, Report, ScoreResult
 from treeseq.tasks.lm import (
-    TRAIN_DEFAULTS, LMDataConfig, LMModelConfig, LMPredictor, LMTask, build_model, check_stream, find_split, read_text,
+    MODEL_TRAIN_DEFAULTS, TRAIN_DEFAULTS, LMDataConfig, LMModelConfig, LMPredictor, LMTask, build_model, check_stream, find_split, read_text,
 )  # fmt: skip
 from treeseq.training.distributed import init_distributed
 from treeseq.training.engine import FitResult, paths_for
@@ -48,13 +48,13 @@ def train(
 
     Args:
         options: model settings (unit: word, char or subword; rnn, layers, embed_dim, hidden_size,
-            dropout, tie, vocab_size, min_count, lowercase, tokenized), data settings (bptt,
+            dropout, tie, head: a two-level softmax's first level, vocab_size, min_count, lowercase, tokenized), data settings (bptt,
             vary_bptt, eval_bptt, eval_streams) and training settings (epochs, batch_size: parallel
             streams, lr, clip_norm, ...).
     """
     data_dir, output = Path(data_dir), Path(output)
     saved = load_archive(paths_for(output)[0], task="lm") if resume else None
-    cfgs = resolve_configs(FAMILY, config, overrides, options, saved)
+    cfgs = resolve_configs(FAMILY, config, overrides, options, saved, model_defaults=MODEL_TRAIN_DEFAULTS)
     model_cfg, train_cfg, data_cfg = cfgs.model, cfgs.train, cfgs.data
     train_path, dev_path = find_split(data_dir, train_file), find_split(data_dir, dev_file)
     train_lines, dev_lines = read_text(train_path), read_text(dev_path)

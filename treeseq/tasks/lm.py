@@ -28,6 +28,9 @@ from treeseq.nn.rnn import RNNS
 
 TASK = "lm"
 TRAIN_DEFAULTS = FAMILY_TRAIN_DEFAULTS["lm"]
+# What `train lm` builds unless told otherwise; an archive without the setting keeps LMModelConfig's own
+# default (one softmax), so older archives load as they were trained.
+MODEL_TRAIN_DEFAULTS = {"head": 2000}
 
 
 @dataclass(frozen=True)
@@ -46,14 +49,20 @@ class LMModelConfig:
     min_count: int = 1  # word: rarer words are <unk>
     lowercase: bool = False  # word: lowercase the vocabulary
     tokenized: bool = False  # word: lines are already tokenized (split on whitespace), not raw text
+    head: int = 0  # 0: one softmax; else a two-level softmax whose first level holds the `head` most frequent classes
+    weight_drop: float = 0.0  # DropConnect on the recurrent matrices (one mask per segment)
+    embed_dropout: float = 0.0  # drop whole words from the input embeddings (one mask over the vocabulary per segment)
 
     def __post_init__(self) -> None:
         choice(self, "unit", UNITS)
         choice(self, "rnn", RNNS)
-        if not 0.0 <= self.dropout < 1.0:
-            raise ConfigError(f"model.dropout must be in [0, 1), got {self.dropout}")
+        for name in ("dropout", "weight_drop", "embed_dropout"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise ConfigError(f"model.{name} must be in [0, 1), got {getattr(self, name)}")
         if min(self.embed_dim, self.hidden_size, self.layers, self.vocab_size, self.min_count) < 1:
             raise ConfigError("model sizes, layers, vocab_size and min_count must be >= 1")
+        if self.head < 0:
+            raise ConfigError(f"model.head must be >= 0 (0: one softmax), got {self.head}")
 
 
 @dataclass(frozen=True)
@@ -96,13 +105,13 @@ def read_text(path: Path) -> list[str]:
 
 def build_model(cfg: LMModelConfig, units: Units) -> RNNLanguageModel:
     return RNNLanguageModel(units.size, rnn=cfg.rnn, embed_dim=cfg.embed_dim, hidden_size=cfg.hidden_size,
-                            layers=cfg.layers, dropout=cfg.dropout, tie=cfg.tie, forget_bias=cfg.forget_bias)  # fmt: skip
+                            layers=cfg.layers, dropout=cfg.dropout, tie=cfg.tie, forget_bias=cfg.forget_bias, head=cfg.head,
+                            weight_drop=cfg.weight_drop, embed_dropout=cfg.embed_dropout)  # fmt: skip
 
 
 def segment_loss(model: nn.Module, batch: StreamBatch, state: State | None) -> tuple[Tensor, Tensor, State]:
     """(summed negative log-likelihood, tokens, the state after the segment, still attached)."""
-    logits, new_state = model(batch.inputs, None if batch.fresh else state)
-    nll = nn.functional.cross_entropy(logits.flatten(0, 1).float(), to_classes(batch.targets).flatten(), reduction="sum")
+    nll, new_state = model(batch.inputs, None if batch.fresh else state, to_classes(batch.targets))
     return nll, torch.tensor(batch.num_tokens, device=nll.device), new_state
 
 
