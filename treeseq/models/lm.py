@@ -146,10 +146,10 @@ class RNNLanguageModel(nn.Module):
     def nll(self, outputs: Tensor, targets: Tensor) -> Tensor:
         """Summed negative log-likelihood (fp32) of target classes (B, T) under outputs (B, T, D). With a
         two-level softmax the tail's products run only at the positions whose target is in the tail."""
-        outputs, targets = outputs.flatten(0, -2), targets.flatten()
-        if not self.head:
+        if not self.head:  # the logits of the (B, T, D) outputs, flattened after: bit for bit as before the two levels
             logits = nn.functional.linear(outputs, self.output_weight, self.out_bias)
-            return nn.functional.cross_entropy(logits.float(), targets, reduction="sum")
+            return nn.functional.cross_entropy(logits.flatten(0, -2).float(), targets.flatten(), reduction="sum")
+        outputs, targets = outputs.flatten(0, -2), targets.flatten()
         (head_weight, tail_weight), (head_bias, tail_bias) = self._levels()
         first = self._first_level(outputs, head_weight, head_bias).float().log_softmax(-1)
         total = -first.gather(1, targets.clamp(max=self.head).unsqueeze(1)).sum()
