@@ -60,6 +60,17 @@ def test_lm_benchmark_prints_json_lines_ending_with_speedup(tmp_path: Path) -> N
     assert records[-1]["speedup"] > 0
 
 
+def test_lm_output_benchmark_times_four_variants(tmp_path: Path) -> None:
+    (tmp_path / "train.txt").write_text((ROOT / "corpora/samples/parallel/train.en").read_text(encoding="utf-8"), encoding="utf-8")
+    cmd = [sys.executable, str(ROOT / "benchmarks" / "lm_output.py"), "--data-dir", str(tmp_path),
+           "--size", "16", "--head", "10", "--streams", "2", "--bptt", "5", "--steps", "2", "--threads", "1"]  # fmt: skip
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=True)
+    records = [json.loads(line) for line in done.stdout.splitlines()]
+    assert records[0]["setup"] and 0 < records[0]["tail_share"] < 1
+    assert [(r["softmax"], r["fused_adam"]) for r in records[1:]] == [("one", False), ("one", True), ("two-level", False), ("two-level", True)]
+    assert records[1]["speedup"] == 1.0 and all(r["tok_per_s"] > 0 for r in records[1:])
+
+
 def test_serve_benchmark_checks_every_answer_and_ends_with_speedup() -> None:
     import pytest
 
