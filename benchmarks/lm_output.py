@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 
 import torch
@@ -24,10 +23,10 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from treeseq.data.lm import Units, to_classes, token_stream  # noqa: E402
-from treeseq.models.lm import detach_state  # noqa: E402
-from treeseq.tasks.lm import LMDataConfig, LMModelConfig, LMTask, build_model, find_split, read_text  # noqa: E402
+from benchmarks.lm import train_steps  # noqa: E402
 from treeseq.config import TrainConfig  # noqa: E402
+from treeseq.data.lm import Units, to_classes, token_stream  # noqa: E402
+from treeseq.tasks.lm import LMDataConfig, LMModelConfig, LMTask, build_model, find_split, read_text  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "corpora" / "multi30k-en"
 
@@ -43,7 +42,7 @@ def main() -> None:
     parser.add_argument("--head", type=int, default=2000)
     parser.add_argument("--streams", type=int, default=8)
     parser.add_argument("--bptt", type=int, default=35)
-    parser.add_argument("--steps", type=int, default=40, help="timed steps per variant (after 5 untimed)")
+    parser.add_argument("--steps", type=int, default=80, help="timed steps per variant (after 5 untimed)")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -64,20 +63,9 @@ def main() -> None:
         for fused in (False, True):
             torch.manual_seed(0)
             cfg = LMModelConfig(embed_dim=args.size, hidden_size=args.size, layers=2, dropout=0.3, head=head)
-            model = build_model(cfg, units).train()
-            optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, fused=fused or None)
-            state, tokens, start = None, 0, 0.0
-            for index, batch in enumerate(batches):
-                if index == 5:
-                    tokens, start = 0, time.perf_counter()
-                nll, state = model(batch.inputs, state, to_classes(batch.targets))
-                optimizer.zero_grad()
-                (nll / batch.num_tokens).backward()
-                torch.nn.utils.clip_grad_norm_(model.parameters(), 0.25)
-                optimizer.step()
-                state = detach_state(state)
-                tokens += batch.num_tokens
-            seconds = time.perf_counter() - start
+            model = build_model(cfg, units)
+            task.state = None
+            tokens, seconds = train_steps(model, batches, task, args.steps, warmup=5, fused=fused)
             rate = tokens / seconds
             baseline = baseline or rate
             emit(softmax="two-level" if model.head else "one", fused_adam=fused, tok_per_s=round(rate),

@@ -120,17 +120,41 @@ def test_every_cell_and_the_irnn_identity(kind: str) -> None:
             assert torch.equal(rnn.bias_ih_l0[8:16], torch.ones(8)) and torch.equal(rnn.bias_hh_l0[8:16], torch.zeros(8))
 
 
-@pytest.mark.parametrize("kind", RNNS)
-def test_one_step_at_a_time_equals_the_whole_sequence(kind: str) -> None:
-    model = tiny_model(kind, dropout=0.3).eval()
-    ids = torch.randint(1, 12, (3, 6))
+def assert_steps_equal_the_whole_sequence(model: RNNLanguageModel, ids: torch.Tensor) -> None:
+    """`step` from the first token's state, one token at a time, gives `forward`'s scores."""
     whole, _ = model(ids)
     _, state = model(ids[:, :1])
     steps = []
-    for t in range(1, 6):
-        logits, state = model.step(ids[:, t], state)
-        steps.append(logits)
+    for t in range(1, ids.shape[1]):
+        scores, state = model.step(ids[:, t], state)
+        steps.append(scores)
     assert torch.allclose(torch.stack(steps, 1), whole[:, 1:], atol=1e-5)
+
+
+def overfit_perplexity(model: RNNLanguageModel, units: Units, stream: torch.Tensor) -> float:
+    """Dev perplexity of `stream` after 25 passes of Adam over it (4 rows, bptt 12, clipping at 1)."""
+    task = LMTask(LMModelConfig(), TrainConfig(batch_size=4), LMDataConfig(bptt=12, vary_bptt=False), units, stream, stream)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    for _ in range(25):
+        for batch in task.train_batches(0):
+            nll, count = task.loss(model, task.collate(batch))
+            opt.zero_grad()
+            (nll / count).backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+    nll, tokens = stream_nll(model, stream, 1, 50)
+    return math.exp(nll / tokens)
+
+
+def tiny_text() -> tuple[Units, torch.Tensor]:
+    lines = TEXT[:8]
+    units = Units.build("word", lines, tokenized=True)
+    return units, token_stream(units.encode(lines) * 6, units.eos_id)
+
+
+@pytest.mark.parametrize("kind", RNNS)
+def test_one_step_at_a_time_equals_the_whole_sequence(kind: str) -> None:
+    assert_steps_equal_the_whole_sequence(tiny_model(kind, dropout=0.3).eval(), torch.randint(1, 12, (3, 6)))
 
 
 def test_tied_weights_share_the_embedding_table() -> None:
@@ -173,23 +197,11 @@ def test_generation_is_reproducible_and_near_zero_temperature_is_greedy() -> Non
 
 
 def test_each_cell_overfits_a_tiny_text() -> None:
-    lines = TEXT[:8]
-    units = Units.build("word", lines, tokenized=True)
-    stream = token_stream(units.encode(lines) * 6, units.eos_id)
+    units, stream = tiny_text()
     for kind in RNNS:
         torch.manual_seed(0)
         model = RNNLanguageModel(units.size, rnn=kind, embed_dim=24, hidden_size=32, layers=1, dropout=0.0)
-        task = LMTask(LMModelConfig(), TrainConfig(batch_size=4), LMDataConfig(bptt=12, vary_bptt=False), units, stream, stream)
-        opt = torch.optim.Adam(model.parameters(), lr=1e-2)
-        for _ in range(25):
-            for batch in task.train_batches(0):
-                nll, count = task.loss(model, task.collate(batch))
-                opt.zero_grad()
-                (nll / count).backward()
-                torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-                opt.step()
-        nll, tokens = stream_nll(model, stream, 1, 50)
-        assert math.exp(nll / tokens) < 2.0, kind
+        assert overfit_perplexity(model, units, stream) < 2.0, kind
 
 
 def test_resume_mid_epoch_continues_exactly(tmp_path: Path) -> None:
@@ -265,33 +277,15 @@ def test_a_two_level_softmax_without_tail_targets_and_at_full_size() -> None:
 
 def test_a_two_level_softmax_steps_trains_and_measures_as_one_stream() -> None:
     model = two_level_model(4).eval()
-    ids = torch.randint(1, 30, (2, 6))
-    whole, _ = model(ids)
-    _, state = model(ids[:, :1])
-    steps = []
-    for t in range(1, 6):
-        scores, state = model.step(ids[:, t], state)
-        steps.append(scores)
-    assert torch.allclose(torch.stack(steps, 1), whole[:, 1:], atol=1e-5)
+    assert_steps_equal_the_whole_sequence(model, torch.randint(1, 30, (2, 6)))
     stream = torch.randint(1, 30, (120,))
     nll, tokens = stream_nll(model, stream, 1, 13)
     scores, _ = model(stream[:-1].unsqueeze(0))
     assert nll == pytest.approx(-scores.gather(2, (stream[1:] - 1).view(1, -1, 1)).sum().item(), rel=1e-5)
-    lines = TEXT[:8]  # and it learns a tiny text as the one softmax does
-    units = Units.build("word", lines, tokenized=True)
-    stream = token_stream(units.encode(lines) * 6, units.eos_id)
+    units, stream = tiny_text()  # and it learns a tiny text as the one softmax does
     torch.manual_seed(0)
     model = RNNLanguageModel(units.size, embed_dim=24, hidden_size=32, layers=1, dropout=0.0, head=8)
-    task = LMTask(LMModelConfig(), TrainConfig(batch_size=4), LMDataConfig(bptt=12, vary_bptt=False), units, stream, stream)
-    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
-    for _ in range(25):
-        for batch in task.train_batches(0):
-            nll, count = task.loss(model, task.collate(batch))
-            opt.zero_grad()
-            (nll / count).backward()
-            opt.step()
-    nll, tokens = stream_nll(model, stream, 1, 50)
-    assert math.exp(nll / tokens) < 2.0
+    assert overfit_perplexity(model, units, stream) < 2.0
 
 
 def test_weight_drop_is_one_mask_on_the_recurrent_matrices(monkeypatch: pytest.MonkeyPatch) -> None:

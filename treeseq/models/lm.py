@@ -22,7 +22,7 @@ from typing import Union
 import torch
 from torch import Tensor, nn
 
-from treeseq.nn.dropout import LockedDropout
+from treeseq.nn.dropout import LockedDropout, keep_mask
 from treeseq.nn.rnn import cell_step, recurrent_layer
 
 LayerState = Union[Tensor, tuple[Tensor, Tensor]]
@@ -130,14 +130,10 @@ class RNNLanguageModel(nn.Module):
         return torch.cat([first[..., : self.head], first[..., self.head :] + tail], dim=-1)
 
     def _levels(self) -> tuple[tuple[Tensor, Tensor], tuple[Tensor, Tensor]]:
-        """(head, tail) output weights and biases, cut with one split each: their gradients are joined
-        by one concatenation, not written into a zeroed copy of the whole table per slice."""
+        """(head, tail) output weights and biases, cut with split: their gradients are joined by one
+        concatenation, not written into a zeroed copy of the whole table per slice."""
         sizes = [self.head, self.out_bias.shape[0] - self.head]
-        if self.out_weight is None:
-            _, head, tail = self.embedding.weight.split([1, *sizes])
-        else:
-            head, tail = self.out_weight.split(sizes)
-        return (head, tail), self.out_bias.split(sizes)  # type: ignore[return-value]
+        return self.output_weight.split(sizes), self.out_bias.split(sizes)  # type: ignore[return-value]
 
     def _first_level(self, outputs: Tensor, head_weight: Tensor, head_bias: Tensor) -> Tensor:
         weight = torch.cat([head_weight, self.tail_vector.unsqueeze(0)])
@@ -183,6 +179,5 @@ class RNNLanguageModel(nn.Module):
 
 
 def _drop(weight: Tensor, p: float, mask_shape: tuple[int, ...]) -> Tensor:
-    """`weight` times a dropout mask of `mask_shape` (broadcast over it), kept entries scaled by 1 / (1 - p)."""
-    mask = weight.new_empty(mask_shape).uniform_().ge_(p)
-    return weight * mask.mul_(1.0 / (1.0 - p))
+    """`weight` times a dropout mask of `mask_shape` (broadcast over it)."""
+    return weight * keep_mask(weight, mask_shape, p)

@@ -9,7 +9,15 @@ random stream from nn.Dropout's, so models trained with one do not reproduce run
 
 from __future__ import annotations
 
+from typing import Sequence
+
 from torch import Tensor, nn
+
+
+def keep_mask(like: Tensor, shape: Sequence[int], p: float) -> Tensor:
+    """A dropout mask of `shape` (dtype and device of `like`) from one uniform draw per entry: 1 / (1 - p)
+    where kept (probability 1 - p), 0 where dropped; it broadcasts over what `shape` leaves at 1."""
+    return like.new_empty(shape).uniform_().ge_(p).mul_(1.0 / (1.0 - p))  # kept where u >= p
 
 
 class UniformDropout(nn.Module):
@@ -26,8 +34,7 @@ class UniformDropout(nn.Module):
             return x
         if self.p == 1.0:
             return x * 0.0
-        mask = x.new_empty(x.shape).uniform_().ge_(self.p)  # 1.0 where kept: P(u >= p) = 1 - p
-        return x * mask.mul_(1.0 / (1.0 - self.p))
+        return x * keep_mask(x, x.shape, self.p)
 
     def extra_repr(self) -> str:
         return f"p={self.p}"
@@ -46,8 +53,7 @@ class LockedDropout(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         if not self.training or self.p == 0.0:
             return x
-        mask = x.new_empty(x.shape[0], 1, x.shape[2]).uniform_().ge_(self.p)
-        return x * mask.mul_(1.0 / (1.0 - self.p))
+        return x * keep_mask(x, (x.shape[0], 1, x.shape[2]), self.p)
 
     def extra_repr(self) -> str:
         return f"p={self.p}"

@@ -48,9 +48,10 @@ def train(
 
     Args:
         options: model settings (unit: word, char or subword; rnn, layers, embed_dim, hidden_size,
-            dropout, tie, head: a two-level softmax's first level, vocab_size, min_count, lowercase, tokenized), data settings (bptt,
-            vary_bptt, eval_bptt, eval_streams) and training settings (epochs, batch_size: parallel
-            streams, lr, clip_norm, ...).
+            dropout, weight_drop, embed_dropout, tie, head: the first level of a two-level softmax,
+            2000 unless given, 0 for one softmax; vocab_size, min_count, lowercase, tokenized), data
+            settings (bptt, vary_bptt, eval_bptt, eval_streams) and training settings (epochs,
+            batch_size: parallel streams, lr, clip_norm, fused, ...).
     """
     data_dir, output = Path(data_dir), Path(output)
     saved = load_archive(paths_for(output)[0], task="lm") if resume else None
