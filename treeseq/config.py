@@ -46,6 +46,7 @@ class TrainConfig:
     checkpoint_every: int = 0  # optimizer steps between mid-epoch checkpoints; 0 = at epoch ends
     log_every: int = 50
     fused: bool = False  # one fused kernel per optimizer step (faster, about 3x for Adam on CPU; not bit-identical)
+    ema: float = 0.0  # > 0: dev is measured and the archive written with an exponential moving average of the weights (decay per step)
 
     def __post_init__(self) -> None:
         _positive(self, "epochs", "batch_size")
@@ -56,6 +57,8 @@ class TrainConfig:
         _choice(self, "precision", ("fp32", "bf16", "fp16"))
         if not 0 < self.plateau_decay <= 1:
             raise ConfigError(f"train.plateau_decay must be in (0, 1], got {self.plateau_decay}")
+        if not 0 <= self.ema < 1:
+            raise ConfigError(f"train.ema must be in [0, 1) (0: no average), got {self.ema}")
 
 
 def _positive(obj: Any, *names: str) -> None:

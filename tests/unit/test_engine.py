@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import copy
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -34,9 +35,9 @@ def run(task: TreeTask, cfg: TrainConfig, output: Path, **kwargs) -> tuple[dict,
     return {k: v.clone() for k, v in model.state_dict().items()}, result
 
 
-@pytest.mark.parametrize("optimizer", ["adagrad", "adam"])
-def test_resume_continues_exactly_like_an_uninterrupted_run(sample_dir: Path, tmp_path: Path, optimizer: str) -> None:
-    cfg = TrainConfig(epochs=3, batch_size=8, optimizer=optimizer, lr=0.01, schedule="linear", seed=3)
+@pytest.mark.parametrize("optimizer, ema", [("adagrad", 0.0), ("adam", 0.0), ("adam", 0.9)])
+def test_resume_continues_exactly_like_an_uninterrupted_run(sample_dir: Path, tmp_path: Path, optimizer: str, ema: float) -> None:
+    cfg = TrainConfig(epochs=3, batch_size=8, optimizer=optimizer, lr=0.01, schedule="linear", seed=3, ema=ema)
     task = make_task(sample_dir, cfg)
     straight, done = run(task, cfg, tmp_path / "a.pt")
     assert done.status == "finished" and done.state.epoch == 3
@@ -48,9 +49,12 @@ def test_resume_continues_exactly_like_an_uninterrupted_run(sample_dir: Path, tm
     _, stopped = run(task, cfg, tmp_path / "b.pt", step_hooks=[stop_mid_epoch])
     assert stopped.status == "interrupted" and (stopped.state.epoch, stopped.state.step_in_epoch) == (1, 3)
     resumed, result = run(task, cfg, tmp_path / "b.pt", resume=True)
-    assert result.status == "finished"
+    assert result.status == "finished" and [r["dev_root_acc"] for r in result.history] == [r["dev_root_acc"] for r in done.history[1:]]
     for name, value in straight.items():
         assert torch.equal(value, resumed[name]), name
+    for a, b in ((tmp_path / "a.pt", tmp_path / "b.pt"), paths_for(tmp_path / "a.pt")[:1] + paths_for(tmp_path / "b.pt")[:1]):
+        for name, value in load_archive(a)["state_dict"].items():  # with ema the archive's average too
+            assert torch.equal(value, load_archive(b)["state_dict"][name]), name
 
 
 def test_best_and_last_checkpoints_and_metrics_log(sample_dir: Path, tmp_path: Path) -> None:
@@ -118,6 +122,39 @@ def test_archives_hold_only_data(sample_dir: Path, tmp_path: Path) -> None:
     torch.save({"format": "treeseq-archive", "format_version": 1, "x": Evil()}, path)
     with pytest.raises(CheckpointError, match="not a treeseq model archive"):
         load_archive(path)
+
+
+def test_the_weight_average_is_what_dev_measures_and_the_archive_holds(sample_dir: Path, tmp_path: Path) -> None:
+    cfg = TrainConfig(epochs=2, batch_size=8, optimizer="adam", lr=0.01, seed=5)
+    task = make_task(sample_dir, cfg)
+    torch.manual_seed(cfg.seed)
+    model = build_model(MODEL, len(task.vocab))
+    average = [p.detach().clone() for p in model.parameters()]  # by hand: from the initial weights
+    by_epoch: list[list[torch.Tensor]] = []
+
+    def follow(state: TrainState, record: dict) -> None:
+        rate = 1 - min(0.9, (1 + state.global_step) / (10 + state.global_step))
+        for mean, param in zip(average, model.parameters()):
+            mean.copy_(torch.lerp(mean, param.detach(), rate))
+        if state.global_step % 8 == 0:  # 60 trees, 8 a batch: 8 steps an epoch
+            by_epoch.append([m.clone() for m in average])
+
+    fit(task, model, cfg, tmp_path / "plain.pt", torch.device("cpu"), show_progress=False, step_hooks=[follow])
+    trained, result = run(task, replace(cfg, ema=0.9), tmp_path / "ema.pt")
+    assert len(by_epoch) == 2 and result.state.best_epoch in (1, 2)
+    for name, value in model.state_dict().items():  # averaging leaves training alone
+        assert torch.equal(value, trained[name]), name
+    names = [name for name, _ in model.named_parameters()]
+    saved = load_archive(paths_for(tmp_path / "ema.pt")[0])["training"]["average"]
+    archived = load_archive(tmp_path / "ema.pt")["state_dict"]
+    for name, mine, theirs, best in zip(names, average, saved, by_epoch[result.state.best_epoch - 1]):
+        torch.testing.assert_close(theirs, mine, rtol=0, atol=1e-7)
+        torch.testing.assert_close(archived[name], best, rtol=0, atol=1e-7)
+    model.load_state_dict(archived)
+    model.eval()
+    with torch.no_grad():
+        assert task.evaluate(model)["root_acc"] * 100 == result.history[result.state.best_epoch - 1]["dev_root_acc"]
+    assert not torch.equal(archived[names[-1]], trained[names[-1]])
 
 
 @pytest.mark.parametrize("name", ["adam", "adamw", "sgd", "adagrad"])

@@ -27,6 +27,7 @@ from treeseq.files import write_text_atomic
 from treeseq.config import TrainConfig
 from treeseq.device import autocast, rng_state, seed_everything, set_rng_state
 from treeseq.errors import CheckpointError
+from treeseq.training.average import WeightAverage
 from treeseq.training.distributed import DistInfo, all_reduce_sum, shard
 from treeseq.training.optim import Optimizers, build_optimizers, grad_norm_clip, lr_factor
 
@@ -113,14 +114,16 @@ def fit(
     model.to(device)
     optim = build_optimizers(model, cfg.optimizer, cfg.lr, cfg.weight_decay, cfg.fused)
     state = TrainState()
+    average = WeightAverage(model, cfg.ema) if cfg.ema else None
     seed_everything(cfg.seed + dist_info.rank)
     if resume:
-        state = _restore(last_path, model, optim, task, device)
+        state = _restore(last_path, model, optim, task, device, average)
     wrapped: nn.Module = model
     if dist_info.enabled:
         wrapped = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
     run = _Run(task, model, wrapped, optim, torch.amp.GradScaler(device.type, enabled=cfg.precision == "fp16"), cfg,
-               device, dist_info, state, _MetricsLog(log_path if dist_info.is_main else None, resume, state.global_step), last_path)  # fmt: skip
+               device, dist_info, state, _MetricsLog(log_path if dist_info.is_main else None, resume, state.global_step), last_path,
+               average)  # fmt: skip
     history: list[dict] = []
     status = "finished"
     with _graceful_interrupt(state), _progress(show_progress if dist_info.is_main else False, task.unit) as bar:
@@ -133,7 +136,8 @@ def fit(
             state.epoch += 1
             state.step_in_epoch = 0
             bar.phase(f"epoch {state.epoch}/{cfg.epochs}: evaluating on dev")
-            record = _end_epoch(task, model, cfg, state, output, dist_info, window)
+            with average.applied() if average else contextlib.nullcontext():
+                record = _end_epoch(task, model, cfg, state, output, dist_info, window)
             history.append(record)
             run.writer.write(record)
             run.save_last()
@@ -159,10 +163,11 @@ class _Run:
     state: TrainState
     writer: _MetricsLog
     last_path: Path
+    average: WeightAverage | None = None  # train.ema: the weights dev measures and the archive holds
 
     def save_last(self) -> None:
         if self.dist_info.is_main:
-            save_atomic(_checkpoint(self.task, self.model, self.optim, self.state, self.cfg), self.last_path)
+            save_atomic(_checkpoint(self.task, self.model, self.optim, self.state, self.cfg, self.average), self.last_path)
 
     def train_epoch(self, bar: _Bar, step_hooks: Sequence[Hook]) -> _Window:
         """The current epoch's remaining steps (all of them, unless resuming mid-epoch); stops early when
@@ -179,6 +184,8 @@ class _Run:
             loss = _step(task, self.wrapped, batch, self.optim, self.scaler, cfg, self.device, dist_info)
             state.global_step += 1
             state.step_in_epoch = index + 1
+            if self.average is not None:
+                self.average.update(state.global_step)
             window.add(loss, task.items(batch) * dist_info.world_size)
             bar.advance(loss, window.rate())
             record = {"epoch": state.epoch + 1, "step": state.global_step, "loss": loss, "lr": self.optim.lr}
@@ -257,7 +264,8 @@ def logged_metric(name: str, value: float) -> tuple[str, float]:
     return name, value * 100
 
 
-def _checkpoint(task: Task, model: nn.Module, optim: Optimizers, state: TrainState, cfg: TrainConfig) -> dict:
+def _checkpoint(task: Task, model: nn.Module, optim: Optimizers, state: TrainState, cfg: TrainConfig,
+                average: WeightAverage | None = None) -> dict:  # fmt: skip
     archive = task.archive(model)
     saved = asdict(state)
     saved.pop("stop_requested")
@@ -269,10 +277,13 @@ def _checkpoint(task: Task, model: nn.Module, optim: Optimizers, state: TrainSta
     }
     if hasattr(task, "training_state"):
         archive["training"]["task"] = task.training_state()
+    if average is not None:
+        archive["training"]["average"] = average.state_dict()
     return archive
 
 
-def _restore(path: Path, model: nn.Module, optim: Optimizers, task: Task, device: torch.device) -> TrainState:
+def _restore(path: Path, model: nn.Module, optim: Optimizers, task: Task, device: torch.device,
+             average: WeightAverage | None = None) -> TrainState:  # fmt: skip
     if not path.is_file():
         raise CheckpointError(f"{path}: no checkpoint to resume from (train without --resume first)")
     data = load_archive(path)
@@ -287,6 +298,13 @@ def _restore(path: Path, model: nn.Module, optim: Optimizers, task: Task, device
     set_rng_state(training["rng"])
     if hasattr(task, "restore_training_state") and "task" in training:
         task.restore_training_state(training["task"], device)
+    if average is not None:
+        if "average" not in training:
+            raise CheckpointError(f"{path}: trained without train.ema; resume with the settings it was trained with")
+        try:
+            average.load_state_dict([t.to(device) for t in training["average"]])
+        except ValueError as err:
+            raise CheckpointError(f"{path}: {err}") from None
     state = TrainState(**training["state"])
     logger.info("resuming %s at epoch %d, step %d of the epoch (%d steps done; best dev so far at epoch %d)", path,
                 state.epoch + 1, state.step_in_epoch, state.global_step, state.best_epoch)  # fmt: skip

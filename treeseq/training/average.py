@@ -1,0 +1,63 @@
+"""An exponential moving average of a model's weights, evaluated and archived in their place.
+
+Polyak averaging (Polyak & Juditsky 1992), in the exponential form Merity et al. 2018 and many
+translation and language-model toolkits use: after every optimizer step the shadow weights move a
+fraction 1 - d_t toward the trained ones, with d_t = min(decay, (1 + t) / (10 + t)) at step t, so that
+a short run's average is not held back by the initial weights. Training continues on the trained
+weights; dev is measured, and the best archive written, with the average swapped in.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Iterator
+
+import torch
+from torch import Tensor, nn
+
+
+class WeightAverage:
+    """The shadow copy of `model`'s floating-point parameters.
+
+    Args:
+        model: the model whose parameters are averaged (in `model.parameters()` order).
+        decay: the average's decay per step, in (0, 1); 0.999 averages over roughly the last 1,000 steps.
+    """
+
+    def __init__(self, model: nn.Module, decay: float) -> None:
+        if not 0.0 < decay < 1.0:
+            raise ValueError(f"the average's decay must be in (0, 1), got {decay}")
+        self.decay = decay
+        self.params = [p for p in model.parameters() if p.is_floating_point()]
+        self.shadow = [p.detach().clone() for p in self.params]
+
+    def rate(self, step: int) -> float:
+        """The weight the trained parameters get after optimizer step number `step` (1, 2, ...)."""
+        return 1.0 - min(self.decay, (1.0 + step) / (10.0 + step))
+
+    @torch.no_grad()
+    def update(self, step: int) -> None:
+        """Move the average toward the parameters after optimizer step `step`."""
+        torch._foreach_lerp_(self.shadow, [p.detach() for p in self.params], self.rate(step))
+
+    @contextlib.contextmanager
+    def applied(self) -> Iterator[None]:
+        """The model holds the averaged weights inside the block and its trained ones again after it."""
+        trained = [p.detach().clone() for p in self.params]
+        with torch.no_grad():
+            torch._foreach_copy_([p.detach() for p in self.params], self.shadow)
+        try:
+            yield
+        finally:
+            with torch.no_grad():
+                torch._foreach_copy_([p.detach() for p in self.params], trained)
+
+    def state_dict(self) -> list[Tensor]:
+        return [t.detach().clone() for t in self.shadow]
+
+    def load_state_dict(self, saved: list[Tensor]) -> None:
+        if len(saved) != len(self.shadow) or any(a.shape != b.shape for a, b in zip(saved, self.shadow)):
+            raise ValueError("the saved weight average does not match this model's parameters")
+        with torch.no_grad():
+            for average, value in zip(self.shadow, saved):
+                average.copy_(value)
