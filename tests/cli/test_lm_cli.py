@@ -40,7 +40,8 @@ def test_train_reports_dev_perplexity(word_lm: Path) -> None:
     epochs = [r for r in records if "dev_ppl" in r]
     assert len(epochs) == 2 and all(r["dev_ppl"] > 1 for r in epochs)
     config = torch.load(word_lm, weights_only=True)["config"]
-    assert config["model"]["head"] == 2000 and config["train"]["fused"] is True  # the defaults (a 2000-word head, a fused Adam)
+    assert config["model"]["head"] == 2000 and config["train"]["fused"] is True  # the defaults (a 2000-word head, a fused Adam,
+    assert config["model"]["unigram_bias"] is True and config["data"]["shuffle_lines"] is False  # the unigram start, lines in order)
 
 
 def test_evaluate_measures_dev_as_training_did(word_lm: Path, text_dir: Path) -> None:
@@ -82,11 +83,15 @@ def test_generate_is_reproducible_with_a_seed(word_lm: Path) -> None:
 
 
 def test_a_two_level_softmax_trains_evaluates_scores_and_generates(text_dir: Path, tmp_path: Path) -> None:
+    # with the unigram start, the lines shuffled each epoch and the weight average: dev measures the average
     output = tmp_path / "head.pt"
-    args = ["train", "lm", "--data-dir", str(text_dir), "--output", str(output), *TINY, "--head", "8", "--set", "train.fused=true"]
+    args = ["train", "lm", "--data-dir", str(text_dir), "--output", str(output), *TINY, "--head", "8", "--set", "train.fused=true",
+            "--set", "model.unigram_bias=true", "--set", "data.shuffle_lines=true", "--set", "train.ema=0.99"]  # fmt: skip
     assert runner.invoke(app, args).exit_code == 0
     archive = torch.load(output, weights_only=True)
-    assert archive["config"]["model"]["head"] == 8 and archive["config"]["train"]["fused"] is True
+    config = archive["config"]
+    assert config["model"]["head"] == 8 and config["train"]["fused"] is True and config["train"]["ema"] == 0.99
+    assert config["model"]["unigram_bias"] is True and config["data"]["shuffle_lines"] is True
     assert "tail_vector" in archive["state_dict"]
     best = min(json.loads(line)["dev_ppl"] for line in output.with_name("head.metrics.jsonl").read_text().splitlines() if "dev_ppl" in line)
     report = json.loads(runner.invoke(app, ["evaluate", "-m", str(output), "--data-dir", str(text_dir), "-f", "jsonl"]).output)

@@ -204,15 +204,17 @@ def test_each_cell_overfits_a_tiny_text() -> None:
         assert overfit_perplexity(model, units, stream) < 2.0, kind
 
 
-def test_resume_mid_epoch_continues_exactly(tmp_path: Path) -> None:
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_resume_mid_epoch_continues_exactly(tmp_path: Path, shuffle: bool) -> None:
     units = Units.build("word", TEXT[:60], tokenized=True)
-    stream = token_stream(units.encode(TEXT[:60]), units.eos_id)
+    lines = units.encode(TEXT[:60])
+    stream = token_stream(lines, units.eos_id)
     cfg = TrainConfig(epochs=2, batch_size=4, optimizer="adam", lr=3e-3, seed=5)
     model_cfg = LMModelConfig(embed_dim=16, hidden_size=16, layers=2, dropout=0.2, tokenized=True)
 
     def run(output: Path, **kwargs: object) -> dict:
         torch.manual_seed(cfg.seed)
-        task = LMTask(model_cfg, cfg, LMDataConfig(bptt=10), units, stream, stream[:200])
+        task = LMTask(model_cfg, cfg, LMDataConfig(bptt=10, shuffle_lines=shuffle), units, stream, stream[:200], lines=lines)
         model = build_model(model_cfg, units)
         fit(task, model, cfg, output, torch.device("cpu"), show_progress=False, **kwargs)  # type: ignore[arg-type]
         return {k: v.clone() for k, v in model.state_dict().items()}
@@ -226,6 +228,29 @@ def test_resume_mid_epoch_continues_exactly(tmp_path: Path) -> None:
     resumed = run(tmp_path / "b.pt", resume=True)
     for name, value in straight.items():
         assert torch.equal(value, resumed[name]), name
+
+
+def test_shuffled_lines_make_a_new_stream_each_epoch() -> None:
+    units = Units.build("word", TEXT[:60], tokenized=True)
+    lines = units.encode(TEXT[:60])
+    stream = token_stream(lines, units.eos_id)
+    cfg = TrainConfig(batch_size=1, seed=3)
+
+    def epoch_lines(task: LMTask, epoch: int) -> list[tuple[int, ...]]:
+        task.train_batches(epoch)
+        row = task.data[0].tolist()
+        assert row[0] == units.eos_id and row[-1] == units.eos_id and len(row) == stream.numel()
+        cut = [i for i, unit in enumerate(row) if unit == units.eos_id]
+        return [tuple(row[a + 1 : b]) for a, b in zip(cut, cut[1:])]
+
+    task = LMTask(LMModelConfig(), cfg, LMDataConfig(bptt=10, shuffle_lines=True), units, stream, stream, lines=lines)
+    first, second = epoch_lines(task, 0), epoch_lines(task, 1)
+    assert sorted(first) == sorted(second) == sorted(tuple(line) for line in lines) and first != second
+    assert first != [tuple(line) for line in lines] and epoch_lines(task, 0) == first  # (seed, epoch) alone
+    plain = LMTask(LMModelConfig(), cfg, LMDataConfig(bptt=10), units, stream, stream)
+    assert epoch_lines(plain, 0) == epoch_lines(plain, 1) == [tuple(line) for line in lines]
+    with pytest.raises(ValueError, match="needs the encoded training lines"):
+        LMTask(LMModelConfig(), cfg, LMDataConfig(shuffle_lines=True), units, stream, stream)
 
 
 def test_detached_state_keeps_values() -> None:
@@ -322,3 +347,31 @@ def test_embedding_dropout_drops_whole_words() -> None:
     draws = torch.stack([model._embed(torch.arange(1, 40).unsqueeze(0))[0].abs().sum(1) == 0 for _ in range(50)])
     assert 0.4 < draws.float().mean() < 0.6
     assert torch.equal(model.eval()._embed(ids), model.embedding(ids))
+
+
+def test_activation_penalties_add_to_the_training_loss_only() -> None:
+    torch.manual_seed(0)
+    plain = RNNLanguageModel(12, embed_dim=8, hidden_size=8, layers=2, dropout=0.0, head=5)
+    model = RNNLanguageModel(12, embed_dim=8, hidden_size=8, layers=2, dropout=0.0, head=5, activation_reg=2.0, temporal_reg=1.0)
+    model.load_state_dict(plain.state_dict())
+    ids, targets = torch.randint(1, 12, (3, 7)), torch.randint(0, 11, (3, 7))
+    top = plain.states(ids)[0]  # no dropout: the dropped-out outputs are the outputs
+    expected = 21 * (2.0 * top.pow(2).mean() + 1.0 * (top[:, 1:] - top[:, :-1]).pow(2).mean())
+    penalised, plain_nll = model(ids, None, targets)[0], plain(ids, None, targets)[0]
+    assert torch.allclose(penalised - plain_nll, expected, atol=1e-5) and expected > 0
+    penalised.backward()  # the penalty reaches the recurrent weights
+    plain_nll.backward()
+    assert not torch.allclose(model.rnns[1].weight_hh_l0.grad, plain.rnns[1].weight_hh_l0.grad)
+    model.eval(), plain.eval()  # measuring (eval mode) is the likelihood alone
+    assert torch.equal(model(ids, None, targets)[0], plain(ids, None, targets)[0])
+
+
+@pytest.mark.parametrize("head", [0, 4])
+def test_output_biases_can_start_at_the_unigram_distribution(head: int) -> None:
+    torch.manual_seed(0)
+    model = RNNLanguageModel(12, embed_dim=6, hidden_size=8, layers=1, head=head)
+    counts = torch.tensor([50, 20, 9, 7, 5, 3, 2, 1, 1, 0, 2])
+    model.init_output_bias(counts)
+    expected = (counts.double() + 0.1) / (counts.sum() + 1.1)
+    distribution = model.scores(torch.zeros(1, 6)).log_softmax(-1).exp()[0].double()  # no context: the biases alone
+    assert torch.allclose(distribution, expected, atol=1e-6)

@@ -56,14 +56,19 @@ class RNNLanguageModel(nn.Module):
             2018 use it): one mask per forward call, the same at every time step and for every row.
         embed_dropout: drop whole vocabulary entries from the input embeddings (one mask over the
             vocabulary per forward call, Gal & Ghahramani 2016); the output layer keeps them.
+        activation_reg, temporal_reg: in training, the loss (with targets) adds, per predicted token,
+            activation_reg times the mean square of the top layer's dropped-out outputs and temporal_reg
+            times the mean square of their undropped step-to-step change (AR and TAR, Merity et al. 2018).
     """
 
     def __init__(self, vocab_size: int, *, rnn: str = "lstm", embed_dim: int = 256, hidden_size: int = 256,
                  layers: int = 2, dropout: float = 0.3, tie: bool = True, forget_bias: float = 1.0,
-                 head: int = 0, weight_drop: float = 0.0, embed_dropout: float = 0.0) -> None:  # fmt: skip
+                 head: int = 0, weight_drop: float = 0.0, embed_dropout: float = 0.0, activation_reg: float = 0.0,
+                 temporal_reg: float = 0.0) -> None:  # fmt: skip
         super().__init__()
         self.kind, self.layers = rnn, layers
         self.weight_drop, self.embed_dropout = weight_drop, embed_dropout
+        self.activation_reg, self.temporal_reg = activation_reg, temporal_reg
         self.head = head if 0 < head < vocab_size - 1 else 0
         self.embedding = nn.Embedding(vocab_size, embed_dim, padding_idx=0)
         sizes = [embed_dim] + [hidden_size] * (layers - 1)
@@ -86,6 +91,21 @@ class RNNLanguageModel(nn.Module):
             if self.out_weight is not None:
                 self.out_weight.uniform_(-0.1, 0.1)
 
+    @torch.no_grad()
+    def init_output_bias(self, counts: Tensor) -> None:
+        """Start the output biases at the log unigram distribution of `counts` (classes,) (add 0.1 to
+        each), so that training begins from the unigram model instead of the uniform one; with a
+        two-level softmax the head's biases, the tail entry's (the tail's total) and the tail's own
+        (within the tail), so each level starts at its part of the same distribution."""
+        logp = (counts.double() + 0.1).div(counts.double().sum() + 0.1 * counts.numel()).log()
+        if not self.head:
+            self.out_bias.copy_(logp)
+            return
+        tail = logp[self.head :].logsumexp(0)
+        self.out_bias[: self.head].copy_(logp[: self.head])
+        self.out_bias[self.head :].copy_(logp[self.head :] - tail)
+        self.tail_bias.fill_(float(tail))
+
     @property
     def output_weight(self) -> Tensor:
         """(classes, D): class c is token id c + 1."""
@@ -96,6 +116,11 @@ class RNNLanguageModel(nn.Module):
     def states(self, inputs: Tensor, state: State | None = None) -> tuple[Tensor, State]:
         """inputs (B, T) ids, the state carried in (None: zeros) -> top-layer outputs (B, T, D) after
         dropout (and the projection), and the state after the last step."""
+        outputs, _, new_state = self._states(inputs, state)
+        return outputs, new_state
+
+    def _states(self, inputs: Tensor, state: State | None) -> tuple[Tensor, Tensor, State]:
+        """`states`, with the AR/TAR penalty's mean (a scalar; zero unless training with them on)."""
         x = self.dropout(self._embed(inputs))
         new_state: State = []
         for level, rnn in enumerate(self.rnns):
@@ -108,10 +133,15 @@ class RNNLanguageModel(nn.Module):
             else:
                 x, last = rnn(x, carried)
             new_state.append(last)
-        x = self.dropout(x)
+        raw, x = x, self.dropout(x)
+        penalty = x.new_zeros(())
+        if self.training and self.activation_reg:
+            penalty = penalty + self.activation_reg * x.float().pow(2).mean()
+        if self.training and self.temporal_reg and raw.shape[1] > 1:
+            penalty = penalty + self.temporal_reg * (raw[:, 1:] - raw[:, :-1]).float().pow(2).mean()
         if self.project is not None:
             x = self.project(x)
-        return x, new_state
+        return x, penalty, new_state
 
     def _embed(self, inputs: Tensor) -> Tensor:
         if not (self.training and self.embed_dropout):
@@ -155,9 +185,15 @@ class RNNLanguageModel(nn.Module):
 
     def forward(self, inputs: Tensor, state: State | None = None, targets: Tensor | None = None) -> tuple[Tensor, State]:
         """inputs (B, T), state -> scores over the classes (B, T, vocab_size - 1; see `scores`), the new
-        state; with target classes (B, T) the summed negative log-likelihood (`nll`) instead of scores."""
-        outputs, new_state = self.states(inputs, state)
-        return (self.scores(outputs) if targets is None else self.nll(outputs, targets)), new_state
+        state; with target classes (B, T) the summed negative log-likelihood (`nll`) instead of scores,
+        in training plus the AR/TAR penalty times the number of targets when they are on."""
+        outputs, penalty, new_state = self._states(inputs, state)
+        if targets is None:
+            return self.scores(outputs), new_state
+        nll = self.nll(outputs, targets)
+        if self.training and (self.activation_reg or self.temporal_reg):
+            nll = nll + penalty * targets.numel()
+        return nll, new_state
 
     def step(self, ids: Tensor, state: State) -> tuple[Tensor, State]:
         """One token per row without dropout (generation): ids (B,), the state -> logits (B, classes),

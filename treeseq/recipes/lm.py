@@ -9,7 +9,7 @@ from typing import Any, Callable, Sequence
 import torch
 
 from treeseq.checkpoint import load_archive
-from treeseq.data.lm import Units, token_stream
+from treeseq.data.lm import Units, to_classes, token_stream
 from treeseq.decoding.sampling import Sampling, continue_prompt
 from treeseq.errors import ConfigError
 from treeseq.recipes.common import Announce, Family, Predictor, check_length, parameter_count, resolve_configs, run_fit
@@ -48,10 +48,12 @@ def train(
 
     Args:
         options: model settings (unit: word, char or subword; rnn, layers, embed_dim, hidden_size,
-            dropout, weight_drop, embed_dropout, tie, head: the first level of a two-level softmax,
-            2000 unless given, 0 for one softmax; vocab_size, min_count, lowercase, tokenized), data
-            settings (bptt, vary_bptt, eval_bptt, eval_streams) and training settings (epochs,
-            batch_size: parallel streams, lr, clip_norm, fused, ...).
+            dropout, weight_drop, embed_dropout, activation_reg, temporal_reg, tie, head: the first level
+            of a two-level softmax, 2000 unless given, 0 for one softmax; unigram_bias: the output
+            biases start at the training text's log unigram distribution, true unless given;
+            vocab_size, min_count, lowercase, tokenized), data settings (bptt, vary_bptt, eval_bptt,
+            eval_streams, shuffle_lines) and training settings (epochs, batch_size: parallel streams,
+            lr, clip_norm, fused, ema, ...).
     """
     data_dir, output = Path(data_dir), Path(output)
     saved = load_archive(paths_for(output)[0], task="lm") if resume else None
@@ -64,16 +66,20 @@ def train(
     units = Units.from_dict(saved["vocabs"]["units"]) if saved else Units.build(
         model_cfg.unit, train_lines, vocab_size=model_cfg.vocab_size, min_count=model_cfg.min_count,
         lowercase=model_cfg.lowercase, tokenized=model_cfg.tokenized)  # fmt: skip
-    train_stream = token_stream(units.encode(train_lines), units.eos_id)
+    encoded = units.encode(train_lines)
+    train_stream = token_stream(encoded, units.eos_id)
     dev_stream = token_stream(units.encode(dev_lines), units.eos_id)
     check_stream(train_stream, train_cfg.batch_size, data_cfg.bptt, train_path, len(train_lines))
     check_stream(dev_stream, data_cfg.eval_streams, 1, dev_path, len(dev_lines))
     dist_info, torch_device = init_distributed(device)
     torch.manual_seed(train_cfg.seed)
     model = build_model(model_cfg, units)
+    if model_cfg.unigram_bias and saved is None:
+        model.init_output_bias(torch.bincount(to_classes(train_stream[1:]), minlength=units.size - 1))
     info = {"data_dir": str(data_dir), "train": str(train_path), "dev": str(dev_path), "train_tokens": train_stream.numel(),
             "dev_tokens": dev_stream.numel()}  # fmt: skip
-    task = LMTask(model_cfg, train_cfg, data_cfg, units, train_stream, dev_stream, info)
+    task = LMTask(model_cfg, train_cfg, data_cfg, units, train_stream, dev_stream, info,
+                  lines=encoded if data_cfg.shuffle_lines else None)
     if announce is not None and dist_info.is_main:
         announce(f"{model_cfg.unit} language model ({model_cfg.rnn} x{model_cfg.layers}, {model_cfg.hidden_size} units): "
                  f"{train_stream.numel():,} train / {dev_stream.numel():,} dev tokens, vocabulary {units.size:,}, "

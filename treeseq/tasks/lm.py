@@ -30,7 +30,7 @@ TASK = "lm"
 TRAIN_DEFAULTS = FAMILY_TRAIN_DEFAULTS["lm"]
 # What `train lm` builds unless told otherwise; an archive without the setting keeps LMModelConfig's own
 # default (one softmax), so older archives load as they were trained.
-MODEL_TRAIN_DEFAULTS = {"head": 2000}
+MODEL_TRAIN_DEFAULTS = {"head": 2000, "unigram_bias": True}
 
 
 @dataclass(frozen=True)
@@ -52,6 +52,9 @@ class LMModelConfig:
     head: int = 0  # 0: one softmax; else a two-level softmax whose first level holds the `head` most frequent classes
     weight_drop: float = 0.0  # DropConnect on the recurrent matrices (one mask per segment)
     embed_dropout: float = 0.0  # drop whole words from the input embeddings (one mask over the vocabulary per segment)
+    activation_reg: float = 0.0  # AR: times the mean square of the top layer's dropped-out outputs, added to each token's loss
+    temporal_reg: float = 0.0  # TAR: times the mean square of the top layer's step-to-step change
+    unigram_bias: bool = False  # start the output biases at the training text's log unigram distribution
 
     def __post_init__(self) -> None:
         choice(self, "unit", UNITS)
@@ -61,6 +64,8 @@ class LMModelConfig:
                 raise ConfigError(f"model.{name} must be in [0, 1), got {getattr(self, name)}")
         if min(self.embed_dim, self.hidden_size, self.layers, self.vocab_size, self.min_count) < 1:
             raise ConfigError("model sizes, layers, vocab_size and min_count must be >= 1")
+        if min(self.activation_reg, self.temporal_reg) < 0:
+            raise ConfigError("model.activation_reg and model.temporal_reg must be >= 0")
         if self.head < 0:
             raise ConfigError(f"model.head must be >= 0 (0: one softmax), got {self.head}")
 
@@ -73,6 +78,7 @@ class LMDataConfig:
     vary_bptt: bool = True  # vary segment lengths randomly around bptt (Merity et al. 2018)
     eval_bptt: int = 100  # steps per segment when measuring dev (the state is carried; only speed changes)
     eval_streams: int = 1  # rows the dev stream is cut into (1: exactly one stream)
+    shuffle_lines: bool = False  # each epoch's training stream has the lines in a new order (independent sentences)
 
     def __post_init__(self) -> None:
         if min(self.bptt, self.eval_bptt, self.eval_streams) < 1:
@@ -106,7 +112,8 @@ def read_text(path: Path) -> list[str]:
 def build_model(cfg: LMModelConfig, units: Units) -> RNNLanguageModel:
     return RNNLanguageModel(units.size, rnn=cfg.rnn, embed_dim=cfg.embed_dim, hidden_size=cfg.hidden_size,
                             layers=cfg.layers, dropout=cfg.dropout, tie=cfg.tie, forget_bias=cfg.forget_bias, head=cfg.head,
-                            weight_drop=cfg.weight_drop, embed_dropout=cfg.embed_dropout)  # fmt: skip
+                            weight_drop=cfg.weight_drop, embed_dropout=cfg.embed_dropout, activation_reg=cfg.activation_reg,
+                            temporal_reg=cfg.temporal_reg)  # fmt: skip
 
 
 def segment_loss(model: nn.Module, batch: StreamBatch, state: State | None) -> tuple[Tensor, Tensor, State]:
@@ -163,16 +170,29 @@ class LMTask:
     metric = "neg_ppl"
 
     def __init__(self, cfg: LMModelConfig, train_cfg: TrainConfig, data_cfg: LMDataConfig, units: Units,
-                 train: Tensor, dev: Tensor, data_info: dict | None = None) -> None:  # fmt: skip
+                 train: Tensor, dev: Tensor, data_info: dict | None = None,
+                 lines: Sequence[Sequence[int]] | None = None) -> None:  # fmt: skip
+        """`train` is the training stream (`token_stream` of the encoded lines); with
+        data_cfg.shuffle_lines the encoded `lines` themselves, from which each epoch builds its own."""
+        if data_cfg.shuffle_lines and lines is None:
+            raise ValueError("shuffle_lines needs the encoded training lines")
         self.cfg, self.train_cfg, self.data_cfg, self.units = cfg, train_cfg, data_cfg, units
         self.data = batchify(train, train_cfg.batch_size)
+        self.lines = lines
         self.dev = dev
         self.data_info = data_info or {}
         self.state: State | None = None
 
     def train_batches(self, epoch: int) -> list[list[Segment]]:
-        rng = epoch_rng(self.train_cfg.seed, epoch) if self.data_cfg.vary_bptt else None
-        return segments(self.data.shape[0], self.data.shape[1] - 1, self.data_cfg.bptt, rng)
+        """The epoch's segments (with shuffle_lines over a stream of the lines in the epoch's order,
+        which `collate` then reads: a function of (seed, epoch) alone, as resuming needs)."""
+        rng = epoch_rng(self.train_cfg.seed, epoch)
+        if self.data_cfg.shuffle_lines:
+            order = list(range(len(self.lines)))  # type: ignore[arg-type]
+            rng.shuffle(order)
+            stream = token_stream((self.lines[i] for i in order), self.units.eos_id)  # type: ignore[index]
+            self.data = batchify(stream, self.train_cfg.batch_size)
+        return segments(self.data.shape[0], self.data.shape[1] - 1, self.data_cfg.bptt, rng if self.data_cfg.vary_bptt else None)
 
     def collate(self, batch: Sequence[Segment]) -> StreamBatch:
         return collate_segments(self.data, batch)
