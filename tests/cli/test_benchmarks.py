@@ -71,6 +71,20 @@ def test_lm_output_benchmark_times_four_variants(tmp_path: Path) -> None:
     assert records[1]["speedup"] == 1.0 and all(r["tok_per_s"] > 0 for r in records[1:])
 
 
+def test_lm_start_benchmark_trains_each_order_from_both_starts(tmp_path: Path) -> None:
+    for split, name in (("train", "train.en"), ("dev", "val.en")):
+        (tmp_path / f"{split}.txt").write_text((ROOT / "corpora/samples/parallel" / name).read_text(encoding="utf-8"), encoding="utf-8")
+    cmd = [sys.executable, str(ROOT / "benchmarks" / "lm_start.py"), "--data-dir", str(tmp_path),
+           "--size", "16", "--head", "10", "--steps", "5", "--orders", "2", "--threads", "1"]  # fmt: skip
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=True)
+    records = [json.loads(line) for line in done.stdout.splitlines()]
+    assert records[0]["setup"] and records[0]["steps"] == 5
+    assert [(r["order"], r["start"]) for r in records[1:]] == [("file", "uniform"), ("file", "unigram"), ("shuffle 1", "uniform"), ("shuffle 1", "unigram")]
+    assert all(len(r["loss_by_fifth"]) == 5 and r["dev_ppl"] > 1 for r in records[1:])
+    uniform, unigram = records[1]["loss_by_fifth"][0], records[2]["loss_by_fifth"][0]  # the first step's loss
+    assert unigram < min(uniform, records[0]["uniform_loss"]) - 0.1  # below the uniform start and ln(classes)
+
+
 def test_serve_benchmark_checks_every_answer_and_ends_with_speedup() -> None:
     import pytest
 
