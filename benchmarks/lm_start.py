@@ -81,7 +81,7 @@ def main() -> None:
                 (nll / count).backward()
                 grad_norm_clip(model.parameters(), 0.25)
                 optim.step()
-                losses.append(float(nll) / int(count))
+                losses.append(float(nll.detach()) / int(count))
             fifth = max(1, len(losses) // 5)
             nll, tokens = stream_nll(model, dev)
             emit(order="file" if order == 0 else f"shuffle {order}", start="unigram" if unigram else "uniform",
