@@ -28,8 +28,9 @@ from treeseq.nn.rnn import RNNS
 
 TASK = "lm"
 TRAIN_DEFAULTS = FAMILY_TRAIN_DEFAULTS["lm"]
-# What `train lm` builds unless told otherwise; an archive without the setting keeps LMModelConfig's own
-# default (one softmax), so older archives load as they were trained.
+# What `train lm` builds unless told otherwise (a two-level softmax, output biases starting at the
+# unigram distribution); an archive without the setting keeps LMModelConfig's own default (one
+# softmax; the biases' start only matters before training), so older archives load as they were trained.
 MODEL_TRAIN_DEFAULTS = {"head": 2000, "unigram_bias": True}
 
 
