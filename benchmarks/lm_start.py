@@ -4,8 +4,9 @@ several orders of the same training lines.
     python benchmarks/lm_start.py [--data-dir ../shared/corpora/multi30k-en] [--size 384] [--steps 300] [--orders 4]
 
 Trains the documented word LSTM (2 layers, tied embeddings, dropout 0.3, the two-level softmax with a
-2,000-word head, Adam at 3e-3 with the schedule of a 9-epoch run, clipping at 0.25) for `--steps`
-steps of 8 streams x 35, from the same initial weights, on `--orders` orders of the training lines:
+2,000-word head; `train lm`'s training defaults: fused Adam at 3e-3 decaying linearly over a run of
+`--epochs`, clipping at 0.25, 8 streams, bptt 35 varied) with the training engine for its first
+`--steps` steps, from the same initial weights, on `--orders` orders of the training lines:
 the file's own, then shuffles with seeds 1, 2, ... Each order is trained twice: output biases at zero
 (the uniform start) and at the training text's log unigram distribution (`model.unigram_bias`).
 Prints one JSON line per run: the mean training loss (nats) over each fifth of the steps, the
@@ -21,6 +22,7 @@ import json
 import math
 import random
 import sys
+import tempfile
 from pathlib import Path
 
 import torch
@@ -30,8 +32,8 @@ sys.path.insert(0, str(ROOT))
 
 from treeseq.config import TrainConfig  # noqa: E402
 from treeseq.data.lm import Units, to_classes, token_stream  # noqa: E402
-from treeseq.tasks.lm import LMDataConfig, LMModelConfig, LMTask, build_model, find_split, read_text, stream_nll  # noqa: E402
-from treeseq.training.optim import build_optimizers, grad_norm_clip, lr_factor  # noqa: E402
+from treeseq.tasks.lm import TRAIN_DEFAULTS, LMDataConfig, LMModelConfig, LMTask, build_model, find_split, read_text, stream_nll  # noqa: E402
+from treeseq.training.engine import TrainState, fit  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "corpora" / "multi30k-en"
 
@@ -58,36 +60,29 @@ def main() -> None:
     dev = token_stream(units.encode(read_text(find_split(args.data_dir, "dev"))), units.eos_id)
     counts = torch.bincount(to_classes(stream[1:]), minlength=units.size - 1)
     cfg = LMModelConfig(embed_dim=args.size, hidden_size=args.size, layers=2, dropout=0.3, head=args.head)
-    train_cfg = TrainConfig(batch_size=8, seed=1)
+    train_cfg = TrainConfig(**{**TRAIN_DEFAULTS, "epochs": args.epochs, "batch_size": 8, "log_every": 10**9})
     emit(setup=True, classes=units.classes, uniform_loss=round(math.log(units.classes), 3), steps=args.steps, size=args.size)
     for order in range(args.orders):
         lines_in_order = encoded if order == 0 else random.Random(order).sample(encoded, len(encoded))
-        task = LMTask(cfg, train_cfg, LMDataConfig(vary_bptt=False), units, token_stream(lines_in_order, units.eos_id), dev)
-        batches = task.train_batches(0)
-        total = args.epochs * len(batches)
         for unigram in (False, True):
-            torch.manual_seed(1)
+            task = LMTask(cfg, train_cfg, LMDataConfig(), units, token_stream(lines_in_order, units.eos_id), dev)
+            torch.manual_seed(train_cfg.seed)  # as `train lm` builds it
             model = build_model(cfg, units)
             if unigram:
                 model.init_output_bias(counts)
-            optim = build_optimizers(model, "adam", 3e-3, 0.0, fused=True)
-            task.state = None
-            model.train()
-            losses = []
-            for step, segment in enumerate(batches[: args.steps]):
-                optim.set_lr_factor(lr_factor("linear", step, total, 0, 1.0))
-                nll, count = task.loss(model, task.collate(segment))
-                optim.zero_grad()
-                (nll / count).backward()
-                grad_norm_clip(model.parameters(), 0.25)
-                optim.step()
-                losses.append(float(nll.detach()) / int(count))
+            losses: list[float] = []
+
+            def record(state: TrainState, step: dict) -> None:
+                losses.append(step["loss"])
+                state.stop_requested = len(losses) >= args.steps
+
+            with tempfile.TemporaryDirectory() as folder:  # the engine's checkpoints, not kept
+                fit(task, model, train_cfg, Path(folder) / "lm.pt", torch.device("cpu"), show_progress=False, step_hooks=[record])
             fifth = max(1, len(losses) // 5)
             nll, tokens = stream_nll(model, dev)
             emit(order="file" if order == 0 else f"shuffle {order}", start="unigram" if unigram else "uniform",
                  loss_by_fifth=[round(sum(losses[i : i + fifth]) / len(losses[i : i + fifth]), 3) for i in range(0, len(losses), fifth)][:5],
                  max_loss=round(max(losses), 3), dev_ppl=round(math.exp(nll / tokens), 2))  # fmt: skip
-
 
 if __name__ == "__main__":
     main()

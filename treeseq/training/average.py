@@ -1,7 +1,7 @@
 """An exponential moving average of a model's weights, evaluated and archived in their place.
 
-Polyak averaging (Polyak & Juditsky 1992), in the exponential form Merity et al. 2018 and many
-translation and language-model toolkits use: after every optimizer step the shadow weights move a
+Polyak averaging (Polyak & Juditsky 1992; Merity et al. 2018 average an SGD run's iterates), in the
+exponential form many training toolkits use: after every optimizer step the shadow weights move a
 fraction 1 - d_t toward the trained ones, with d_t = min(decay, (1 + t) / (10 + t)) at step t, so that
 a short run's average is not held back by the initial weights. Training continues on the trained
 weights; dev is measured, and the best archive written, with the average swapped in.
