@@ -93,6 +93,17 @@ def paths_for(output: Path) -> tuple[Path, Path]:
     return output.with_name(output.stem + ".last.pt"), output.with_name(output.stem + ".metrics.jsonl")
 
 
+def epoch_path(output: Path, epoch: int) -> Path:
+    """The archive of epoch `epoch` that `train.keep_last` keeps beside the model archive."""
+    return output.with_name(f"{output.stem}.epoch{epoch}.pt")
+
+
+def _keep_epoch(task: Task, model: nn.Module, output: Path, epoch: int, keep: int) -> None:
+    """Write this epoch's archive (the weights dev just measured) and drop the one `keep` epochs older."""
+    save_atomic(task.archive(model), epoch_path(output, epoch))
+    epoch_path(output, epoch - keep).unlink(missing_ok=True)
+
+
 def fit(
     task: Task,
     model: nn.Module,
@@ -126,6 +137,8 @@ def fit(
                average)  # fmt: skip
     history: list[dict] = []
     status = "finished"
+    if resume and cfg.patience and state.bad_epochs >= cfg.patience:
+        status = "early-stopped"  # the run had stopped early: resuming it trains no further epoch
     with _graceful_interrupt(state), _progress(show_progress if dist_info.is_main else False, task.unit) as bar:
         while state.epoch < cfg.epochs and status == "finished":
             window = run.train_epoch(bar, step_hooks)
@@ -138,6 +151,10 @@ def fit(
             bar.phase(f"epoch {state.epoch}/{cfg.epochs}: evaluating on dev")
             with average.applied() if average else contextlib.nullcontext():
                 record = _end_epoch(task, model, cfg, state, output, dist_info, window)
+                if cfg.keep_last and dist_info.is_main:
+                    _keep_epoch(task, model, output, state.epoch, cfg.keep_last)
+            if average is not None:  # the trained weights' own dev figures beside the average's
+                record.update(_raw_metrics(task, model))
             history.append(record)
             run.writer.write(record)
             run.save_last()
@@ -254,6 +271,16 @@ def _end_epoch(
         "scale": "percent",
         **window.summary(task.unit),
     }
+
+
+def _raw_metrics(task: Task, model: nn.Module) -> dict[str, float]:
+    """With train.ema: dev measured with the trained weights too (`raw_dev_*`), so the log shows what the
+    average gives (evaluation draws no random numbers, so training goes on exactly as without it)."""
+    model.eval()
+    with torch.no_grad():
+        metrics = task.evaluate(model)
+    model.train()
+    return {f"raw_dev_{name}": shown for name, shown in (logged_metric(k, v) for k, v in metrics.items())}
 
 
 def logged_metric(name: str, value: float) -> tuple[str, float]:
