@@ -12,7 +12,7 @@ import typer
 
 from treeseq.cli.common import (
     BatchSize, Device, InputFile, MaxLength, ModelFile, OutputFile, PredictPrecision, Quiet, SkipBad, Texts, Threads,
-    Verbose, cli_errors, err_console, input_lines, output_file, quiet_logs, set_threads, write_stream,
+    Verbose, cli_errors, err_console, input_lines, model_family, output_file, quiet_logs, set_threads, write_stream,
 )  # fmt: skip
 from treeseq.errors import ConfigError
 
@@ -59,10 +59,9 @@ def classify(
 
         set_threads(threads)
         quiet_logs(quiet)
-        from treeseq.checkpoint import load_archive  # noqa: PLC0415
 
         options: dict[str, Any] = {"brackets": trees}
-        if load_archive(model).get("task") == "classifier":
+        if model_family(model) == "classifier":
             _refuse_tree_options(format, trees=trees, render=render, spacy_model=spacy_model, workers=workers != 1)
             classifier, options = load(model, device, precision, family="classifier", max_length=max_length), {}
         else:

@@ -19,7 +19,7 @@ err_console = Console(stderr=True, highlight=False, emoji=False)
 
 # The options of every command, each declared once.
 DataDir = Annotated[Path, typer.Option("--data-dir", help="Folder holding the corpus files.", file_okay=False)]
-ModelFile = Annotated[Path, typer.Option("--model", "-m", help="A treeseq model archive (.pt).", dir_okay=False)]
+ModelFile = Annotated[list[Path], typer.Option("--model", "-m", help="A treeseq model archive (.pt); given more than once (-m a.pt -m b.pt), the models predict as one ensemble (same family and vocabularies).", dir_okay=False, show_default=False)]
 Device = Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")]
 Seed = Annotated[int, typer.Option(help="Random seed.")]
 Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Show tracebacks and debug logs.")]
@@ -51,6 +51,13 @@ def cli_errors(verbose: bool = False) -> Iterator[None]:
     except KeyboardInterrupt:
         err_console.print("interrupted")
         raise typer.Exit(code=130) from None
+
+
+def model_family(models: list[Path]) -> str | None:
+    """The family of the first archive given with --model (`treeseq.load` checks that the others match)."""
+    from treeseq.checkpoint import load_archive  # noqa: PLC0415
+
+    return load_archive(models[0]).get("task") if models else None
 
 
 def setup_logging(verbose: bool) -> None:

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal, Optional
 
 import typer
 
-from treeseq.cli.common import DataDir, Device, ModelFile, Verbose, cli_errors, console
+from treeseq.cli.common import DataDir, Device, ModelFile, Verbose, cli_errors, console, model_family
 from treeseq.errors import ConfigError
 
 # How metrics are named on the console where the field has a usual spelling.
@@ -46,10 +46,9 @@ def evaluate(
         if precision not in ("fp32", "bf16"):
             raise ConfigError(f"--precision {precision!r}: expected fp32 or bf16")
         from treeseq import api  # noqa: PLC0415 (torch loads only when a command runs)
-        from treeseq.checkpoint import load_archive  # noqa: PLC0415
         from treeseq.files import write_text_atomic  # noqa: PLC0415
 
-        family = load_archive(model).get("task")
+        family = model_family(model)
         options: dict[str, Any] = {}
         _refuse(family, parse=(parse, "tree"), beam=(beam, "translator"))
         if max_length is not None and family not in ("tree", "parser"):

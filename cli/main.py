@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from treeseq.cli import classify, corpora, curve, evaluate, generate, parse, score, serve, tag, train, translate
+from treeseq.cli import average, classify, corpora, curve, evaluate, generate, parse, score, serve, tag, train, translate
 
 app = typer.Typer(
     name="treeseq",
@@ -27,6 +27,7 @@ app.command("score", rich_help_panel=PREDICT)(score.score)
 app.command("serve", rich_help_panel="Serve over HTTP")(serve.serve)
 app.add_typer(train.app, name="train", rich_help_panel=TRAIN)
 app.command("evaluate", rich_help_panel=TRAIN)(evaluate.evaluate)
+app.command("average", rich_help_panel=TRAIN)(average.average)
 app.command("curve", rich_help_panel=TRAIN)(curve.curve)
 app.add_typer(corpora.app, name="corpora", rich_help_panel=DATA)
 

@@ -10,7 +10,7 @@ from treeseq.cli.common import Device, MaxLength, Quiet, Threads, Verbose, cli_e
 
 
 def serve(
-    model: Annotated[list[str], typer.Option("--model", "-m", help="NAME=path.pt, repeatable (a bare path is named after its file).", show_default=False)],
+    model: Annotated[list[str], typer.Option("--model", "-m", help="NAME=path.pt, repeatable (a bare path is named after its file); NAME=a.pt,b.pt serves their ensemble.", show_default=False)],
     host: Annotated[str, typer.Option(help="Address to listen on (127.0.0.1: this machine only).")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.", min=0, max=65535)] = 8000,
     max_batch_tokens: Annotated[int, typer.Option("--max-batch-tokens", help="Words merged into one batch at most, per model.", min=1)] = 2048,

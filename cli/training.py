@@ -19,6 +19,7 @@ import typer
 
 from treeseq.cli.common import DataDir, Device, Verbose, cli_errors, console, err_console, setup_logging
 from treeseq.config import FAMILY_TRAIN_DEFAULTS, OPTIMIZERS, SCHEDULES, TrainConfig
+from treeseq.errors import ConfigError
 
 if TYPE_CHECKING:
     from treeseq.training.engine import FitResult, TrainState
@@ -53,7 +54,9 @@ def shared_options(family: str) -> list[inspect.Parameter]:
         ("checkpoint_every", Annotated[Opt[int], typer.Option(help="Also write the last checkpoint every N steps (default: at epoch ends).", show_default=False)], None),
         ("precision", Annotated[Opt[Literal["fp32", "bf16", "fp16"]], typer.Option(help=f"fp32, bf16 or fp16 (autocast) (default: {d('precision')}).", show_default=False)], None),
         ("device", Device, "auto"),
-        ("resume", Annotated[bool, typer.Option(help="Continue exactly from <output stem>.last.pt.")], False),
+        ("seeds", Annotated[Opt[str], typer.Option(help="Train one model per seed (1,2,3 or 1-5), each <stem>.seedS.pt, and write their ensemble at --output and their dev figures, mean and sd in <stem>.seeds.json.", show_default=False)], None),
+        ("jobs", Annotated[int, typer.Option(help="With --seeds: models trained at once, each in its own process (set OMP_NUM_THREADS to cores / jobs).", min=1)], 1),
+        ("resume", Annotated[bool, typer.Option(help="Continue exactly from <output stem>.last.pt (with --seeds: every unfinished member).")], False),
         ("overwrite", Annotated[bool, typer.Option(help="Replace a finished run at --output (refused otherwise).")], False),
         ("config", Annotated[Opt[Path], typer.Option("--config", help="TOML file with \\[model], \\[train] (and \\[data]) sections.")], None),
         ("set_", Annotated[Opt[list[str]], typer.Option("--set", help="Override a setting: SECTION.KEY=VALUE.")], None),
@@ -98,6 +101,12 @@ def run_train(family: str, data_dir: Path, output: Path, quiet: bool, verbose: b
         from treeseq.api import train  # noqa: PLC0415 (torch loads only when a command runs)
 
         overrides = options.pop("set_", None)
+        seeds, jobs = options.pop("seeds", None), options.pop("jobs", 1)
+        if seeds is not None:
+            _run_seeds(family, data_dir, output, quiet, seeds, jobs, overrides=overrides, **options)
+            return
+        if jobs != 1:
+            raise ConfigError("--jobs applies with --seeds (several models trained at once)")
         result = train(  # the bar and the epoch lines share stderr's console: each line lands above the bar
             family, data_dir, output, overrides=overrides, progress=False if quiet else err_console,
             epoch_hook=None if quiet else print_epoch, announce=None if quiet else _announce, **options,
@@ -108,16 +117,59 @@ def run_train(family: str, data_dir: Path, output: Path, quiet: bool, verbose: b
         raise typer.Exit(code=130)
 
 
+def _run_seeds(family: str, data_dir: Path, output: Path, quiet: bool, seeds: str, jobs: int, **options: Any) -> None:
+    """`--seeds`: the members' epoch lines (each with its seed), then the members' and the ensemble's figures."""
+    from treeseq.api import train  # noqa: PLC0415
+
+    def epoch_line(seed: int, state: Any, record: dict) -> None:
+        print_epoch(state, record, prefix=f"seed {seed}  ")
+
+    with cli_errors(False):
+        result = train(family, data_dir, output, seeds=seeds, jobs=jobs, progress=False if quiet or jobs > 1 else err_console,
+                       epoch_hook=None if quiet else epoch_line, announce=None if quiet else _announce, **options)  # fmt: skip
+    if result.status == "interrupted":
+        unfinished = ", ".join(str(m.seed) for m in result.members if m.status == "interrupted")
+        console.print(f"interrupted (seeds {unfinished} unfinished): continue with --resume", markup=False)
+        raise typer.Exit(code=130)
+    if not quiet:
+        print_seeds(result.summary, result.summary_path)
+
+
+def print_seeds(summary: dict, path: Path | None) -> None:
+    """Each member's dev figures, their mean ± sd, and the ensemble's, as one table."""
+    from rich.table import Table  # noqa: PLC0415
+
+    names = list(summary["mean"])
+    table = Table(title=f"{summary['split']}: {summary['data']}")
+    table.add_column("model")
+    for name in names:
+        table.add_column(name, justify="right")
+    for member in summary["members"]:
+        table.add_row(f"seed {member['seed']}", *(f"{member['metrics'][n]:.2f}" for n in names))
+    sd = summary["sd"]
+    table.add_row("mean ± sd", *(f"{summary['mean'][n]:.2f} ± {sd[n]:.2f}" if sd[n] is not None else f"{summary['mean'][n]:.2f}"
+                                 for n in names))  # fmt: skip
+    ensemble = summary["ensemble"]
+    table.add_row(f"ensemble of {ensemble['size']}", *(f"{ensemble['metrics'][n]:.2f}" for n in names))
+    console.print(table)
+    console.print(f"ensemble {ensemble['path']}, figures {path}", markup=False)
+
+
 def _announce(line: str) -> None:
     console.print(line, markup=False, highlight=False)
 
 
-def print_epoch(state: TrainState, record: dict) -> None:
-    """One line per epoch: training loss, every dev metric, throughput, `*` when the best so far."""
+def print_epoch(state: TrainState | None, record: dict, prefix: str = "") -> None:
+    """One line per epoch (never wrapped: a piped log keeps whole lines): training loss, every dev metric,
+    throughput, `*` when the best so far."""
     dev = ", ".join(f"{k[4:]} {v:.2f}" if "loss" not in k else f"{k[4:]} {v:.4f}" for k, v in record.items() if k.startswith("dev_"))
+    raw = record.get(f"raw_dev_{record.get('metric')}")
+    if raw is not None:  # train.ema: the trained weights' own figure beside the average's
+        dev += f" (trained weights: {raw:.2f})"
     mark = " *" if record["improved"] else ""
     rate = next((f"{v:,.0f} {k[:-6]}/s" for k, v in record.items() if k.endswith("_per_s")), "")
-    err_console.print(f"epoch {record['epoch']:3d}  loss {record['train_loss']:.4f}  dev {dev}  {rate}{mark}", markup=False, highlight=False)
+    err_console.print(f"{prefix}epoch {record['epoch']:3d}  loss {record['train_loss']:.4f}  dev {dev}  {rate}{mark}", markup=False,
+                      highlight=False, soft_wrap=True)  # fmt: skip
 
 
 def print_result(result: FitResult, output: Path) -> None:

@@ -21,6 +21,7 @@ _LAZY = {
     "load": "treeseq.api",
     "train": "treeseq.api",
     "evaluate": "treeseq.api",
+    "average": "treeseq.api",
     "Tree": "treeseq.trees",
     "Report": "treeseq.results",
     "TreeResult": "treeseq.results",
@@ -36,7 +37,7 @@ _LAZY = {
 }
 
 if TYPE_CHECKING:
-    from treeseq.api import evaluate, load, train
+    from treeseq.api import average, evaluate, load, train
     from treeseq.results import (
         ClassResult, Generation, ParseResult, Report, ScoreResult, Slot, TagResult, TranslationHypothesis, TranslationResult,
         TreeNode, TreeResult,

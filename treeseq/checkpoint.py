@@ -11,7 +11,7 @@ import os
 import pickle
 import zipfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import torch
 
@@ -72,7 +72,90 @@ def load_archive(path: str | Path, task: str | None = None) -> dict:
         )
     if task is not None and data.get("task") != task:
         raise CheckpointError(f"{path}: this is a {data.get('task')!r} model, expected a {task!r} model")
+    _check_entries(data, path)
+    if "members" in data:
+        members = data["members"]
+        if not isinstance(members, list) or not members:
+            raise CheckpointError(f"{path}: a damaged ensemble archive (no members)")
+        for index, member in enumerate(members, start=1):
+            if not isinstance(member, dict) or member.get("task") != data["task"]:
+                raise CheckpointError(f"{path}: a damaged ensemble archive (member {index} is not a {data['task']!r} model)")
+            _check_entries(member, f"{path} (member {index})")
+    return data
+
+
+def _check_entries(data: dict, where: str | Path) -> None:
     for key, kind in (("task", str), ("config", dict), ("state_dict", dict)):
         if not isinstance(data.get(key), kind):
-            raise CheckpointError(f"{path}: a damaged model archive (no {key})")
-    return data
+            raise CheckpointError(f"{where}: a damaged model archive (no {key})")
+
+
+def member_archives(archive: dict) -> list[dict]:
+    """The models an archive holds: an ensemble archive's members, else the archive itself."""
+    return list(archive["members"]) if "members" in archive else [archive]
+
+
+def make_ensemble_archive(members: Sequence[dict], **extras: Any) -> dict:
+    """One archive holding several models of one family (their training state left out), which
+    `treeseq.load` reads as their ensemble; `extras` say how it was made (e.g. the seeds)."""
+    if not members:
+        raise ValueError("an ensemble archive needs at least one member")
+    kept = [{k: v for k, v in m.items() if k != "training"} for m in members]
+    from treeseq.version import __version__
+
+    return {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "treeseq_version": __version__,
+        "task": kept[0]["task"],
+        "config": kept[0]["config"],  # what commands read before loading (the first member's)
+        "state_dict": {},
+        "members": kept,
+        **extras,
+    }
+
+
+def archive_value(archive: dict, dotted: str) -> Any:
+    """The value at a dotted path of an archive (`config.model.labels`), or None where it is absent."""
+    value: Any = archive
+    for key in dotted.split("."):
+        value = value.get(key) if isinstance(value, dict) else None
+    return value
+
+
+def describe_difference(first: Any, second: Any) -> str:
+    """Where two archive values first differ, in a few words ('' when equal): sizes and the first
+    differing entry of lists, the first differing key of dicts."""
+    if _equal(first, second):
+        return ""
+    if isinstance(first, dict) and isinstance(second, dict):
+        for key in list(first) + [k for k in second if k not in first]:
+            if key not in first or key not in second:
+                return f"{key!r} in one only"
+            inner = describe_difference(first[key], second[key])
+            if inner:
+                return f"{key}: {inner}"
+    if isinstance(first, (list, tuple)) and isinstance(second, (list, tuple)):
+        where = next((i for i, (a, b) in enumerate(zip(first, second)) if not _equal(a, b)), min(len(first), len(second)))
+        sizes = f"{len(first):,} against {len(second):,} entries" if len(first) != len(second) else f"{len(first):,} entries"
+        if where < min(len(first), len(second)):
+            return f"{sizes}, entry {where}: {_short(first[where])} against {_short(second[where])}"
+        return sizes
+    if isinstance(first, bytes) and isinstance(second, bytes):
+        return "different SentencePiece models"
+    return f"{_short(first)} against {_short(second)}"
+
+
+def _equal(first: Any, second: Any) -> bool:
+    if isinstance(first, torch.Tensor) or isinstance(second, torch.Tensor):
+        return isinstance(first, torch.Tensor) and isinstance(second, torch.Tensor) and torch.equal(first, second)
+    if isinstance(first, dict) and isinstance(second, dict):
+        return first.keys() == second.keys() and all(_equal(first[k], second[k]) for k in first)
+    if isinstance(first, (list, tuple)) and isinstance(second, (list, tuple)):
+        return len(first) == len(second) and all(_equal(a, b) for a, b in zip(first, second))
+    return bool(first == second)
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."

@@ -15,13 +15,14 @@ differently, with the same results up to summation order (tests check it against
 from __future__ import annotations
 
 import weakref
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 from treeseq.errors import ShapeError
+from treeseq.models.ensemble import Seq2SeqEnsemble, mean_log_probs
 from treeseq.models.seq2seq import BOS_ID, PAD_ID, Hidden, Seq2Seq, Seq2SeqState
 from treeseq.nn.packed import PackedLinear
 from treeseq.nn.rnn import cell_step
@@ -106,6 +107,45 @@ class InferenceDecoder:
         return torch.log_softmax(logits, dim=-1), state, weights
 
 
+@dataclass
+class EnsembleState:
+    """The members' decoder states for the same N rows, reordered and selected together."""
+
+    members: list[Seq2SeqState]
+
+    def reorder(self, indices: Tensor) -> EnsembleState:
+        return EnsembleState([s.reorder(indices) for s in self.members])
+
+    def select(self, sentences: Tensor, rows: Tensor) -> EnsembleState:
+        return EnsembleState([s.select(sentences, rows) for s in self.members])
+
+    def merge(self, other: EnsembleState) -> EnsembleState:
+        return EnsembleState([s.merge(o) for s, o in zip(self.members, other.members)])
+
+    @property
+    def rows(self) -> int:
+        return self.members[0].rows
+
+
+class EnsembleDecoder:
+    """The members' inference decoders as one: each step's log-probabilities are the log of the mean of
+    the members' next-token probabilities, attention the mean of their weights; greedy and beam search
+    drive it as one decoder, so the members' decoders run inside one beam."""
+
+    def __init__(self, decoders: list[InferenceDecoder]) -> None:
+        self.decoders = decoders
+
+    @torch.no_grad()
+    def encode(self, src_ids: Tensor, src_lengths: Tensor) -> EnsembleState:
+        return EnsembleState([d.encode(src_ids, src_lengths) for d in self.decoders])
+
+    def decode_step(self, prev_ids: Tensor, state: EnsembleState) -> tuple[Tensor, EnsembleState, Tensor]:
+        found = [d.decode_step(prev_ids, s) for d, s in zip(self.decoders, state.members)]
+        log_probs = mean_log_probs([lp for lp, _, _ in found])
+        weights = torch.stack([w.float() for _, _, w in found]).mean(0)
+        return log_probs, EnsembleState([s for _, s, _ in found]), weights
+
+
 def weight_key(model: Seq2Seq, dtype: torch.dtype) -> tuple:
     """What identifies the decoder's weights as they are now: their storage and in-place versions."""
     weights = [*model.decoder.parameters(), model.combine.weight, model.output.weight, model.output.bias]
@@ -115,9 +155,12 @@ def weight_key(model: Seq2Seq, dtype: torch.dtype) -> tuple:
 _DECODERS: weakref.WeakKeyDictionary[Seq2Seq, InferenceDecoder] = weakref.WeakKeyDictionary()
 
 
-def inference_decoder(model: Seq2Seq, dtype: torch.dtype = torch.float32) -> InferenceDecoder:
+def inference_decoder(model: Seq2Seq | Seq2SeqEnsemble, dtype: torch.dtype = torch.float32) -> InferenceDecoder | EnsembleDecoder:
     """The model's inference decoder for products in `dtype`, packed once and reused while the weights
-    stay the same (decoding one sentence at a time does not repack per sentence)."""
+    stay the same (decoding one sentence at a time does not repack per sentence); for an ensemble, its
+    members' decoders as one."""
+    if isinstance(model, Seq2SeqEnsemble):
+        return EnsembleDecoder([inference_decoder(m, dtype) for m in model.members])  # type: ignore[misc, arg-type]
     found = _DECODERS.get(model)
     if found is None or found.key != weight_key(model, dtype):
         found = _DECODERS[model] = InferenceDecoder(model, dtype)

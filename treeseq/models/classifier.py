@@ -122,6 +122,10 @@ class SequenceClassifier(nn.Module):
         projected = torch.tanh(self.rcnn_proj(torch.cat([left, embedded, right], dim=-1)))
         return projected.masked_fill(~mask.unsqueeze(-1), float("-inf")).max(dim=1).values
 
+    @property
+    def num_classes(self) -> int:
+        return self.out.out_features
+
     def forward(self, batch: ClassBatch) -> Tensor:
         """Class logits (B, C)."""
         return self.out(self.dropout(self.sentence_vectors(batch)))

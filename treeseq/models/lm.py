@@ -17,7 +17,7 @@ whose target is in it, which saves most of the output layer's products when the 
 from __future__ import annotations
 
 from functools import partial
-from typing import Union
+from typing import Any, Callable, Union
 
 import torch
 from torch import Tensor, nn
@@ -30,13 +30,24 @@ State = list[LayerState]
 
 
 def detach_state(state: State) -> State:
-    """The same state cut from the graph (the boundary of truncated BPTT)."""
-    return [tuple(t.detach() for t in s) if isinstance(s, tuple) else s.detach() for s in state]  # type: ignore[misc]
+    """The same state cut from the graph (the boundary of truncated BPTT); an ensemble's state (a list
+    of its members' states) member by member."""
+    return [_map_layer(s, Tensor.detach) for s in state]  # type: ignore[misc]
 
 
 def select_rows(state: State, index: Tensor) -> State:
-    """The state of some batch rows (index into dimension 1), e.g. a prompt's state repeated for N samples."""
-    return [tuple(t.index_select(1, index) for t in s) if isinstance(s, tuple) else s.index_select(1, index) for s in state]  # type: ignore[misc]
+    """The state of some batch rows (index into dimension 1), e.g. a prompt's state repeated for N
+    samples; an ensemble's state member by member."""
+    return [_map_layer(s, lambda t: t.index_select(1, index)) for s in state]  # type: ignore[misc]
+
+
+def _map_layer(layer: Any, apply: Callable[[Tensor], Tensor]) -> Any:
+    """`apply` on a layer's state: a tensor, an (h, c) pair, or (an ensemble member's) list of layers."""
+    if isinstance(layer, list):
+        return [_map_layer(s, apply) for s in layer]
+    if isinstance(layer, tuple):
+        return tuple(apply(t) for t in layer)
+    return apply(layer)
 
 
 class RNNLanguageModel(nn.Module):

@@ -219,9 +219,13 @@ class Seq2Seq(nn.Module):
         """Teacher-forced logits (B, T, V) for decoder inputs `tgt_in` (see teacher_forced_logits)."""
         return self.teacher_forced_logits(src_ids, src_lengths, tgt_in, sampling_prob)
 
-    def target_log_probs(self, src_ids: Tensor, src_lengths: Tensor, tgt_in: Tensor, tgt_out: Tensor) -> Tensor:
-        """Forced decoding: each target's summed log-probability (eos included), (B,)."""
+    def target_token_log_probs(self, src_ids: Tensor, src_lengths: Tensor, tgt_in: Tensor, tgt_out: Tensor) -> Tensor:
+        """Forced decoding: the log-probability of each target token (eos included), (B, T), 0 on padding."""
         logits = self.teacher_forced_logits(src_ids, src_lengths, tgt_in).float()
         logits[..., [PAD_ID, BOS_ID]] = float("-inf")  # as in decode_step
         log_probs = torch.log_softmax(logits, dim=-1).gather(-1, tgt_out.unsqueeze(-1)).squeeze(-1)
-        return log_probs.masked_fill(tgt_out == PAD_ID, 0.0).sum(-1)
+        return log_probs.masked_fill(tgt_out == PAD_ID, 0.0)
+
+    def target_log_probs(self, src_ids: Tensor, src_lengths: Tensor, tgt_in: Tensor, tgt_out: Tensor) -> Tensor:
+        """Forced decoding: each target's summed log-probability (eos included), (B,)."""
+        return self.target_token_log_probs(src_ids, src_lengths, tgt_in, tgt_out).sum(-1)

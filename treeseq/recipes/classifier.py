@@ -14,7 +14,10 @@ from treeseq.corpora.readers.classification import Split, find_split, read_split
 from treeseq.data.classification import encode
 from treeseq.errors import ConfigError, CorpusFormatError
 from treeseq.metrics import class_scores
-from treeseq.recipes.common import Announce, Family, Predictor, check_length, init_vectors, parameter_count, resolve_configs, run_fit
+from treeseq.models.ensemble import ClassProbEnsemble
+from treeseq.recipes.common import (
+    Announce, Family, Predictor, archive_entry, check_length, init_vectors, parameter_count, resolve_configs, run_fit,
+)  # fmt: skip
 from treeseq.results import ClassResult, Report, Table
 from treeseq.tasks.classifier import (
     DEFAULT_TOKENIZER, TRAIN_DEFAULTS, ClassifierDataConfig, ClassifierModelConfig, ClassifierPredictor, ClassifierTask,
@@ -115,6 +118,8 @@ class ClassifierModel(Predictor[ClassResult]):
     """A loaded sentence classifier: sentences (raw text or token lists) in, one class each out."""
 
     family = "classifier"
+    ensemble_network = ClassProbEnsemble
+    ensemble_match = (archive_entry("classes"), archive_entry("corpus"), archive_entry("tokenizer"), archive_entry("config.model.labels"))
 
     max_length = MAX_TOKENS
 

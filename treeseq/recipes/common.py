@@ -7,6 +7,8 @@ explicitly still apply, such as more epochs).
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import itertools
 import logging
 from dataclasses import dataclass, fields
@@ -165,6 +167,14 @@ def run_fit(task: Any, model: Any, train_cfg: TrainConfig, output: Path, device:
     return result
 
 
+def archive_entry(dotted: str) -> tuple[str, Callable[[dict], Any]]:
+    """(`dotted`, the archive's value at that path, e.g. config.model.labels; None where absent), for
+    a family's `ensemble_match`."""
+    from treeseq.checkpoint import archive_value  # noqa: PLC0415
+
+    return dotted, lambda archive: archive_value(archive, dotted)
+
+
 @dataclass(frozen=True)
 class LineResult(Generic[R]):
     """One input line's outcome: its result, or None for a blank line or (with skip_bad) a bad one."""
@@ -186,6 +196,10 @@ class Predictor(Generic[R]):
     family: str = ""
     max_length: int = 0  # the longest input a family takes by default (0: the predictor's own limit)
     predictor_class: Any = None  # the family's predictor over tensors, for the shared `from_archive`
+    ensemble_network: Any = None  # the family's ensemble network (treeseq.models.ensemble)
+    # What ensemble members must share, each (what, archive -> value); the vocabularies always.
+    ensemble_match: tuple[tuple[str, Callable[[dict], Any]], ...] = ()
+    members: tuple[Path | None, ...] = ()  # an ensemble's member archives (empty for one model)
 
     def __init__(self, predictor: Any, path: Path | None = None, max_length: int | None = None) -> None:
         self.predictor, self.path = predictor, path
@@ -199,6 +213,16 @@ class Predictor(Generic[R]):
         from treeseq.device import resolve_device  # noqa: PLC0415
 
         return cls(cls.predictor_class.from_archive(archive, resolve_device(device), precision), path, max_length)
+
+    @classmethod
+    def ensemble(cls: type[P], members: Sequence[P], path: Path | None = None) -> P:
+        """One model that predicts as the combination of `members` (loaded models of this family whose
+        archives `treeseq.load` has checked against each other), with their results' types."""
+        out = copy.copy(members[0])
+        network = cls.ensemble_network([m.predictor.model for m in members]).eval()
+        out.predictor = dataclasses.replace(members[0].predictor, model=network)
+        out.path, out.members = path, tuple(m.path for m in members)
+        return out
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -259,6 +283,8 @@ class Predictor(Generic[R]):
         return self.predict(inputs, **options)
 
     def __repr__(self) -> str:
+        if self.members:
+            return f"<treeseq {self.family} ensemble of {len(self.members)} {self.path or ''}>"
         return f"<treeseq {self.family} model {self.path or ''}>"
 
 

@@ -12,6 +12,7 @@ from treeseq.checkpoint import load_archive
 from treeseq.data.lm import Units, to_classes, token_stream
 from treeseq.decoding.sampling import Sampling, continue_prompt
 from treeseq.errors import ConfigError
+from treeseq.models.ensemble import LMEnsemble
 from treeseq.recipes.common import Announce, Family, Predictor, check_length, parameter_count, resolve_configs, run_fit
 from treeseq.results import Generation, Report, ScoreResult
 from treeseq.tasks.lm import (
@@ -93,6 +94,7 @@ class LanguageModel(Predictor[ScoreResult]):
     """A loaded language model: `predict` (or `score`) scores lines, `generate` continues a prompt."""
 
     family = "lm"
+    ensemble_network = LMEnsemble
     max_length = MAX_TOKENS
 
     predictor_class = LMPredictor

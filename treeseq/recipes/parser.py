@@ -13,7 +13,8 @@ from treeseq.device import resolve_device
 from treeseq.decoding.cky import tree_spans
 from treeseq.data.parsing import ParserVocabs
 from treeseq.metrics import bracket_scores
-from treeseq.recipes.common import Announce, Family, Predictor, parameter_count, resolve_configs, run_fit
+from treeseq.models.ensemble import SpanScoreEnsemble
+from treeseq.recipes.common import Announce, Family, Predictor, archive_entry, parameter_count, resolve_configs, run_fit
 from treeseq.results import ParseResult, Report
 from treeseq.tasks.parser import (
     TRAIN_DEFAULTS, ParserConfig, ParserPredictor, ParserTask, build_parser, build_vocabs, encode_tree,
@@ -88,6 +89,8 @@ class ParserModel(Predictor[ParseResult]):
     """A loaded span parser: raw sentences (or token lists) in, unlabelled binary trees out."""
 
     family = "parser"
+    ensemble_network = SpanScoreEnsemble
+    ensemble_match = (archive_entry("config.model.pos_tags"),)
 
     @classmethod
     def from_archive(cls, archive: dict, device: str = "auto", precision: str = "fp32", *, max_length: int | None = None,

@@ -13,7 +13,10 @@ from treeseq.corpora.readers.tagging import check_tagged, conllu_sentences, read
 from treeseq.data.tagging import Encoder, TaggedSentence
 from treeseq.errors import ConfigError, CorpusFormatError
 from treeseq.metrics import class_scores
-from treeseq.recipes.common import Announce, Family, Predictor, check_length, init_vectors, parameter_count, resolve_configs, run_fit
+from treeseq.models.ensemble import TaggerEnsemble
+from treeseq.recipes.common import (
+    Announce, Family, Predictor, archive_entry, check_length, init_vectors, parameter_count, resolve_configs, run_fit,
+)  # fmt: skip
 from treeseq.results import Report, Table, TagResult, chunk_slots
 from treeseq.tags import spans
 from treeseq.tokenize import blank_tokens, whitespace_tokens
@@ -116,6 +119,8 @@ class TaggerModel(Predictor[TagResult]):
     """A loaded tagger: sentences (raw text or token lists) in, tags (and intent + slots) out."""
 
     family = "tagger"
+    ensemble_network = TaggerEnsemble
+    ensemble_match = (archive_entry("kind"), archive_entry("tags"), archive_entry("intents"), archive_entry("config.data.column"))
 
     max_length = MAX_TOKENS
 

@@ -11,7 +11,10 @@ import torch
 from treeseq.checkpoint import load_archive
 from treeseq.corpora.readers.parallel import read_split
 from treeseq.errors import CorpusFormatError
-from treeseq.recipes.common import Announce, Family, Predictor, check_length, parameter_count, resolve_configs, run_fit
+from treeseq.models.ensemble import Seq2SeqEnsemble
+from treeseq.recipes.common import (
+    Announce, Family, Predictor, archive_entry, check_length, parameter_count, resolve_configs, run_fit,
+)  # fmt: skip
 from treeseq.results import Report, TranslationHypothesis, TranslationResult
 from treeseq.tasks.translator import (
     TRAIN_DEFAULTS, Codec, DecodeConfig, Translation, TranslatorDataConfig, TranslatorModelConfig, TranslatorPredictor,
@@ -78,6 +81,8 @@ class TranslatorModel(Predictor[TranslationResult]):
     """A loaded translator: raw text in, raw text out (beam search by default)."""
 
     family = "translator"
+    ensemble_network = Seq2SeqEnsemble
+    ensemble_match = (archive_entry("subwords"), archive_entry("config.data.src"), archive_entry("config.data.tgt"))
 
     max_length = MAX_SUBWORDS
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -12,7 +13,11 @@ from treeseq.corpora.readers.ptb import parse_tree_line, read_trees
 from treeseq.device import autocast_dtype, resolve_device
 from treeseq.errors import ConfigError, CorpusFormatError
 from treeseq.metrics import class_scores
-from treeseq.recipes.common import Announce, Family, Predictor, init_vectors, parameter_count, resolve_configs, run_fit
+from treeseq.models.ensemble import ClassProbEnsemble
+from treeseq.models.tree import TreeClassifier
+from treeseq.recipes.common import (
+    Announce, Family, Predictor, archive_entry, init_vectors, parameter_count, resolve_configs, run_fit,
+)  # fmt: skip
 from treeseq.results import Report, Table, TreeNode, TreeResult
 from treeseq.tasks.tree import LabelScheme, TreeModelConfig, TreePredictor, TreeTask, build_model, encode, prepare_trees
 from treeseq.tokenize import detokenize, raw_form, tokenize_with_offsets
@@ -91,9 +96,16 @@ def train(
                    epoch_hook=epoch_hook)
 
 
+def _same_weights(a: torch.nn.Module, b: torch.nn.Module) -> bool:
+    first, second = a.state_dict(), b.state_dict()
+    return first.keys() == second.keys() and all(torch.equal(first[k], second[k]) for k in first)
+
+
 def _parser_archive(path: str | Path) -> dict:
     """A trained parser's archive, without its training state, to nest inside the classifier's archive."""
     archive = load_archive(path, task="parser")
+    if "members" in archive:
+        raise ConfigError(f"{path}: a parser ensemble; a tree model carries one parser archive (give one member)")
     archive.pop("training", None)
     return archive
 
@@ -112,6 +124,29 @@ class TreeModel(Predictor[TreeResult]):
     """A loaded tree classifier: raw sentences (parsed first) or `Tree`s in, labelled trees out."""
 
     family = "tree"
+    ensemble_network = ClassProbEnsemble
+    ensemble_match = (
+        archive_entry("classes"), archive_entry("config.model.labels"), archive_entry("config.model.binarize"),
+        ("tree arity", lambda a: TreeClassifier.arity_of(a["config"]["model"]["kind"])),
+        ("parser for raw text", lambda a: "parser" in a), archive_entry("config.data.spacy_model"),
+    )  # fmt: skip
+
+    @classmethod
+    def ensemble(cls, members: Sequence[TreeModel], path: Path | None = None) -> TreeModel:
+        """The members' ensemble; the parsers they carry (when they differ) parse raw text as an ensemble too."""
+        out = super().ensemble(members, path)
+        parsers = [m.predictor.parser for m in members if m.predictor.parser is not None]
+        distinct = [p for i, p in enumerate(parsers) if not any(_same_weights(p.model, q.model) for q in parsers[:i])]
+        if len(distinct) > 1:
+            from treeseq.recipes.parser import ParserModel  # noqa: PLC0415
+
+            if any(p.vocabs.to_dict() != distinct[0].vocabs.to_dict() or p.cfg.pos_tags != distinct[0].cfg.pos_tags
+                   for p in distinct[1:]):  # fmt: skip
+                raise ConfigError("the members carry parsers with different vocabularies or tag sets; they cannot parse as one")
+
+            joined = ParserModel.ensemble([ParserModel(p) for p in distinct])
+            out.predictor = replace(out.predictor, parser=joined.predictor)
+        return out
 
     @classmethod
     def from_archive(cls, archive: dict, device: str = "auto", precision: str = "fp32", *, max_length: int | None = None,

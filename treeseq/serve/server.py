@@ -14,40 +14,42 @@ SWITCH_INTERVAL_S = 0.0005
 logger = logging.getLogger(__name__)
 
 
-def parse_model_specs(specs: Sequence[str]) -> dict[str, Path]:
-    """`NAME=path.pt` (or a bare `path.pt`, named after its file) for each model, names unique.
+def parse_model_specs(specs: Sequence[str]) -> dict[str, Path | list[Path]]:
+    """`NAME=path.pt` (or a bare `path.pt`, named after its file) for each model, names unique;
+    `NAME=a.pt,b.pt` serves the archives' ensemble under one name.
 
     Raises:
         ConfigError: no model, an empty name or path, or a name given twice.
     """
-    out: dict[str, Path] = {}
+    out: dict[str, Path | list[Path]] = {}
     for spec in specs:
         name, sep, path = spec.partition("=")
         if not sep:
-            name, path = Path(spec).stem, spec
-        name, path = name.strip(), path.strip()
-        if not name or not path:
-            raise ConfigError(f"--model {spec!r}: expected NAME=path.pt")
+            name, path = Path(spec.split(",")[0]).stem, spec
+        name = name.strip()
+        paths = [Path(p.strip()) for p in path.split(",")]
+        if not name or not all(str(p) not in ("", ".") for p in paths):
+            raise ConfigError(f"--model {spec!r}: expected NAME=path.pt (or NAME=a.pt,b.pt for an ensemble)")
         if not all(c.isalnum() or c in "-_." for c in name):
             raise ConfigError(f"--model {spec!r}: a name takes letters, digits, '-', '_' and '.' only")
         if name in out:
             raise ConfigError(f"--model {spec!r}: the name {name!r} is given twice")
-        out[name] = Path(path)
+        out[name] = paths[0] if len(paths) == 1 else paths
     if not out:
         raise ConfigError("no models to serve: give at least one --model NAME=path.pt")
     return out
 
 
-def load_models(paths: Mapping[str, str | Path], device: str = "auto", precision: str = "fp32",
+def load_models(paths: Mapping[str, str | Path | Sequence[str | Path]], device: str = "auto", precision: str = "fp32",
                 max_length: int | None = None) -> dict[str, Any]:  # fmt: skip
-    """Each archive loaded with `treeseq.load` (any family), under its name."""
+    """Each archive (or list of archives: their ensemble) loaded with `treeseq.load` (any family), under its name."""
     from treeseq.api import load  # noqa: PLC0415
 
     options = {"max_length": max_length} if max_length else {}
     return {name: load(path, device, precision, **options) for name, path in paths.items()}
 
 
-def serve(models: Mapping[str, str | Path | Any], host: str = "127.0.0.1", port: int = 8000, *, device: str = "auto",
+def serve(models: Mapping[str, str | Path | Sequence[str | Path] | Any], host: str = "127.0.0.1", port: int = 8000, *, device: str = "auto",
           precision: str = "fp32", max_length: int | None = None, log_level: str = "info", **settings: Any) -> None:  # fmt: skip
     """Serve the models (archive paths or loaded models, by name) until SIGINT/SIGTERM.
 
@@ -57,7 +59,7 @@ def serve(models: Mapping[str, str | Path | Any], host: str = "127.0.0.1", port:
     uvicorn = _require()
     from treeseq.serve.app import ServeSettings, create_app  # noqa: PLC0415
 
-    paths = {n: m for n, m in models.items() if isinstance(m, (str, Path))}
+    paths = {n: m for n, m in models.items() if isinstance(m, (str, Path, list, tuple))}
     loaded = {**dict(models), **load_models(paths, device, precision, max_length)} if paths else dict(models)
     app = create_app(loaded, ServeSettings(**settings))
     logger.info("serving %s on http://%s:%d", ", ".join(f"{n} ({m.family})" for n, m in loaded.items()), host, port)

@@ -38,9 +38,14 @@ class TreeseqComponent:
 
     family = ""
 
-    def __init__(self, nlp: Any, name: str, model: str, device: str = "cpu", batch_size: int = 64,
+    def __init__(self, nlp: Any, name: str, model: str | list[str], device: str = "cpu", batch_size: int = 64,
                  per_sentence: bool = True) -> None:  # fmt: skip
-        self.name, self.archive = name, Path(model) if model else None
+        self.name = name
+        # one archive, or several (a list) that predict as their ensemble
+        self.archive: Path | list[Path] | None = [Path(m) for m in model] if isinstance(model, (list, tuple)) else (
+            Path(model) if model else None)  # fmt: skip
+        if isinstance(self.archive, list) and not self.archive:
+            self.archive = None
         self.device, self.batch_size, self.per_sentence = device, batch_size, per_sentence
         self._model: Any = None
 
@@ -88,12 +93,17 @@ class TreeseqComponent:
         return [doc[:]] if doc.text.strip() else []
 
     def to_disk(self, path: str | Path, exclude: Iterable[str] = ()) -> None:
-        """The archive copied into the component's folder of the pipeline."""
+        """The archive copied into the component's folder of the pipeline (several: their ensemble archive)."""
         if self.archive is None:
             raise ConfigError(f"{self.name}: no model archive to save")
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
-        if not (path / ARCHIVE).exists() or not (path / ARCHIVE).samefile(self.archive):
+        if isinstance(self.archive, list):
+            from treeseq.checkpoint import load_archive, make_ensemble_archive, member_archives, save_atomic  # noqa: PLC0415
+
+            members = [m for one in self.archive for m in member_archives(load_archive(one))]
+            save_atomic(make_ensemble_archive(members), path / ARCHIVE)
+        elif not (path / ARCHIVE).exists() or not (path / ARCHIVE).samefile(self.archive):
             shutil.copyfile(self.archive, path / ARCHIVE)
 
     def from_disk(self, path: str | Path, exclude: Iterable[str] = ()) -> TreeseqComponent:

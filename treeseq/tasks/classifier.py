@@ -143,7 +143,7 @@ def predict_probs(model: SequenceClassifier, examples: Sequence[ClassExample], m
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
-    out = torch.zeros(len(examples), model.out.out_features)
+    out = torch.zeros(len(examples), model.num_classes)
     lengths = [len(e) for e in examples]
     for indices in budget_batches(lengths, lengths, max_tokens, max_items=512):
         batch = collate([examples[i] for i in indices]).to(device)

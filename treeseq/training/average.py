@@ -10,7 +10,7 @@ weights; dev is measured, and the best archive written, with the average swapped
 from __future__ import annotations
 
 import contextlib
-from typing import Iterator
+from typing import Iterator, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -61,3 +61,48 @@ class WeightAverage:
         with torch.no_grad():
             for average, value in zip(self.shadow, saved):
                 average.copy_(value)
+
+
+def average_archives(archives: Sequence[dict], names: Sequence[str] | None = None) -> dict:
+    """The element-wise mean of the weights of model archives of one family, architecture and vocabulary,
+    as an archive of that family (the first one's configs, vocabularies and labels; no training state).
+
+    Floating-point weights are averaged in float64 and stored in their own type, so the average of one
+    archive is that archive's weights exactly; other tensors (masks, counts) must be equal.
+
+    Raises:
+        ConfigError: no archive, or archives whose family, architecture, vocabularies, label sets or
+            weight names and shapes differ (the first difference is named).
+    """
+    from treeseq.checkpoint import archive_value, describe_difference  # noqa: PLC0415
+    from treeseq.errors import ConfigError  # noqa: PLC0415
+
+    if not archives:
+        raise ConfigError("nothing to average: give one or more model archives")
+    names = list(names) if names is not None else [f"archive {i + 1}" for i in range(len(archives))]
+    first = archives[0]
+    for name, archive in zip(names[1:], archives[1:]):
+        for what in ("task", "vocabs", "config.model", "classes", "tags", "intents", "kind", "subwords"):
+            mine, theirs = archive_value(first, what), archive_value(archive, what)
+            difference = describe_difference(mine, theirs)
+            if difference:
+                raise ConfigError(f"{name} cannot be averaged with {names[0]}: different {what} ({difference})")
+        shapes = {k: tuple(v.shape) for k, v in first["state_dict"].items()}
+        difference = describe_difference(shapes, {k: tuple(v.shape) for k, v in archive["state_dict"].items()})
+        if difference:
+            raise ConfigError(f"{name} cannot be averaged with {names[0]}: different weights ({difference})")
+    averaged = {}
+    for key, value in first["state_dict"].items():
+        values = [a["state_dict"][key] for a in archives]
+        if value.is_floating_point():
+            total = torch.stack([v.double() for v in values]).sum(0) / len(values)
+            averaged[key] = total.to(value.dtype)
+        elif all(torch.equal(v, value) for v in values):
+            averaged[key] = value.clone()
+        else:
+            raise ConfigError(f"{names[values.index(next(v for v in values if not torch.equal(v, value)))]}: "
+                              f"its {key} ({value.dtype}) differs from {names[0]}'s and cannot be averaged")  # fmt: skip
+    out = {k: v for k, v in first.items() if k not in ("training", "state_dict")}
+    out["state_dict"] = averaged
+    out["averaged"] = {"archives": len(archives)}
+    return out
