@@ -99,3 +99,13 @@ def test_serve_benchmark_checks_every_answer_and_ends_with_speedup() -> None:
     assert [r["clients"] for r in served] == [2, 4] and all(r["lost"] == 0 and r["mismatched"] == 0 for r in served)
     assert all(r["p99_ms"] >= r["p50_ms"] > 0 for r in served)
     assert records[-1]["speedup"] > 0
+
+
+def test_ensemble_benchmark_prints_a_ratio_per_family() -> None:
+    cmd = [sys.executable, str(ROOT / "benchmarks" / "ensemble.py"), "--families", "classifier,lm", "--members", "2",
+           "--inputs", "20", "--rounds", "1"]  # fmt: skip
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=True)
+    records = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [r.get("family") for r in records[:-1]] == ["classifier", "lm"]
+    assert all(r["members"] == 2 and r["ensemble_s"] > 0 and r["members_s"] > 0 for r in records[:-1])
+    assert records[-1]["metric"] == "worst_ratio" and records[-1]["value"] == max(r["ratio"] for r in records[:-1])
