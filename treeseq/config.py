@@ -47,7 +47,7 @@ class TrainConfig:
     log_every: int = 50
     fused: bool = False  # one fused kernel per optimizer step (faster, about 3x for Adam on CPU; not bit-identical)
     ema: float = 0.0  # > 0: dev is measured and the archive written with an exponential moving average of the weights (decay per step)
-    keep_last: int = 0  # > 0: also keep the last K epochs' archives as <stem>.epochN.pt (to average them: treeseq average)
+    keep_last: int = 0  # > 0: also keep the last K epochs' archives (trained weights) as <stem>.epochN.pt, to average: treeseq average
 
     def __post_init__(self) -> None:
         _positive(self, "epochs", "batch_size")

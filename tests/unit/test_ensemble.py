@@ -304,12 +304,14 @@ def test_average_of_one_archive_is_that_archive_and_of_two_their_mean(runs: dict
         treeseq.average([runs["nlu"][0], runs["classifier"][0]], tmp_path / "mixed.pt")
 
 
-def test_keep_last_keeps_the_last_k_epoch_archives(tmp_path: Path) -> None:
+@pytest.mark.parametrize("ema", [0.0, 0.9])
+def test_keep_last_keeps_the_last_k_epochs_trained_weights(tmp_path: Path, ema: float) -> None:
     output = tmp_path / "run.pt"
-    treeseq.train("classifier", SAMPLES / "nlu", output, epochs=4, hidden_size=8, embed_dim=8, keep_last=2, **QUIET)
+    treeseq.train("classifier", SAMPLES / "nlu", output, epochs=4, hidden_size=8, embed_dim=8, keep_last=2, ema=ema, **QUIET)
     assert sorted(p.name for p in tmp_path.glob("run.epoch*.pt")) == ["run.epoch3.pt", "run.epoch4.pt"]
-    last = load_archive(tmp_path / "run.last.pt")["state_dict"]
+    last = load_archive(tmp_path / "run.last.pt")["state_dict"]  # the trained weights, also with the average on
     assert all(torch.equal(load_archive(tmp_path / "run.epoch4.pt")["state_dict"][k], v) for k, v in last.items())
+    assert ema == 0 or not all(torch.equal(load_archive(output)["state_dict"][k], v) for k, v in last.items())
 
 
 def test_ema_logs_the_trained_weights_beside_the_average(tmp_path: Path) -> None:

@@ -99,7 +99,9 @@ def epoch_path(output: Path, epoch: int) -> Path:
 
 
 def _keep_epoch(task: Task, model: nn.Module, output: Path, epoch: int, keep: int) -> None:
-    """Write this epoch's archive (the weights dev just measured) and drop the one `keep` epochs older."""
+    """Write this epoch's archive of the trained weights (with train.ema too: checkpoint averaging
+    averages what training reached, the moving average goes to the best archive) and drop the one
+    `keep` epochs older."""
     save_atomic(task.archive(model), epoch_path(output, epoch))
     epoch_path(output, epoch - keep).unlink(missing_ok=True)
 
@@ -151,10 +153,10 @@ def fit(
             bar.phase(f"epoch {state.epoch}/{cfg.epochs}: evaluating on dev")
             with average.applied() if average else contextlib.nullcontext():
                 record = _end_epoch(task, model, cfg, state, output, dist_info, window)
-                if cfg.keep_last and dist_info.is_main:
-                    _keep_epoch(task, model, output, state.epoch, cfg.keep_last)
             if average is not None:  # the trained weights' own dev figures beside the average's
                 record.update(_raw_metrics(task, model))
+            if cfg.keep_last and dist_info.is_main:
+                _keep_epoch(task, model, output, state.epoch, cfg.keep_last)
             history.append(record)
             run.writer.write(record)
             run.save_last()
