@@ -45,8 +45,11 @@ def test_every_example_in_docs_api_runs(workdir: Path, monkeypatch: pytest.Monke
     for number, code in enumerate(blocks, start=1):
         exec(compile(code, f"docs/api.md example {number}", "exec"), namespace)  # noqa: S102 (our own docs)
     assert (workdir / "tree.svg").read_text(encoding="utf-8").startswith("<svg")
-    archives = [p for p in (workdir / "runs").glob("*.pt") if not p.name.endswith(".last.pt")]
-    assert sorted(treeseq.load(p).family for p in archives) == ["classifier", "lm", "parser", "tagger", "tagger", "translator", "tree", "tree"]  # demo.pt: the docs train one
+    archives = [p for p in (workdir / "runs").glob("*.pt") if not p.name.endswith(".last.pt") and ".epoch" not in p.name]
+    # the docs train demo.pt, the intents ensemble (its archive and two members) and an averaged archive
+    assert sorted(treeseq.load(p).family for p in archives) == ["classifier"] * 5 + ["lm", "parser", "tagger", "tagger", "translator", "tree", "tree"]
+    assert sorted(p.name for p in (workdir / "runs").glob("intents.seed*.epoch*.pt")) == [
+        "intents.seed1.epoch2.pt", "intents.seed1.epoch3.pt", "intents.seed2.epoch2.pt", "intents.seed2.epoch3.pt"]
 
 
 def test_results_follow_the_input_order_and_match_the_jsonl_records(workdir: Path) -> None:
