@@ -8,6 +8,7 @@ from treeseq.decoding.forced import forced_log_probs
 from treeseq.decoding.greedy import greedy_search
 from treeseq.decoding.seq2seq_inference import InferenceDecoder
 from treeseq.models.seq2seq import Seq2Seq
+from treeseq.nn.attention import ATTENTIONS
 
 BOS, EOS = 2, 3
 
@@ -27,7 +28,7 @@ def run_beam(model: Seq2Seq, src: torch.Tensor, lengths: torch.Tensor, k: int, n
                            max_lens=lengths * 2 + 3, alpha=alpha, n_best=n_best, with_attention=True)  # fmt: skip
 
 
-@pytest.mark.parametrize("attention", ["bahdanau", "general", "dot"])
+@pytest.mark.parametrize("attention", sorted(ATTENTIONS))
 def test_beam_of_one_equals_greedy(attention: str) -> None:
     model, src, lengths = model_and_sources(attention)
     with torch.no_grad():

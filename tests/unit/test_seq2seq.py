@@ -9,7 +9,8 @@ from treeseq.corpora.readers.parallel import read_split
 from treeseq.checkpoint import load_archive, save_atomic
 from treeseq.config import TrainConfig
 from treeseq.data.parallel import collate_pairs
-from treeseq.nn.attention import Attention
+from treeseq.models.seq2seq import RNNS
+from treeseq.nn.attention import ATTENTIONS, build_attention
 from treeseq.decoding.seq2seq_inference import InferenceDecoder, inference_decoder
 from treeseq.models.seq2seq import Seq2Seq
 from treeseq.tasks.translator import (
@@ -34,9 +35,9 @@ def toy_batch() -> tuple[torch.Tensor, ...]:
     return src, lengths, tgt_in, tgt_out
 
 
-@pytest.mark.parametrize("kind", ["bahdanau", "dot", "general"])
+@pytest.mark.parametrize("kind", sorted(ATTENTIONS))
 def test_attention_rows_sum_to_one_over_real_positions(kind: str) -> None:
-    attention = Attention(kind, 6, 6, 5)
+    attention = build_attention(kind, 6, 6, 5)
     memory, mask = torch.randn(2, 4, 6), torch.tensor([[True, True, True, False], [True, False, False, False]])
     context, weights = attention(torch.randn(2, 3, 6), attention.keys(memory), memory, mask)
     assert context.shape == (2, 3, 6) and weights.shape == (2, 3, 4)
@@ -54,7 +55,7 @@ def test_whole_target_fast_path_equals_stepwise(rnn: str) -> None:
     assert torch.allclose(fast[real], slow[real], atol=1e-5)
 
 
-@pytest.mark.parametrize("attention,feeding", [("bahdanau", False), ("general", True), ("dot", False)])
+@pytest.mark.parametrize("attention,feeding", [(name, feeding) for name in sorted(ATTENTIONS) for feeding in (False, True)])
 def test_every_variant_trains_a_step_and_scores(attention: str, feeding: bool) -> None:
     model = tiny(attention, input_feeding=feeding).train()
     src, lengths, tgt_in, tgt_out = toy_batch()
@@ -112,8 +113,9 @@ def test_decoding_shortcuts_equal_the_plain_step(attention: str) -> None:
         assert torch.allclose(fast, plain.detach(), atol=1e-5) and torch.allclose(fast_weights, plain_weights.detach(), atol=1e-6)
 
 
-VARIANTS = [("general", "gru", False), ("dot", "lstm", False), ("general", "lstm", True), ("bahdanau", "gru", False),
-            ("general", "rnn", False), ("bahdanau", "irnn", False), ("dot", "irnn", True)]
+# every attention kind with and without input feeding, over the recurrent cells in turn
+VARIANTS = [(name, rnn, feeding) for index, (name, feeding) in enumerate((n, f) for n in sorted(ATTENTIONS) for f in (False, True))
+            for rnn in [RNNS[index % len(RNNS)]]]
 
 
 @pytest.mark.parametrize("precision,atol", [("fp32", 1e-5), ("bf16", 0.05)])

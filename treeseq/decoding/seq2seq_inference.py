@@ -1,15 +1,18 @@
 """Decoding with a trained encoder-decoder: an inference decoder built once from the model.
 
-The model (treeseq.models.seq2seq) reads like its papers: encode, one decoder step, the whole-target
-path. Decoding calls one step hundreds of times with few rows, so the inference decoder runs that step
-differently, with the same results up to summation order (tests check it against the model's step):
+The model (treeseq.models.seq2seq) reads like its papers and writes the decoder step once. Decoding
+calls that step hundreds of times with few rows, so the inference decoder runs it on other layers
+(`DecoderKernels`), with the same results up to summation order (tests check it against the model's
+own step):
 - the decoder RNN's input and hidden products, the combine layer and the output layer run on packed
   copies of the weights (treeseq.nn.packed: oneDNN's blocked layout, bf16 products on request, fp32
   recurrences and softmaxes);
-- Luong attention mixes the memory already projected through the context half of the combine layer,
-  W_c [h; c] = W_h h + sum_s a_s (W_m m_s): the first step projects the memory once per sentence and
-  later steps skip the (N, M) context and its product; the memory itself is then dropped, so beam
-  search's select and merge copy only what decoding reads.
+- attention that reads this step's output (Luong) mixes the memory already projected through the
+  context half of the combine layer, W_c [h; c] = W_h h + sum_s a_s (W_m m_s): the first step projects
+  the memory once per sentence and later steps skip the (N, M) context and its product; the memory
+  itself is then dropped, so beam search's select and merge copy only what decoding reads.
+An ensemble of models decodes as one (`EnsembleDecoder`): the mean of the members' next-token
+probabilities at every step, their states reordered together.
 """
 
 from __future__ import annotations
@@ -23,23 +26,35 @@ from torch import Tensor
 
 from treeseq.errors import ShapeError
 from treeseq.models.ensemble import Seq2SeqEnsemble, mean_log_probs
-from treeseq.models.seq2seq import BOS_ID, PAD_ID, Hidden, Seq2Seq, Seq2SeqState
+from treeseq.models.seq2seq import Hidden, Seq2Seq, Seq2SeqState, step_log_probs
 from treeseq.nn.packed import PackedLinear
 from treeseq.nn.rnn import cell_step
 
 
 class DecoderKernels:
-    """Frozen, packed copies of the decoder's weights: fp32 results, products in `dtype`."""
+    """The decoder step's layers on frozen, packed copies of the weights (fp32 results, products in
+    `dtype`): the StepOps that `Seq2Seq.step_logits` runs when decoding (no dropout, no autograd).
+
+    Attention whose query is this step's output (Luong) combines with the memory only through the
+    context half of the combine layer, linearly: W_c [h; c] = W_h h + sum_s a_s (W_m m_s). So the first
+    step projects the memory once per sentence (`projected`) and drops it, and every step mixes the
+    projections with its weights instead of forming the context (an attention that combined otherwise
+    would need its own `attend_combine`).
+    """
 
     def __init__(self, model: Seq2Seq, dtype: torch.dtype) -> None:
         rnn, size = model.decoder, model.hidden_size
         layers = range(model.dec_layers)
+        self.model = model
         self.kind = model.rnn_kind  # gru, lstm, or a plain RNN: tanh (rnn) or ReLU (irnn)
         self.ih = [PackedLinear(getattr(rnn, f"weight_ih_l{i}"), getattr(rnn, f"bias_ih_l{i}", None), dtype) for i in layers]
         self.hh = [PackedLinear(getattr(rnn, f"weight_hh_l{i}"), getattr(rnn, f"bias_hh_l{i}", None), dtype) for i in layers]
-        self.combine = PackedLinear(model.combine.weight, None, dtype)
+        self.combine_layer = PackedLinear(model.combine.weight, None, dtype)
         self.combine_hidden = PackedLinear(model.combine.weight[:, :size], None, dtype)
-        self.output = PackedLinear(model.output.weight, model.output.bias, dtype)
+        self.output_layer = PackedLinear(model.output.weight, model.output.bias, dtype)
+
+    def embed(self, ids: Tensor) -> Tensor:
+        return self.model.tgt_embed(ids)
 
     def rnn_step(self, inputs: Tensor, hidden: Hidden) -> tuple[Tensor, Hidden]:
         """One step of the stacked decoder RNN (no dropout between layers), fp32 state."""
@@ -54,13 +69,33 @@ class DecoderKernels:
         stacked = torch.stack(states)
         return x, ((stacked, torch.stack(cells)) if isinstance(hidden, tuple) else stacked)
 
+    def combine(self, output: Tensor, context: Tensor) -> Tensor:
+        return torch.tanh(self.combine_layer(torch.cat([output, context.to(output.dtype)], -1)))  # (N, E)
+
+    def attend_combine(self, output: Tensor, state: Seq2SeqState) -> tuple[Tensor, Tensor, Seq2SeqState]:
+        model = self.model
+        if state.projected is None:  # first step: W_c [h; c] = W_h h + sum_s a_s W_m m_s
+            if state.memory is None:
+                raise ShapeError("a decoder state with neither memory nor its projection")
+            projected = F.linear(state.memory, model.combine.weight[:, model.hidden_size :])  # (B, S, E)
+            state = replace(state, projected=projected, memory=None)
+        batch = state.keys.shape[0]
+        weights = model.attention.weights(output.view(batch, -1, output.shape[-1]), state.keys, state.mask)
+        mixed = torch.bmm(weights.to(state.projected.dtype), state.projected).reshape(output.shape[0], -1)
+        own = self.combine_hidden(output)
+        return torch.tanh(own + mixed.to(own.dtype)), weights.reshape(output.shape[0], -1), state
+
+    def output(self, attentional: Tensor) -> Tensor:
+        return self.output_layer(attentional)
+
 
 class InferenceDecoder:
     """A trained Seq2Seq made ready for decoding: `encode` and `decode_step` for treeseq.decoding's searches.
 
     Build it with `inference_decoder(model, dtype)`, which keeps one per model and weight type and
-    rebuilds it once the weights change (an optimizer step between dev evaluations). It runs without
-    autograd and with the model's eval-mode behaviour (no dropout).
+    rebuilds it once the weights change (an optimizer step between dev evaluations). It runs the
+    model's own decoder step (`Seq2Seq.step_logits`) on the packed kernels, without autograd and
+    with the model's eval-mode behaviour (no dropout).
     """
 
     def __init__(self, model: Seq2Seq, dtype: torch.dtype = torch.float32) -> None:
@@ -75,36 +110,12 @@ class InferenceDecoder:
     @torch.no_grad()
     def step_logits(self, prev_ids: Tensor, state: Seq2SeqState) -> tuple[Tensor, Seq2SeqState, Tensor]:
         """One decoder step for N rows: logits (N, V), the new state, attention weights (N, S)."""
-        model, kernels = self.model, self.kernels
-        embedded = model.tgt_embed(prev_ids)  # (N, E)
-        if model.attention_kind == "bahdanau":
-            top = (state.hidden[0] if isinstance(state.hidden, tuple) else state.hidden)[-1]
-            context, weights = model.attend(top, state)
-            output, hidden = kernels.rnn_step(torch.cat([embedded, context.to(embedded.dtype)], -1), state.hidden)
-            attentional = torch.tanh(kernels.combine(torch.cat([output, context.to(output.dtype)], -1)))  # (N, E)
-            return kernels.output(attentional), replace(state, hidden=hidden, feed=None), weights
-        inputs = embedded if state.feed is None else torch.cat([embedded, state.feed.to(embedded.dtype)], -1)
-        output, hidden = kernels.rnn_step(inputs, state.hidden)
-        if state.projected is None:  # first step: W_c [h; c] = W_h h + sum_s a_s W_m m_s
-            if state.memory is None:
-                raise ShapeError("a decoder state with neither memory nor its projection")
-            projected = F.linear(state.memory, model.combine.weight[:, model.hidden_size :])  # (B, S, E)
-            state = replace(state, projected=projected, memory=None)
-        batch = state.keys.shape[0]
-        weights = model.attention.weights(output.view(batch, -1, output.shape[-1]), state.keys, state.mask)
-        mixed = torch.bmm(weights.to(state.projected.dtype), state.projected).reshape(output.shape[0], -1)
-        own = kernels.combine_hidden(output)
-        attentional = torch.tanh(own + mixed.to(own.dtype))
-        feed = attentional if model.input_feeding else None
-        logits = kernels.output(attentional)
-        return logits, replace(state, hidden=hidden, feed=feed), weights.reshape(output.shape[0], -1)
+        return self.model.step_logits(prev_ids, state, self.kernels)
 
     def decode_step(self, prev_ids: Tensor, state: Seq2SeqState) -> tuple[Tensor, Seq2SeqState, Tensor]:
         """fp32 log-probabilities (N, V), the new state, attention (N, S); pad and bos are never predicted."""
         logits, state, weights = self.step_logits(prev_ids, state)
-        logits = logits.float()  # a fresh tensor (no autograd here), so filled in place
-        logits.index_fill_(1, torch.tensor([PAD_ID, BOS_ID], device=logits.device), float("-inf"))
-        return torch.log_softmax(logits, dim=-1), state, weights
+        return step_log_probs(logits), state, weights
 
 
 @dataclass

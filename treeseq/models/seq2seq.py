@@ -1,19 +1,26 @@
 """Attentional encoder-decoder: a bidirectional GRU/LSTM encoder over packed sequences and an RNN decoder.
 
-Decoder variants (Bahdanau et al. 2015; Luong et al. 2015):
-- `bahdanau`: additive attention from the previous decoder state; the context is an RNN input.
-- `dot` / `general`: Luong attention from the current decoder output; with `input_feeding` the previous
-  attentional vector is an RNN input. Without input feeding nothing flows from one step's attention to
-  the next, so training runs the decoder RNN over the whole target in one call and attends with all
-  target positions at once (`whole_target_logits`, the fast path).
+Decoder variants (Bahdanau et al. 2015; Luong et al. 2015), by where the attention takes its query
+(the attention kinds are registered by name in treeseq.nn.attention; `Attention.query` says which):
+- the previous decoder state (`bahdanau`, additive): the context is an RNN input beside the word, and
+  the step's output combines with it;
+- this step's RNN output (`dot` / `general`, Luong): with `input_feeding` the previous attentional
+  vector is an RNN input. Without input feeding nothing flows from one step's attention to the next,
+  so training runs the decoder RNN over the whole target in one call and attends with all target
+  positions at once (`whole_target_logits`, the fast path).
 Every variant also has the step-by-step path (`stepwise_logits`), used for scheduled sampling and as the
 reference. The attentional vector tanh(W [h; c]) has the embedding size, so the output layer can share
 the target embedding matrix (tied embeddings).
+
+The decoder step is written once (`Seq2Seq.step_logits`) over `StepOps`, the layers it runs: the
+model's own here (`ModelOps`, with dropout), packed copies for decoding in
+treeseq.decoding.seq2seq_inference.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Protocol
 
 import torch
 from torch import Tensor, nn
@@ -21,7 +28,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from treeseq.data.batching import length_mask
 from treeseq.errors import ConfigError, ShapeError
-from treeseq.nn.attention import Attention
+from treeseq.nn.attention import attention_class
 from treeseq.nn.rnn import recurrent_layer
 
 RNNS = ("gru", "lstm", "rnn", "irnn")
@@ -99,18 +106,20 @@ class Seq2Seq(nn.Module):
         if rnn not in RNNS:
             raise ConfigError(f"rnn {rnn!r}: expected one of {', '.join(RNNS)}")
         memory_size = 2 * hidden_size
-        self.rnn_kind, self.attention_kind, self.input_feeding = rnn, attention, input_feeding and attention != "bahdanau"
-        dec_size = memory_size if attention == "dot" else hidden_size  # dot products need equal sizes
+        attention_type = attention_class(attention)
+        self.rnn_kind, self.attention_kind = rnn, attention
+        self.input_feeding = input_feeding and attention_type.query == "output"
+        dec_size = attention_type.decoder_size(hidden_size, memory_size)  # dot products need equal sizes
         self.dec_layers, self.hidden_size = dec_layers, dec_size
         self.src_embed = nn.Embedding(src_vocab, embed_dim, padding_idx=PAD_ID)
         self.tgt_embed = nn.Embedding(tgt_vocab, embed_dim, padding_idx=PAD_ID)
         self.encoder = recurrent_layer(rnn, embed_dim, hidden_size, enc_layers, bidirectional=True,
                                        dropout=dropout if enc_layers > 1 else 0.0)  # fmt: skip
         self.bridge = nn.Linear(memory_size, dec_layers * dec_size * (2 if rnn == "lstm" else 1))
-        extra = memory_size if attention == "bahdanau" else (embed_dim if self.input_feeding else 0)
+        extra = memory_size if attention_type.query == "previous" else (embed_dim if self.input_feeding else 0)
         self.decoder = recurrent_layer(rnn, embed_dim + extra, dec_size, dec_layers,
                                        dropout=dropout if dec_layers > 1 else 0.0)  # fmt: skip
-        self.attention = Attention(attention, dec_size, memory_size, hidden_size)
+        self.attention = attention_type(dec_size, memory_size, hidden_size)
         self.combine = nn.Linear(dec_size + memory_size, embed_dim, bias=False)
         self.output = nn.Linear(embed_dim, tgt_vocab)
         if tie_embeddings:
@@ -120,7 +129,7 @@ class Seq2Seq(nn.Module):
     @property
     def has_fast_path(self) -> bool:
         """Whether training can run the decoder over the whole target at once."""
-        return self.attention_kind != "bahdanau" and not self.input_feeding
+        return self.attention.query == "output" and not self.input_feeding
 
     def encode(self, src_ids: Tensor, src_lengths: Tensor) -> Seq2SeqState:
         """Encode padded sources (B, S) into the initial decoder state (one row per sentence)."""
@@ -147,24 +156,25 @@ class Seq2Seq(nn.Module):
         context, weights = self.attention(query.view(batch, -1, query.shape[-1]), state.keys, state.memory, state.mask)
         return context.reshape(query.shape[0], -1), weights.reshape(query.shape[0], -1)
 
-    def step_logits(self, prev_ids: Tensor, state: Seq2SeqState) -> tuple[Tensor, Seq2SeqState, Tensor]:
+    def step_logits(self, prev_ids: Tensor, state: Seq2SeqState, ops: StepOps | None = None) -> tuple[Tensor, Seq2SeqState, Tensor]:
         """One decoder step for N rows: logits (N, V), the new state, attention weights (N, S).
 
-        (Decoding runs this step through treeseq.decoding.seq2seq_inference, on packed weights.)
+        `ops` are the layers the step runs: the model's own by default (training, with dropout);
+        decoding passes packed copies (treeseq.decoding.seq2seq_inference), the same numbers up to
+        summation order.
         """
-        embedded = self.dropout(self.tgt_embed(prev_ids))  # (N, E)
-        if self.attention_kind == "bahdanau":
-            top = (state.hidden[0] if isinstance(state.hidden, tuple) else state.hidden)[-1]
-            context, weights = self.attend(top, state)
-            output, hidden = self._rnn_step(torch.cat([embedded, context.to(embedded.dtype)], -1), state.hidden)
-        else:
+        ops = ops or ModelOps(self)
+        embedded = ops.embed(prev_ids)  # (N, E)
+        if self.attention.query == "previous":  # the context is an RNN input
+            context, weights = self.attend(top_layer(state.hidden), state)
+            output, hidden = ops.rnn_step(torch.cat([embedded, context.to(embedded.dtype)], -1), state.hidden)
+            attentional = ops.combine(output, context)
+        else:  # the context combines with this step's output
             inputs = embedded if state.feed is None else torch.cat([embedded, state.feed.to(embedded.dtype)], -1)
-            output, hidden = self._rnn_step(inputs, state.hidden)
-            context, weights = self.attend(output, state)
-        attentional = torch.tanh(self.combine(torch.cat([output, context.to(output.dtype)], -1)))  # (N, E)
+            output, hidden = ops.rnn_step(inputs, state.hidden)
+            attentional, weights, state = ops.attend_combine(output, state)
         feed = attentional if self.input_feeding else None
-        logits = self.output(self.dropout(attentional))
-        return logits, replace(state, hidden=hidden, feed=feed), weights
+        return ops.output(attentional), replace(state, hidden=hidden, feed=feed), weights
 
     def _rnn_step(self, inputs: Tensor, hidden: Hidden) -> tuple[Tensor, Hidden]:
         """The decoder RNN over one step: inputs (N, I) -> output (N, H), new hidden."""
@@ -177,9 +187,7 @@ class Seq2Seq(nn.Module):
         Padding and bos (ids 0 and 2) are never predicted: their probability mass is removed.
         """
         logits, state, weights = self.step_logits(prev_ids, state)
-        logits = logits.float()  # a fresh tensor (decoding runs without autograd), so filled in place
-        logits.index_fill_(1, torch.tensor([PAD_ID, BOS_ID], device=logits.device), float("-inf"))
-        return torch.log_softmax(logits, dim=-1), state, weights
+        return step_log_probs(logits), state, weights
 
     def whole_target_logits(self, state: Seq2SeqState, tgt_in: Tensor) -> Tensor:
         """The fast path: the decoder over the whole target at once, (B, T) -> logits (B, T, V)."""
@@ -229,3 +237,59 @@ class Seq2Seq(nn.Module):
     def target_log_probs(self, src_ids: Tensor, src_lengths: Tensor, tgt_in: Tensor, tgt_out: Tensor) -> Tensor:
         """Forced decoding: each target's summed log-probability (eos included), (B,)."""
         return self.target_token_log_probs(src_ids, src_lengths, tgt_in, tgt_out).sum(-1)
+
+
+def top_layer(hidden: Hidden) -> Tensor:
+    """The last decoder layer's state (N, H), the query of attention that reads the previous state."""
+    return (hidden[0] if isinstance(hidden, tuple) else hidden)[-1]
+
+
+def step_log_probs(logits: Tensor) -> Tensor:
+    """fp32 log-probabilities of a step's logits (N, V) with padding and bos never predicted."""
+    logits = logits.float()  # a step's fresh logits (decoding runs without autograd), so filled in place
+    logits.index_fill_(1, torch.tensor([PAD_ID, BOS_ID], device=logits.device), float("-inf"))
+    return torch.log_softmax(logits, dim=-1)
+
+
+class StepOps(Protocol):
+    """The layers one decoder step runs (see Seq2Seq.step_logits)."""
+
+    def embed(self, ids: Tensor) -> Tensor:
+        """Target embeddings of the previous tokens, (N, E)."""
+
+    def rnn_step(self, inputs: Tensor, hidden: Hidden) -> tuple[Tensor, Hidden]:
+        """The decoder RNN over one step: output (N, H) and the new hidden state."""
+
+    def combine(self, output: Tensor, context: Tensor) -> Tensor:
+        """The attentional vector tanh(W_c [output; context]), (N, E)."""
+
+    def attend_combine(self, output: Tensor, state: Seq2SeqState) -> tuple[Tensor, Tensor, Seq2SeqState]:
+        """Attend with this step's output as the query and combine: the attentional vector (N, E), the
+        weights (N, S), and the state (which may keep what later steps reuse)."""
+
+    def output(self, attentional: Tensor) -> Tensor:
+        """Logits (N, V)."""
+
+
+class ModelOps:
+    """The model's own layers, with its dropout (training, and the reference for decoding)."""
+
+    def __init__(self, model: Seq2Seq) -> None:
+        self.model = model
+
+    def embed(self, ids: Tensor) -> Tensor:
+        return self.model.dropout(self.model.tgt_embed(ids))
+
+    def rnn_step(self, inputs: Tensor, hidden: Hidden) -> tuple[Tensor, Hidden]:
+        return self.model._rnn_step(inputs, hidden)
+
+    def combine(self, output: Tensor, context: Tensor) -> Tensor:
+        return torch.tanh(self.model.combine(torch.cat([output, context.to(output.dtype)], -1)))
+
+    def attend_combine(self, output: Tensor, state: Seq2SeqState) -> tuple[Tensor, Tensor, Seq2SeqState]:
+        context, weights = self.model.attend(output, state)
+        return self.combine(output, context), weights, state
+
+    def output(self, attentional: Tensor) -> Tensor:
+        return self.model.output(self.model.dropout(attentional))
+
