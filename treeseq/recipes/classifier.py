@@ -3,28 +3,27 @@ and classify raw text or token lists."""
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import torch
 
-from treeseq.checkpoint import load_archive
 from treeseq.corpora.readers.classification import Split, find_split, read_split
 from treeseq.data.classification import encode
 from treeseq.errors import ConfigError, CorpusFormatError
 from treeseq.metrics import class_scores
+from treeseq.models.classifier import SequenceClassifier
 from treeseq.models.ensemble import ClassProbEnsemble
 from treeseq.recipes.common import (
-    Announce, Family, Predictor, archive_entry, check_length, init_vectors, parameter_count, resolve_configs, run_fit,
+    Announce, Configs, Family, Predictor, RunSetup, Training, archive_entry, check_length, init_vectors,
 )  # fmt: skip
 from treeseq.results import ClassResult, Report, Table
 from treeseq.tasks.classifier import (
     DEFAULT_TOKENIZER, TRAIN_DEFAULTS, ClassifierDataConfig, ClassifierModelConfig, ClassifierPredictor, ClassifierTask,
     Labels, build_model, item_tokens, score, tokenize_texts, warn_unseen,
 )  # fmt: skip
-from treeseq.training.distributed import init_distributed
-from treeseq.training.engine import FitResult, paths_for
+from treeseq.training.engine import FitResult
 from treeseq.vocab import Vocab
 
 FAMILY = Family("classifier", ClassifierModelConfig, ClassifierDataConfig, tuple(TRAIN_DEFAULTS.items()))
@@ -68,50 +67,80 @@ def train(
             labels, lowercase, min_count, proj_size), data settings (phrases, tokenizer) and training
             settings (epochs, lr, ...).
     """
-    data_dir, output = Path(data_dir), Path(output)
-    saved = load_archive(paths_for(output)[0], task="classifier") if resume else None
-    cfgs = resolve_configs(FAMILY, config, overrides, options, saved)
-    model_cfg, train_cfg = cfgs.model, cfgs.train
-    fmt, dev_fmt = find_split(data_dir, "train")[0], find_split(data_dir, "dev")[0]
-    if dev_fmt != fmt:
-        raise CorpusFormatError(f"{data_dir}: the train and dev splits are in different layouts ({fmt}, {dev_fmt})")
-    if cfgs.data.phrases and fmt != "sst":
-        raise ConfigError(f"phrases: only treebanks have labelled phrases; this is a {fmt} corpus")
-    data_cfg = cfgs.data if cfgs.data.tokenizer != "auto" else replace(cfgs.data, tokenizer=DEFAULT_TOKENIZER[fmt])
-    labels = Labels(fmt, model_cfg.labels)
-    train_split = read_split(data_dir, "train", check_label=labels.check, phrases=data_cfg.phrases)
-    dev_split = read_split(data_dir, "dev", check_label=labels.check)
-    train_tokens, train_names, train_items = _labelled(train_split, labels, data_cfg.tokenizer)
-    dev_tokens, dev_names, _ = _labelled(dev_split, labels, data_cfg.tokenizer)
-    classes = tuple(saved["classes"]) if saved else labels.classes(train_names)
-    if len(classes) < 2:
-        raise CorpusFormatError(f"{train_split.path}: one label only ({classes[0]!r}); a classifier needs two or more")
-    if saved is not None:
-        vocab = Vocab.from_dict(saved["vocabs"]["words"])
-    else:
-        # from whole sentences: with phrases every word would be counted once per phrase holding it
-        sentences = [t for t, item in zip(train_tokens, train_items) if not item.phrase]
-        vocab = Vocab.build((w for s in sentences for w in s), model_cfg.min_count, lowercase=model_cfg.lowercase)
-    warn_unseen(dev_names, classes, str(dev_split.path))
-    index = {name: i for i, name in enumerate(classes)}
-    train_examples = [encode(t, vocab, index[n]) for t, n in zip(train_tokens, train_names)]
-    dev_examples = [encode(t, vocab, index.get(n, -1)) for t, n in zip(dev_tokens, dev_names)]
-    dist_info, torch_device = init_distributed(device)
-    torch.manual_seed(train_cfg.seed)
-    model = build_model(model_cfg, len(vocab), len(classes))
-    if saved is None and (vectors or spacy_vectors):
-        init_vectors(model.embedding, vocab, vectors, spacy_vectors)
-    extras = {"corpus": fmt, "tokenizer": data_cfg.tokenizer,
-              "data_info": {"data_dir": str(data_dir), "train": str(train_split.path), "dev": str(dev_split.path),
-                            "train_examples": len(train_examples)}}  # fmt: skip
-    task = ClassifierTask(model_cfg, data_cfg, train_cfg, vocab, classes, train_examples, dev_examples, dev_names, extras)
-    if announce is not None and dist_info.is_main:
+    return ClassifierTraining(vectors, spacy_vectors).run(data_dir, output, config=config, overrides=overrides,
+                                                          resume=resume, device=device, progress=progress,
+                                                          epoch_hook=epoch_hook, announce=announce, options=options)  # fmt: skip
+
+
+@dataclass
+class ClassifierData:
+    """The encoded splits, the corpus layout, the resolved data settings, the classes and the vocabulary."""
+
+    fmt: str
+    data_cfg: ClassifierDataConfig
+    classes: tuple[str, ...]
+    vocab: Vocab
+    train: list
+    dev: list
+    dev_names: list[str]
+    extras: dict
+
+
+@dataclass
+class ClassifierTraining(Training):
+    """The sentence classifier family's part of a training run (see recipes.common.Training)."""
+
+    vectors: str | Path | None
+    spacy_vectors: str | None
+    family = FAMILY
+
+    def prepare(self, data_dir: Path, cfgs: Configs, saved: dict | None, setup: RunSetup) -> ClassifierData:
+        model_cfg = cfgs.model
+        fmt, dev_fmt = find_split(data_dir, "train")[0], find_split(data_dir, "dev")[0]
+        if dev_fmt != fmt:
+            raise CorpusFormatError(f"{data_dir}: the train and dev splits are in different layouts ({fmt}, {dev_fmt})")
+        if cfgs.data.phrases and fmt != "sst":
+            raise ConfigError(f"phrases: only treebanks have labelled phrases; this is a {fmt} corpus")
+        data_cfg = cfgs.data if cfgs.data.tokenizer != "auto" else replace(cfgs.data, tokenizer=DEFAULT_TOKENIZER[fmt])
+        labels = Labels(fmt, model_cfg.labels)
+        train_split = read_split(data_dir, "train", check_label=labels.check, phrases=data_cfg.phrases)
+        dev_split = read_split(data_dir, "dev", check_label=labels.check)
+        train_tokens, train_names, train_items = _labelled(train_split, labels, data_cfg.tokenizer)
+        dev_tokens, dev_names, _ = _labelled(dev_split, labels, data_cfg.tokenizer)
+        classes = tuple(saved["classes"]) if saved else labels.classes(train_names)
+        if len(classes) < 2:
+            raise CorpusFormatError(f"{train_split.path}: one label only ({classes[0]!r}); a classifier needs two or more")
+        if saved is not None:
+            vocab = Vocab.from_dict(saved["vocabs"]["words"])
+        else:
+            # from whole sentences: with phrases every word would be counted once per phrase holding it
+            sentences = [t for t, item in zip(train_tokens, train_items) if not item.phrase]
+            vocab = Vocab.build((w for s in sentences for w in s), model_cfg.min_count, lowercase=model_cfg.lowercase)
+        warn_unseen(dev_names, classes, str(dev_split.path))
+        index = {name: i for i, name in enumerate(classes)}
+        train_examples = [encode(t, vocab, index[n]) for t, n in zip(train_tokens, train_names)]
+        dev_examples = [encode(t, vocab, index.get(n, -1)) for t, n in zip(dev_tokens, dev_names)]
+        extras = {"corpus": fmt, "tokenizer": data_cfg.tokenizer,
+                  "data_info": {"data_dir": str(data_dir), "train": str(train_split.path), "dev": str(dev_split.path),
+                                "train_examples": len(train_examples)}}  # fmt: skip
+        return ClassifierData(fmt, data_cfg, classes, vocab, train_examples, dev_examples, dev_names, extras)
+
+    def build_model(self, data: ClassifierData, cfgs: Configs, saved: dict | None, setup: RunSetup) -> SequenceClassifier:
+        model = build_model(cfgs.model, len(data.vocab), len(data.classes))
+        if saved is None and (self.vectors or self.spacy_vectors):
+            init_vectors(model.embedding, data.vocab, self.vectors, self.spacy_vectors)
+        return model
+
+    def build_task(self, data: ClassifierData, cfgs: Configs, setup: RunSetup) -> ClassifierTask:
+        return ClassifierTask(cfgs.model, data.data_cfg, cfgs.train, data.vocab, data.classes, data.train, data.dev,
+                              data.dev_names, data.extras)  # fmt: skip
+
+    def describe(self, data: ClassifierData, cfgs: Configs) -> str:
+        model_cfg = cfgs.model
         direction = "bi" if model_cfg.bidirectional else "uni"
-        announce(f"{fmt} classifier ({direction}-{model_cfg.rnn} x{model_cfg.layers}, encoder {model_cfg.encoder}): "
-                 f"{len(train_examples)} train / {len(dev_examples)} dev sentences, {len(classes)} classes, "
-                 f"vocabulary {len(vocab)}, {parameter_count(model):,} parameters, {torch_device}, {train_cfg.precision}")  # fmt: skip
-    return run_fit(task, model, train_cfg, output, torch_device, dist_info, resume=resume, progress=progress,
-                   epoch_hook=epoch_hook)
+        return (f"{data.fmt} classifier ({direction}-{model_cfg.rnn} x{model_cfg.layers}, encoder {model_cfg.encoder}): "
+                f"{len(data.train)} train / {len(data.dev)} dev sentences, {len(data.classes)} classes, "
+                f"vocabulary {len(data.vocab)}")  # fmt: skip
 
 
 class ClassifierModel(Predictor[ClassResult]):

@@ -167,6 +167,70 @@ def run_fit(task: Any, model: Any, train_cfg: TrainConfig, output: Path, device:
     return result
 
 
+@dataclass(frozen=True)
+class RunSetup:
+    """Where a training run happens: this process's share of data parallelism and its device."""
+
+    dist_info: Any
+    device: Any
+    announce: Announce | None = None  # the main process's announcements (None: silent)
+
+
+class Training:
+    """One family's training run on the shared skeleton (`run`). A family supplies, as methods:
+
+    - `prepare`: read and check its data and build (or, resuming, restore) its vocabularies;
+    - `build_model`: the network (the skeleton seeds torch just before, so the initial weights depend
+      on the seed alone), with what the family adds to it (pretrained vectors, start biases);
+    - `build_task`: the engine's task over the prepared data;
+    - `describe`: the announcement's family part (sizes; the skeleton adds parameters, device, precision);
+    - `model_defaults` where a model default depends on other options.
+
+    The skeleton resolves the configs (defaults < file < --set < options < the checkpoint on resume),
+    sets up data parallelism and runs the engine.
+    """
+
+    family: Family
+
+    def model_defaults(self, saved: dict | None) -> dict[str, Any] | None:
+        return None
+
+    def prepare(self, data_dir: Path, cfgs: Configs, saved: dict | None, setup: RunSetup) -> Any:  # pragma: no cover
+        raise NotImplementedError
+
+    def build_model(self, data: Any, cfgs: Configs, saved: dict | None, setup: RunSetup) -> Any:  # pragma: no cover
+        raise NotImplementedError
+
+    def build_task(self, data: Any, cfgs: Configs, setup: RunSetup) -> Any:  # pragma: no cover
+        raise NotImplementedError
+
+    def describe(self, data: Any, cfgs: Configs) -> str:  # pragma: no cover
+        raise NotImplementedError
+
+    def run(self, data_dir: str | Path, output: str | Path, *, config: str | Path | None, overrides: Sequence[str] | None,
+            resume: bool, device: str, progress: Any, epoch_hook: Callable[[Any, dict], None] | None,
+            announce: Announce | None, options: dict[str, Any]) -> FitResult:  # fmt: skip
+        import torch  # noqa: PLC0415
+
+        from treeseq.checkpoint import load_archive  # noqa: PLC0415
+        from treeseq.training.distributed import init_distributed  # noqa: PLC0415
+        from treeseq.training.engine import paths_for  # noqa: PLC0415
+
+        data_dir, output = Path(data_dir), Path(output)
+        saved = load_archive(paths_for(output)[0], task=self.family.name) if resume else None
+        cfgs = resolve_configs(self.family, config, overrides, options, saved, self.model_defaults(saved))
+        dist_info, torch_device = init_distributed(device)
+        setup = RunSetup(dist_info, torch_device, announce if dist_info.is_main else None)
+        data = self.prepare(data_dir, cfgs, saved, setup)
+        torch.manual_seed(cfgs.train.seed)
+        model = self.build_model(data, cfgs, saved, setup)
+        task = self.build_task(data, cfgs, setup)
+        if setup.announce is not None:
+            setup.announce(f"{self.describe(data, cfgs)}, {parameter_count(model):,} parameters, {torch_device}, {cfgs.train.precision}")
+        return run_fit(task, model, cfgs.train, output, torch_device, dist_info, resume=resume, progress=progress,
+                       epoch_hook=epoch_hook)
+
+
 def archive_entry(dotted: str) -> tuple[str, Callable[[dict], Any]]:
     """(`dotted`, the archive's value at that path, e.g. config.model.labels; None where absent), for
     a family's `ensemble_match`."""

@@ -3,23 +3,23 @@ lines, generate text."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import torch
 
-from treeseq.checkpoint import load_archive
 from treeseq.data.lm import Units, to_classes, token_stream
 from treeseq.decoding.sampling import Sampling, continue_prompt
 from treeseq.errors import ConfigError
 from treeseq.models.ensemble import LMEnsemble
-from treeseq.recipes.common import Announce, Family, Predictor, check_length, parameter_count, resolve_configs, run_fit
+from treeseq.models.lm import RNNLanguageModel
+from treeseq.recipes.common import Announce, Configs, Family, Predictor, RunSetup, Training, check_length
 from treeseq.results import Generation, Report, ScoreResult
 from treeseq.tasks.lm import (
     MODEL_TRAIN_DEFAULTS, TRAIN_DEFAULTS, LMDataConfig, LMModelConfig, LMPredictor, LMTask, build_model, check_stream, find_split, read_text,
 )  # fmt: skip
-from treeseq.training.distributed import init_distributed
-from treeseq.training.engine import FitResult, paths_for
+from treeseq.training.engine import FitResult
 
 FAMILY = Family("lm", LMModelConfig, LMDataConfig, tuple(TRAIN_DEFAULTS.items()))
 MAX_TOKENS = 10000  # the longest line scored by default (units)
@@ -56,38 +56,66 @@ def train(
             eval_streams, shuffle_lines) and training settings (epochs, batch_size: parallel streams,
             lr, clip_norm, fused, ema, ...).
     """
-    data_dir, output = Path(data_dir), Path(output)
-    saved = load_archive(paths_for(output)[0], task="lm") if resume else None
-    cfgs = resolve_configs(FAMILY, config, overrides, options, saved, model_defaults=MODEL_TRAIN_DEFAULTS)
-    model_cfg, train_cfg, data_cfg = cfgs.model, cfgs.train, cfgs.data
-    train_path, dev_path = find_split(data_dir, train_file), find_split(data_dir, dev_file)
-    train_lines, dev_lines = read_text(train_path), read_text(dev_path)
-    if saved is None and announce is not None and model_cfg.unit == "subword":
-        announce(f"training SentencePiece ({model_cfg.vocab_size:,} pieces) on {len(train_lines):,} lines")
-    units = Units.from_dict(saved["vocabs"]["units"]) if saved else Units.build(
-        model_cfg.unit, train_lines, vocab_size=model_cfg.vocab_size, min_count=model_cfg.min_count,
-        lowercase=model_cfg.lowercase, tokenized=model_cfg.tokenized)  # fmt: skip
-    encoded = units.encode(train_lines)
-    train_stream = token_stream(encoded, units.eos_id)
-    dev_stream = token_stream(units.encode(dev_lines), units.eos_id)
-    check_stream(train_stream, train_cfg.batch_size, data_cfg.bptt, train_path, len(train_lines))
-    check_stream(dev_stream, data_cfg.eval_streams, 1, dev_path, len(dev_lines))
-    dist_info, torch_device = init_distributed(device)
-    torch.manual_seed(train_cfg.seed)
-    model = build_model(model_cfg, units)
-    if model_cfg.unigram_bias and saved is None:
-        model.init_output_bias(torch.bincount(to_classes(train_stream[1:]), minlength=units.size - 1))
-    info = {"data_dir": str(data_dir), "train": str(train_path), "dev": str(dev_path), "train_tokens": train_stream.numel(),
-            "dev_tokens": dev_stream.numel()}  # fmt: skip
-    task = LMTask(model_cfg, train_cfg, data_cfg, units, train_stream, dev_stream, info,
-                  lines=encoded if data_cfg.shuffle_lines else None)
-    if announce is not None and dist_info.is_main:
-        announce(f"{model_cfg.unit} language model ({model_cfg.rnn} x{model_cfg.layers}, {model_cfg.hidden_size} units): "
-                 f"{train_stream.numel():,} train / {dev_stream.numel():,} dev tokens, vocabulary {units.size:,}, "
-                 f"{train_cfg.batch_size} streams x bptt {data_cfg.bptt}, {parameter_count(model):,} parameters, "
-                 f"{torch_device}, {train_cfg.precision}")  # fmt: skip
-    return run_fit(task, model, train_cfg, output, torch_device, dist_info, resume=resume, progress=progress,
-                   epoch_hook=epoch_hook)
+    return LMTraining(train_file, dev_file).run(data_dir, output, config=config, overrides=overrides, resume=resume,
+                                                device=device, progress=progress, epoch_hook=epoch_hook, announce=announce,
+                                                options=options)  # fmt: skip
+
+
+@dataclass
+class LMData:
+    """The units, the training and dev streams, the encoded training lines and where they came from."""
+
+    units: Units
+    train_stream: torch.Tensor
+    dev_stream: torch.Tensor
+    encoded: list
+    info: dict
+
+
+@dataclass
+class LMTraining(Training):
+    """The language model family's part of a training run (see recipes.common.Training)."""
+
+    train_file: str
+    dev_file: str
+    family = FAMILY
+
+    def model_defaults(self, saved: dict | None) -> dict[str, Any]:
+        return MODEL_TRAIN_DEFAULTS
+
+    def prepare(self, data_dir: Path, cfgs: Configs, saved: dict | None, setup: RunSetup) -> LMData:
+        model_cfg, train_cfg, data_cfg = cfgs.model, cfgs.train, cfgs.data
+        train_path, dev_path = find_split(data_dir, self.train_file), find_split(data_dir, self.dev_file)
+        train_lines, dev_lines = read_text(train_path), read_text(dev_path)
+        if saved is None and setup.announce is not None and model_cfg.unit == "subword":
+            setup.announce(f"training SentencePiece ({model_cfg.vocab_size:,} pieces) on {len(train_lines):,} lines")
+        units = Units.from_dict(saved["vocabs"]["units"]) if saved else Units.build(
+            model_cfg.unit, train_lines, vocab_size=model_cfg.vocab_size, min_count=model_cfg.min_count,
+            lowercase=model_cfg.lowercase, tokenized=model_cfg.tokenized)  # fmt: skip
+        encoded = units.encode(train_lines)
+        train_stream = token_stream(encoded, units.eos_id)
+        dev_stream = token_stream(units.encode(dev_lines), units.eos_id)
+        check_stream(train_stream, train_cfg.batch_size, data_cfg.bptt, train_path, len(train_lines))
+        check_stream(dev_stream, data_cfg.eval_streams, 1, dev_path, len(dev_lines))
+        info = {"data_dir": str(data_dir), "train": str(train_path), "dev": str(dev_path), "train_tokens": train_stream.numel(),
+                "dev_tokens": dev_stream.numel()}  # fmt: skip
+        return LMData(units, train_stream, dev_stream, encoded, info)
+
+    def build_model(self, data: LMData, cfgs: Configs, saved: dict | None, setup: RunSetup) -> RNNLanguageModel:
+        model = build_model(cfgs.model, data.units)
+        if cfgs.model.unigram_bias and saved is None:
+            model.init_output_bias(torch.bincount(to_classes(data.train_stream[1:]), minlength=data.units.size - 1))
+        return model
+
+    def build_task(self, data: LMData, cfgs: Configs, setup: RunSetup) -> LMTask:
+        return LMTask(cfgs.model, cfgs.train, cfgs.data, data.units, data.train_stream, data.dev_stream, data.info,
+                      lines=data.encoded if cfgs.data.shuffle_lines else None)  # fmt: skip
+
+    def describe(self, data: LMData, cfgs: Configs) -> str:
+        model_cfg = cfgs.model
+        return (f"{model_cfg.unit} language model ({model_cfg.rnn} x{model_cfg.layers}, {model_cfg.hidden_size} units): "
+                f"{data.train_stream.numel():,} train / {data.dev_stream.numel():,} dev tokens, vocabulary {data.units.size:,}, "
+                f"{cfgs.train.batch_size} streams x bptt {cfgs.data.bptt}")  # fmt: skip
 
 
 class LanguageModel(Predictor[ScoreResult]):

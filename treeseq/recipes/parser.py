@@ -2,27 +2,27 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import torch
 
-from treeseq.checkpoint import load_archive
 from treeseq.corpora.readers.ptb import read_trees
 from treeseq.device import resolve_device
 from treeseq.decoding.cky import tree_spans
 from treeseq.data.parsing import ParserVocabs
 from treeseq.metrics import bracket_scores
 from treeseq.models.ensemble import SpanScoreEnsemble
-from treeseq.recipes.common import Announce, Family, Predictor, archive_entry, parameter_count, resolve_configs, run_fit
+from treeseq.models.parser import SpanParser
+from treeseq.recipes.common import Announce, Configs, Family, Predictor, RunSetup, Training, archive_entry
 from treeseq.results import ParseResult, Report
 from treeseq.tasks.parser import (
     TRAIN_DEFAULTS, ParserConfig, ParserPredictor, ParserTask, build_parser, build_vocabs, encode_tree,
     tag_sentences,
 )  # fmt: skip
 from treeseq.tokenize import tokenize_with_offsets
-from treeseq.training.distributed import init_distributed
-from treeseq.training.engine import FitResult, paths_for
+from treeseq.training.engine import FitResult
 from treeseq.trees import Tree
 
 FAMILY = Family("parser", ParserConfig, train_defaults=tuple(TRAIN_DEFAULTS.items()))
@@ -51,34 +51,57 @@ def train(
         options: model settings (hidden_size, pos_tags: a spaCy pipeline whose tagger supplies
             part-of-speech inputs, dropout, ...) and training settings (epochs, lr, ...).
     """
-    data_dir, output = Path(data_dir), Path(output)
-    dist_info, torch_device = init_distributed(device)
-    train_trees = binary_trees(read_trees(data_dir / train_file))
-    dev_trees = binary_trees(read_trees(data_dir / dev_file))
-    saved = load_archive(paths_for(output)[0], task="parser") if resume else None
-    cfgs = resolve_configs(FAMILY, config, overrides, options, saved)
-    model_cfg, train_cfg = cfgs.model, cfgs.train
-    # One tagger run over both splits (the spaCy pipeline loads once); no tags: an empty tuple each.
-    if model_cfg.pos_tags and announce is not None and dist_info.is_main:
-        announce(f"tagging {len(train_trees) + len(dev_trees):,} sentences with {model_cfg.pos_tags} (a minute or two on a CPU)")
-    tags = tag_sentences(model_cfg, [t.tokens for t in train_trees + dev_trees]) or [()] * (len(train_trees) + len(dev_trees))
-    train_tags, dev_tags = tags[: len(train_trees)], tags[len(train_trees) :]
-    if saved is not None:
-        vocabs = ParserVocabs.from_dict(saved["vocabs"])
-    else:
-        vocabs = build_vocabs([t.tokens for t in train_trees], model_cfg, train_tags if model_cfg.pos_tags else None)
-    torch.manual_seed(train_cfg.seed)
-    model = build_parser(model_cfg, vocabs)
-    task = ParserTask(
-        model_cfg, train_cfg, vocabs, [encode_tree(t, vocabs, g) for t, g in zip(train_trees, train_tags)],
-        [encode_tree(t, vocabs, g) for t, g in zip(dev_trees, dev_tags)],
-        data_config={"data_dir": str(data_dir), "train_file": train_file, "dev_file": dev_file},
-    )  # fmt: skip
-    if announce is not None and dist_info.is_main:
-        announce(f"span parser: {len(train_trees)} train / {len(dev_trees)} dev trees, vocabulary {len(vocabs.words)}, "
-                 f"{parameter_count(model):,} parameters, {torch_device}, {train_cfg.precision}")  # fmt: skip
-    return run_fit(task, model, train_cfg, output, torch_device, dist_info, resume=resume, progress=progress,
-                   epoch_hook=epoch_hook)
+    return ParserTraining(train_file, dev_file).run(data_dir, output, config=config, overrides=overrides, resume=resume,
+                                                    device=device, progress=progress, epoch_hook=epoch_hook,
+                                                    announce=announce, options=options)  # fmt: skip
+
+
+@dataclass
+class ParserData:
+    """Binarized treebank splits, their part-of-speech tags (empty without tags) and the vocabularies."""
+
+    train: list[Tree]
+    dev: list[Tree]
+    train_tags: list
+    dev_tags: list
+    vocabs: ParserVocabs
+    data_config: dict
+
+
+@dataclass
+class ParserTraining(Training):
+    """The parser family's part of a training run (see recipes.common.Training)."""
+
+    train_file: str
+    dev_file: str
+    family = FAMILY
+
+    def prepare(self, data_dir: Path, cfgs: Configs, saved: dict | None, setup: RunSetup) -> ParserData:
+        model_cfg = cfgs.model
+        train_trees = binary_trees(read_trees(data_dir / self.train_file))
+        dev_trees = binary_trees(read_trees(data_dir / self.dev_file))
+        # One tagger run over both splits (the spaCy pipeline loads once); no tags: an empty tuple each.
+        if model_cfg.pos_tags and setup.announce is not None:
+            setup.announce(f"tagging {len(train_trees) + len(dev_trees):,} sentences with {model_cfg.pos_tags} (a minute or two on a CPU)")
+        tags = tag_sentences(model_cfg, [t.tokens for t in train_trees + dev_trees]) or [()] * (len(train_trees) + len(dev_trees))
+        train_tags, dev_tags = tags[: len(train_trees)], tags[len(train_trees) :]
+        if saved is not None:
+            vocabs = ParserVocabs.from_dict(saved["vocabs"])
+        else:
+            vocabs = build_vocabs([t.tokens for t in train_trees], model_cfg, train_tags if model_cfg.pos_tags else None)
+        data_config = {"data_dir": str(data_dir), "train_file": self.train_file, "dev_file": self.dev_file}
+        return ParserData(train_trees, dev_trees, train_tags, dev_tags, vocabs, data_config)
+
+    def build_model(self, data: ParserData, cfgs: Configs, saved: dict | None, setup: RunSetup) -> SpanParser:
+        return build_parser(cfgs.model, data.vocabs)
+
+    def build_task(self, data: ParserData, cfgs: Configs, setup: RunSetup) -> ParserTask:
+        train = [encode_tree(t, data.vocabs, g) for t, g in zip(data.train, data.train_tags)]
+        dev = [encode_tree(t, data.vocabs, g) for t, g in zip(data.dev, data.dev_tags)]
+        return ParserTask(cfgs.model, cfgs.train, data.vocabs, train, dev, data_config=data.data_config)
+
+    def describe(self, data: ParserData, cfgs: Configs) -> str:
+        return f"span parser: {len(data.train)} train / {len(data.dev)} dev trees, vocabulary {len(data.vocabs.words)}"
 
 
 def binary_trees(trees: Sequence[Tree]) -> list[Tree]:

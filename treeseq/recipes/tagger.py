@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-import torch
-
-from treeseq.checkpoint import load_archive
 from treeseq.corpora.readers.conllu import UPOS, XPOS, ConlluSentence
 from treeseq.corpora.readers.tagging import check_tagged, conllu_sentences, read_split
 from treeseq.data.tagging import Encoder, TaggedSentence
 from treeseq.errors import ConfigError, CorpusFormatError
 from treeseq.metrics import class_scores
 from treeseq.models.ensemble import TaggerEnsemble
+from treeseq.models.tagger import BiRNNTagger
 from treeseq.recipes.common import (
-    Announce, Family, Predictor, archive_entry, check_length, init_vectors, parameter_count, resolve_configs, run_fit,
+    Announce, Configs, Family, Predictor, RunSetup, Training, archive_entry, check_length, init_vectors,
 )  # fmt: skip
 from treeseq.results import Report, Table, TagResult, chunk_slots
 from treeseq.tags import spans
@@ -24,8 +23,7 @@ from treeseq.tasks.tagger import (
     TRAIN_DEFAULTS, Prediction, TaggerDataConfig, TaggerModelConfig, TaggerPredictor, TaggerTask, build_encoder,
     build_model, check_labels, encode_sentences, score, task_kind,
 )  # fmt: skip
-from treeseq.training.distributed import init_distributed
-from treeseq.training.engine import FitResult, paths_for
+from treeseq.training.engine import FitResult
 from treeseq.vocab import Vocab
 
 FAMILY = Family(
@@ -60,38 +58,64 @@ def train(
         options: model settings (rnn, layers, hidden_size, word_dim, char_kind, output_layer, scheme,
             dropout, ...), data settings (column: upos or xpos, ...) and training settings (epochs, lr, ...).
     """
-    data_dir, output = Path(data_dir), Path(output)
-    saved = load_archive(paths_for(output)[0], task="tagger") if resume else None
-    cfgs = resolve_configs(FAMILY, config, overrides, options, saved)
-    train_cfg, data_cfg = cfgs.train, cfgs.data
-    train_split = read_split(data_dir, "train", data_cfg.column, data_cfg.token_column, data_cfg.tag_column)
-    dev_split = read_split(data_dir, "dev", data_cfg.column, data_cfg.token_column, data_cfg.tag_column)
-    check_tagged(train_split.sentences, data_cfg.column)
-    check_tagged(dev_split.sentences, data_cfg.column)
-    kind = task_kind(train_split.sentences)
-    missing = next((s for s in dev_split.sentences if s.intent is None), None)
-    if kind == "nlu" and missing is not None:
-        raise CorpusFormatError(f"{missing.where}: the dev split has sentences without an intent (no label file?) while the "
-                                "training split has intents; add the dev intents, or remove train's label file to train slots only")  # fmt: skip
-    model_cfg = cfgs.model.resolved(kind)
-    encoder = _saved_encoder(saved) if saved else build_encoder(train_split.sentences, model_cfg, kind)
-    check_labels(dev_split.sentences, encoder, kind)
-    dist_info, torch_device = init_distributed(device)
-    torch.manual_seed(train_cfg.seed)
-    model = build_model(model_cfg, encoder, kind)
-    if saved is None and (vectors or spacy_vectors):
-        init_vectors(model.embedding, encoder.words, vectors, spacy_vectors)
-    info = {"data_dir": str(data_dir), "train": str(train_split.path), "dev": str(dev_split.path)}
-    examples = encode_sentences(train_split.sentences, encoder, kind, model_cfg.scheme)
-    task = TaggerTask(kind, model_cfg, train_cfg, encoder, examples, dev_split.sentences, data_cfg, info)
-    if announce is not None and dist_info.is_main:
+    return TaggerTraining(vectors, spacy_vectors).run(data_dir, output, config=config, overrides=overrides, resume=resume,
+                                                      device=device, progress=progress, epoch_hook=epoch_hook,
+                                                      announce=announce, options=options)  # fmt: skip
+
+
+@dataclass
+class TaggerData:
+    """The splits, what they tag (pos, slots or nlu), the model settings resolved for it and the encoder."""
+
+    data_dir: Path
+    train: Any
+    dev: Any
+    kind: str
+    model_cfg: TaggerModelConfig
+    encoder: Encoder
+
+
+@dataclass
+class TaggerTraining(Training):
+    """The tagger family's part of a training run (see recipes.common.Training)."""
+
+    vectors: str | Path | None
+    spacy_vectors: str | None
+    family = FAMILY
+
+    def prepare(self, data_dir: Path, cfgs: Configs, saved: dict | None, setup: RunSetup) -> TaggerData:
+        data_cfg = cfgs.data
+        train_split = read_split(data_dir, "train", data_cfg.column, data_cfg.token_column, data_cfg.tag_column)
+        dev_split = read_split(data_dir, "dev", data_cfg.column, data_cfg.token_column, data_cfg.tag_column)
+        check_tagged(train_split.sentences, data_cfg.column)
+        check_tagged(dev_split.sentences, data_cfg.column)
+        kind = task_kind(train_split.sentences)
+        missing = next((s for s in dev_split.sentences if s.intent is None), None)
+        if kind == "nlu" and missing is not None:
+            raise CorpusFormatError(f"{missing.where}: the dev split has sentences without an intent (no label file?) while the "
+                                    "training split has intents; add the dev intents, or remove train's label file to train slots only")  # fmt: skip
+        model_cfg = cfgs.model.resolved(kind)
+        encoder = _saved_encoder(saved) if saved else build_encoder(train_split.sentences, model_cfg, kind)
+        check_labels(dev_split.sentences, encoder, kind)
+        return TaggerData(data_dir, train_split, dev_split, kind, model_cfg, encoder)
+
+    def build_model(self, data: TaggerData, cfgs: Configs, saved: dict | None, setup: RunSetup) -> BiRNNTagger:
+        model = build_model(data.model_cfg, data.encoder, data.kind)
+        if saved is None and (self.vectors or self.spacy_vectors):
+            init_vectors(model.embedding, data.encoder.words, self.vectors, self.spacy_vectors)
+        return model
+
+    def build_task(self, data: TaggerData, cfgs: Configs, setup: RunSetup) -> TaggerTask:
+        info = {"data_dir": str(data.data_dir), "train": str(data.train.path), "dev": str(data.dev.path)}
+        examples = encode_sentences(data.train.sentences, data.encoder, data.kind, data.model_cfg.scheme)
+        return TaggerTask(data.kind, data.model_cfg, cfgs.train, data.encoder, examples, data.dev.sentences, cfgs.data, info)
+
+    def describe(self, data: TaggerData, cfgs: Configs) -> str:
+        model_cfg, encoder = data.model_cfg, data.encoder
         intents = f", {len(encoder.intents)} intents" if encoder.intents else ""
-        announce(f"{kind} tagger ({model_cfg.rnn} x{model_cfg.layers}, {model_cfg.char_kind} chars, {model_cfg.output}): "
-                 f"{len(train_split.sentences)} train / {len(dev_split.sentences)} dev sentences, {len(encoder.tags)} tags"
-                 f"{intents}, vocabulary {len(encoder.words)}, {parameter_count(model):,} parameters, {torch_device}, "
-                 f"{train_cfg.precision}")  # fmt: skip
-    return run_fit(task, model, train_cfg, output, torch_device, dist_info, resume=resume, progress=progress,
-                   epoch_hook=epoch_hook)
+        return (f"{data.kind} tagger ({model_cfg.rnn} x{model_cfg.layers}, {model_cfg.char_kind} chars, {model_cfg.output}): "
+                f"{len(data.train.sentences)} train / {len(data.dev.sentences)} dev sentences, {len(encoder.tags)} tags"
+                f"{intents}, vocabulary {len(encoder.words)}")  # fmt: skip
 
 
 def _saved_encoder(saved: dict) -> Encoder:

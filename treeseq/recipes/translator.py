@@ -3,25 +3,23 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import torch
 
-from treeseq.checkpoint import load_archive
 from treeseq.corpora.readers.parallel import read_split
 from treeseq.errors import CorpusFormatError
 from treeseq.models.ensemble import Seq2SeqEnsemble
-from treeseq.recipes.common import (
-    Announce, Family, Predictor, archive_entry, check_length, parameter_count, resolve_configs, run_fit,
-)  # fmt: skip
+from treeseq.models.seq2seq import Seq2Seq
+from treeseq.recipes.common import Announce, Configs, Family, Predictor, RunSetup, Training, archive_entry, check_length
 from treeseq.results import Report, TranslationHypothesis, TranslationResult
 from treeseq.tasks.translator import (
     TRAIN_DEFAULTS, Codec, DecodeConfig, Translation, TranslatorDataConfig, TranslatorModelConfig, TranslatorPredictor,
     TranslatorTask, build_codec, build_model,
 )  # fmt: skip
-from treeseq.training.distributed import init_distributed
-from treeseq.training.engine import FitResult, paths_for
+from treeseq.training.engine import FitResult
 
 MAX_SUBWORDS = 1000  # longest source decoded by default (subwords)
 FAMILY = Family(
@@ -51,30 +49,50 @@ def train(
         options: model settings (rnn, attention, hidden_size, embed_dim, ...), data settings (src, tgt,
             vocab_size, strict, ...) and training settings (epochs, batch_size: padded target tokens a batch, lr, ...).
     """
-    data_dir, output = Path(data_dir), Path(output)
-    saved = load_archive(paths_for(output)[0], task="translator") if resume else None
-    cfgs = resolve_configs(FAMILY, config, overrides, options, saved)
-    model_cfg, train_cfg, data_cfg = cfgs.model, cfgs.train, cfgs.data
-    train_data = read_split(data_dir, "train", data_cfg.src, data_cfg.tgt, data_cfg.strict)
-    dev_data = read_split(data_dir, "val", data_cfg.src, data_cfg.tgt, data_cfg.strict)
-    if saved is None and announce is not None:
-        announce(f"training SentencePiece ({data_cfg.subword_type}, {data_cfg.vocab_size:,} pieces) on {len(train_data.pairs):,} pairs")
-    codec = Codec.from_entry(saved["subwords"]) if saved else build_codec(train_data.pairs, data_cfg)
-    examples, _ = codec.encode_pairs(train_data.pairs, data_cfg.max_len, data_cfg.strict)
-    if not examples or not dev_data.pairs:
-        empty = train_data.source if not examples else dev_data.source
-        raise CorpusFormatError(f"{empty}: no usable sentence pairs (empty, or all longer than data.max_len={data_cfg.max_len})")
-    dist_info, torch_device = init_distributed(device)
-    torch.manual_seed(train_cfg.seed)
-    model = build_model(model_cfg, codec)
-    info = {"data_dir": str(data_dir), "train": train_data.source, "dev": dev_data.source}
-    task = TranslatorTask(model_cfg, data_cfg, train_cfg, codec, examples, dev_data.pairs, info)
-    if announce is not None and dist_info.is_main:
-        announce(f"translator {data_cfg.src}->{data_cfg.tgt} ({model_cfg.rnn}, {model_cfg.attention} attention): "
-                 f"{len(examples)} train / {len(dev_data.pairs)} dev pairs, subwords {len(codec.src)}/{len(codec.tgt)}, "
-                 f"{parameter_count(model):,} parameters, {torch_device}, {train_cfg.precision}")  # fmt: skip
-    return run_fit(task, model, train_cfg, output, torch_device, dist_info, resume=resume, progress=progress,
-                   epoch_hook=epoch_hook)
+    return TranslatorTraining().run(data_dir, output, config=config, overrides=overrides, resume=resume, device=device,
+                                    progress=progress, epoch_hook=epoch_hook, announce=announce, options=options)  # fmt: skip
+
+
+@dataclass
+class TranslatorData:
+    """The parallel splits, the subword models and the encoded training pairs."""
+
+    data_dir: Path
+    train: Any
+    dev: Any
+    codec: Codec
+    examples: list
+
+
+class TranslatorTraining(Training):
+    """The translator family's part of a training run (see recipes.common.Training)."""
+
+    family = FAMILY
+
+    def prepare(self, data_dir: Path, cfgs: Configs, saved: dict | None, setup: RunSetup) -> TranslatorData:
+        data_cfg = cfgs.data
+        train_data = read_split(data_dir, "train", data_cfg.src, data_cfg.tgt, data_cfg.strict)
+        dev_data = read_split(data_dir, "val", data_cfg.src, data_cfg.tgt, data_cfg.strict)
+        if saved is None and setup.announce is not None:
+            setup.announce(f"training SentencePiece ({data_cfg.subword_type}, {data_cfg.vocab_size:,} pieces) on {len(train_data.pairs):,} pairs")
+        codec = Codec.from_entry(saved["subwords"]) if saved else build_codec(train_data.pairs, data_cfg)
+        examples, _ = codec.encode_pairs(train_data.pairs, data_cfg.max_len, data_cfg.strict)
+        if not examples or not dev_data.pairs:
+            empty = train_data.source if not examples else dev_data.source
+            raise CorpusFormatError(f"{empty}: no usable sentence pairs (empty, or all longer than data.max_len={data_cfg.max_len})")
+        return TranslatorData(data_dir, train_data, dev_data, codec, examples)
+
+    def build_model(self, data: TranslatorData, cfgs: Configs, saved: dict | None, setup: RunSetup) -> Seq2Seq:
+        return build_model(cfgs.model, data.codec)
+
+    def build_task(self, data: TranslatorData, cfgs: Configs, setup: RunSetup) -> TranslatorTask:
+        info = {"data_dir": str(data.data_dir), "train": data.train.source, "dev": data.dev.source}
+        return TranslatorTask(cfgs.model, cfgs.data, cfgs.train, data.codec, data.examples, data.dev.pairs, info)
+
+    def describe(self, data: TranslatorData, cfgs: Configs) -> str:
+        model_cfg, data_cfg, codec = cfgs.model, cfgs.data, data.codec
+        return (f"translator {data_cfg.src}->{data_cfg.tgt} ({model_cfg.rnn}, {model_cfg.attention} attention): "
+                f"{len(data.examples)} train / {len(data.dev.pairs)} dev pairs, subwords {len(codec.src)}/{len(codec.tgt)}")
 
 
 class TranslatorModel(Predictor[TranslationResult]):

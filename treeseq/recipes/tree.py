@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -15,14 +15,11 @@ from treeseq.errors import ConfigError, CorpusFormatError
 from treeseq.metrics import class_scores
 from treeseq.models.ensemble import ClassProbEnsemble
 from treeseq.models.tree import TreeClassifier
-from treeseq.recipes.common import (
-    Announce, Family, Predictor, archive_entry, init_vectors, parameter_count, resolve_configs, run_fit,
-)  # fmt: skip
+from treeseq.recipes.common import Announce, Configs, Family, Predictor, RunSetup, Training, archive_entry, init_vectors
 from treeseq.results import Report, Table, TreeNode, TreeResult
 from treeseq.tasks.tree import LabelScheme, TreeModelConfig, TreePredictor, TreeTask, build_model, encode, prepare_trees
 from treeseq.tokenize import detokenize, raw_form, tokenize_with_offsets
-from treeseq.training.engine import FitResult, paths_for
-from treeseq.training.distributed import init_distributed
+from treeseq.training.engine import FitResult
 from treeseq.trees import Tree
 from treeseq.vocab import Vocab
 
@@ -58,42 +55,74 @@ def train(
         options: model settings (model_kind, labels, embed_dim, hidden_size, dropout, lowercase,
             num_classes, ...) and training settings (epochs, seed, batch_size, optimizer, lr, ...).
     """
-    data_dir, output = Path(data_dir), Path(output)
-    dist_info, torch_device = init_distributed(device)
-    saved = load_archive(paths_for(output)[0], task="tree") if resume else None
-    if saved is not None:
-        spacy_model = spacy_model or saved["config"].get("data", {}).get("spacy_model")
-    cfgs = resolve_configs(FAMILY, config, overrides, options, saved,
-                           model_defaults={"kind": "childsum-lstm"} if spacy_model else None)  # fmt: skip
-    model_cfg, train_cfg = cfgs.model, cfgs.train
-    scheme = LabelScheme(model_cfg)
-    parser_archive = _parser_archive(parser) if parser else (saved.get("parser") if saved else None)
-    train_trees, dev_trees = read_trees(data_dir / train_file, scheme.check), read_trees(data_dir / dev_file, scheme.check)
-    if spacy_model:  # one pipeline for both splits
-        train_trees, dev_trees = _spacy_trees(spacy_model, model_cfg, train_trees, dev_trees)
-    train_trees, dev_trees = ([t for t in prepare_trees(trees, model_cfg) if scheme.keeps(t)] for trees in (train_trees, dev_trees))
-    for trees, name in ((train_trees, train_file), (dev_trees, dev_file)):
-        if not trees:
-            why = " (labels binary drops sentences whose root is neutral)" if model_cfg.labels == "binary" else ""
-            raise CorpusFormatError(f"{data_dir / name}: no usable trees to train or evaluate on{why}")
-    if saved is not None:
-        vocab = Vocab.from_dict(saved["vocabs"]["words"])
-    else:
-        vocab = Vocab.build((w for t in train_trees for w in t.tokens), model_cfg.min_count, lowercase=model_cfg.lowercase)
-    torch.manual_seed(train_cfg.seed)
-    model = build_model(model_cfg, len(vocab), sparse=model_cfg.sparse_embeddings and not dist_info.enabled,
-                        fused=autocast_dtype(torch_device.type, train_cfg.precision) is None)  # fmt: skip
-    if saved is None and (vectors or spacy_vectors):
-        init_vectors(model.embedding, vocab, vectors, spacy_vectors)
-    data_config = {"data_dir": str(data_dir), "train_file": train_file, "dev_file": dev_file,
-                   **({"spacy_model": spacy_model} if spacy_model else {})}  # fmt: skip
-    task = TreeTask(model_cfg, train_cfg, vocab, [encode(t, vocab, scheme) for t in train_trees],
-                    [encode(t, vocab, scheme) for t in dev_trees], data_config=data_config, parser=parser_archive)  # fmt: skip
-    if announce is not None and dist_info.is_main:
-        announce(f"{model_cfg.kind}, labels {model_cfg.labels}: {len(train_trees)} train / {len(dev_trees)} dev trees, "
-                 f"vocabulary {len(vocab)}, {parameter_count(model):,} parameters, {torch_device}, {train_cfg.precision}")  # fmt: skip
-    return run_fit(task, model, train_cfg, output, torch_device, dist_info, resume=resume, progress=progress,
-                   epoch_hook=epoch_hook)
+    training = TreeTraining(vectors, spacy_vectors, parser, spacy_model, train_file, dev_file)
+    return training.run(data_dir, output, config=config, overrides=overrides, resume=resume, device=device,
+                        progress=progress, epoch_hook=epoch_hook, announce=announce, options=options)  # fmt: skip
+
+
+@dataclass
+class TreeData:
+    """Prepared treebank splits, their label scheme and vocabulary, and the parser to carry."""
+
+    train: list[Tree]
+    dev: list[Tree]
+    scheme: LabelScheme
+    vocab: Vocab
+    parser: dict | None
+    data_config: dict
+
+
+@dataclass
+class TreeTraining(Training):
+    """The tree family's part of a training run (see recipes.common.Training)."""
+
+    vectors: str | Path | None
+    spacy_vectors: str | None
+    parser: str | Path | None
+    spacy_model: str | None
+    train_file: str
+    dev_file: str
+    family = FAMILY
+
+    def model_defaults(self, saved: dict | None) -> dict[str, Any] | None:
+        if saved is not None:
+            self.spacy_model = self.spacy_model or saved["config"].get("data", {}).get("spacy_model")
+        return {"kind": "childsum-lstm"} if self.spacy_model else None
+
+    def prepare(self, data_dir: Path, cfgs: Configs, saved: dict | None, setup: RunSetup) -> TreeData:
+        model_cfg, scheme = cfgs.model, LabelScheme(cfgs.model)
+        parser_archive = _parser_archive(self.parser) if self.parser else (saved.get("parser") if saved else None)
+        train_trees = read_trees(data_dir / self.train_file, scheme.check)
+        dev_trees = read_trees(data_dir / self.dev_file, scheme.check)
+        if self.spacy_model:  # one pipeline for both splits
+            train_trees, dev_trees = _spacy_trees(self.spacy_model, model_cfg, train_trees, dev_trees)
+        train_trees, dev_trees = ([t for t in prepare_trees(trees, model_cfg) if scheme.keeps(t)] for trees in (train_trees, dev_trees))
+        for trees, name in ((train_trees, self.train_file), (dev_trees, self.dev_file)):
+            if not trees:
+                why = " (labels binary drops sentences whose root is neutral)" if model_cfg.labels == "binary" else ""
+                raise CorpusFormatError(f"{data_dir / name}: no usable trees to train or evaluate on{why}")
+        if saved is not None:
+            vocab = Vocab.from_dict(saved["vocabs"]["words"])
+        else:
+            vocab = Vocab.build((w for t in train_trees for w in t.tokens), model_cfg.min_count, lowercase=model_cfg.lowercase)
+        data_config = {"data_dir": str(data_dir), "train_file": self.train_file, "dev_file": self.dev_file,
+                       **({"spacy_model": self.spacy_model} if self.spacy_model else {})}  # fmt: skip
+        return TreeData(train_trees, dev_trees, scheme, vocab, parser_archive, data_config)
+
+    def build_model(self, data: TreeData, cfgs: Configs, saved: dict | None, setup: RunSetup) -> TreeClassifier:
+        model = build_model(cfgs.model, len(data.vocab), sparse=cfgs.model.sparse_embeddings and not setup.dist_info.enabled,
+                            fused=autocast_dtype(setup.device.type, cfgs.train.precision) is None)  # fmt: skip
+        if saved is None and (self.vectors or self.spacy_vectors):
+            init_vectors(model.embedding, data.vocab, self.vectors, self.spacy_vectors)
+        return model
+
+    def build_task(self, data: TreeData, cfgs: Configs, setup: RunSetup) -> TreeTask:
+        encoded = ([encode(t, data.vocab, data.scheme) for t in trees] for trees in (data.train, data.dev))
+        return TreeTask(cfgs.model, cfgs.train, data.vocab, *encoded, data_config=data.data_config, parser=data.parser)
+
+    def describe(self, data: TreeData, cfgs: Configs) -> str:
+        return (f"{cfgs.model.kind}, labels {cfgs.model.labels}: {len(data.train)} train / {len(data.dev)} dev trees, "
+                f"vocabulary {len(data.vocab)}")  # fmt: skip
 
 
 def _same_weights(a: torch.nn.Module, b: torch.nn.Module) -> bool:
