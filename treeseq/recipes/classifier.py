@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import torch
 
@@ -16,7 +16,7 @@ from treeseq.metrics import class_scores
 from treeseq.models.classifier import SequenceClassifier
 from treeseq.models.ensemble import ClassProbEnsemble
 from treeseq.recipes.common import (
-    Announce, Configs, Family, Predictor, RunSetup, Training, archive_entry, check_length, init_vectors,
+    Configs, Family, Predictor, RunSetup, Training, archive_entry, check_length, init_vectors,
 )  # fmt: skip
 from treeseq.results import ClassResult, Report, Table
 from treeseq.tasks.classifier import (
@@ -44,15 +44,8 @@ def train(
     data_dir: str | Path,
     output: str | Path,
     *,
-    config: str | Path | None = None,
-    overrides: Sequence[str] | None = None,
-    resume: bool = False,
-    device: str = "auto",
     vectors: str | Path | None = None,
     spacy_vectors: str | None = None,
-    progress: bool = True,
-    epoch_hook: Callable[[Any, dict], None] | None = None,
-    announce: Announce | None = None,
     **options: Any,
 ) -> FitResult:
     """Train a sentence classifier: embeddings, a recurrent encoder (last states, mean, max or attention
@@ -63,13 +56,12 @@ def train(
     train.jsonl/dev.jsonl (`{"text": ..., "label": ...}`).
 
     Args:
-        options: model settings (encoder, rnn, layers, embed_dim, hidden_size, bidirectional, dropout,
+        options: the run's options (config, overrides, resume, device, progress, epoch_hook, announce:
+            see recipes.common.Training.run), model settings (encoder, rnn, layers, embed_dim, hidden_size, bidirectional, dropout,
             labels, lowercase, min_count, proj_size), data settings (phrases, tokenizer) and training
             settings (epochs, lr, ...).
     """
-    return ClassifierTraining(vectors, spacy_vectors).run(data_dir, output, config=config, overrides=overrides,
-                                                          resume=resume, device=device, progress=progress,
-                                                          epoch_hook=epoch_hook, announce=announce, options=options)  # fmt: skip
+    return ClassifierTraining(vectors, spacy_vectors).run(data_dir, output, **options)
 
 
 @dataclass

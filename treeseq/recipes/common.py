@@ -207,9 +207,23 @@ class Training:
     def describe(self, data: Any, cfgs: Configs) -> str:  # pragma: no cover
         raise NotImplementedError
 
-    def run(self, data_dir: str | Path, output: str | Path, *, config: str | Path | None, overrides: Sequence[str] | None,
-            resume: bool, device: str, progress: Any, epoch_hook: Callable[[Any, dict], None] | None,
-            announce: Announce | None, options: dict[str, Any]) -> FitResult:  # fmt: skip
+    def run(self, data_dir: str | Path, output: str | Path, *, config: str | Path | None = None,
+            overrides: Sequence[str] | None = None, resume: bool = False, device: str = "auto", progress: Any = True,
+            epoch_hook: Callable[[Any, dict], None] | None = None, announce: Announce | None = None,
+            **options: Any) -> FitResult:  # fmt: skip
+        """Train on `data_dir`, writing the best archive to `output` (the last checkpoint and the metrics log
+        beside it).
+
+        Args:
+            config: a TOML file with [model], [train] (and [data]) sections.
+            overrides: `section.key=value` strings (as --set).
+            resume: continue exactly from `<stem>.last.pt`.
+            device: auto, cpu, cuda or cuda:N.
+            progress: a progress bar on stderr (or on this rich Console); False for none.
+            epoch_hook: called as hook(state, record) after each epoch (main process only).
+            announce: called with one line describing the run before it starts.
+            options: the family's model, data and training settings by name (epochs=3, lr=1e-3, ...).
+        """
         import torch  # noqa: PLC0415
 
         from treeseq.checkpoint import load_archive  # noqa: PLC0415

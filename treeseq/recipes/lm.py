@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import torch
 
@@ -14,7 +14,7 @@ from treeseq.decoding.sampling import Sampling, continue_prompt
 from treeseq.errors import ConfigError
 from treeseq.models.ensemble import LMEnsemble
 from treeseq.models.lm import RNNLanguageModel
-from treeseq.recipes.common import Announce, Configs, Family, Predictor, RunSetup, Training, check_length
+from treeseq.recipes.common import Configs, Family, Predictor, RunSetup, Training, check_length
 from treeseq.results import Generation, Report, ScoreResult
 from treeseq.tasks.lm import (
     MODEL_TRAIN_DEFAULTS, TRAIN_DEFAULTS, LMDataConfig, LMModelConfig, LMPredictor, LMTask, build_model, check_stream, find_split, read_text,
@@ -29,15 +29,8 @@ def train(
     data_dir: str | Path,
     output: str | Path,
     *,
-    config: str | Path | None = None,
-    overrides: Sequence[str] | None = None,
-    resume: bool = False,
-    device: str = "auto",
     train_file: str = "train",
     dev_file: str = "dev",
-    progress: bool = True,
-    epoch_hook: Callable[[Any, dict], None] | None = None,
-    announce: Announce | None = None,
     **options: Any,
 ) -> FitResult:
     """Train an RNN language model with truncated backpropagation through time.
@@ -48,7 +41,8 @@ def train(
     rows and read in segments of `bptt` steps, the state carried from segment to segment.
 
     Args:
-        options: model settings (unit: word, char or subword; rnn, layers, embed_dim, hidden_size,
+        options: the run's options (config, overrides, resume, device, progress, epoch_hook, announce:
+            see recipes.common.Training.run), model settings (unit: word, char or subword; rnn, layers, embed_dim, hidden_size,
             dropout, weight_drop, embed_dropout, activation_reg, temporal_reg, tie, head: the first level
             of a two-level softmax, 2000 unless given, 0 for one softmax; unigram_bias: the output
             biases start at the training text's log unigram distribution, true unless given;
@@ -56,9 +50,7 @@ def train(
             eval_streams, shuffle_lines) and training settings (epochs, batch_size: parallel streams,
             lr, clip_norm, fused, ema, ...).
     """
-    return LMTraining(train_file, dev_file).run(data_dir, output, config=config, overrides=overrides, resume=resume,
-                                                device=device, progress=progress, epoch_hook=epoch_hook, announce=announce,
-                                                options=options)  # fmt: skip
+    return LMTraining(train_file, dev_file).run(data_dir, output, **options)
 
 
 @dataclass

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
-import torch
 
 from treeseq.corpora.readers.ptb import read_trees
 from treeseq.device import resolve_device
@@ -15,7 +14,7 @@ from treeseq.data.parsing import ParserVocabs
 from treeseq.metrics import bracket_scores
 from treeseq.models.ensemble import SpanScoreEnsemble
 from treeseq.models.parser import SpanParser
-from treeseq.recipes.common import Announce, Configs, Family, Predictor, RunSetup, Training, archive_entry
+from treeseq.recipes.common import Configs, Family, Predictor, RunSetup, Training, archive_entry
 from treeseq.results import ParseResult, Report
 from treeseq.tasks.parser import (
     TRAIN_DEFAULTS, ParserConfig, ParserPredictor, ParserTask, build_parser, build_vocabs, encode_tree,
@@ -32,15 +31,8 @@ def train(
     data_dir: str | Path,
     output: str | Path,
     *,
-    config: str | Path | None = None,
-    overrides: Sequence[str] | None = None,
-    resume: bool = False,
-    device: str = "auto",
     train_file: str = "train.txt",
     dev_file: str = "dev.txt",
-    progress: bool = True,
-    epoch_hook: Callable[[Any, dict], None] | None = None,
-    announce: Announce | None = None,
     **options: Any,
 ) -> FitResult:
     """Train the span-based constituency parser on the bracketing of a PTB-format treebank.
@@ -48,12 +40,11 @@ def train(
     Labels are ignored and trees binarized; the dev metric is unlabelled bracket F1.
 
     Args:
-        options: model settings (hidden_size, pos_tags: a spaCy pipeline whose tagger supplies
+        options: the run's options (config, overrides, resume, device, progress, epoch_hook, announce:
+            see recipes.common.Training.run), model settings (hidden_size, pos_tags: a spaCy pipeline whose tagger supplies
             part-of-speech inputs, dropout, ...) and training settings (epochs, lr, ...).
     """
-    return ParserTraining(train_file, dev_file).run(data_dir, output, config=config, overrides=overrides, resume=resume,
-                                                    device=device, progress=progress, epoch_hook=epoch_hook,
-                                                    announce=announce, options=options)  # fmt: skip
+    return ParserTraining(train_file, dev_file).run(data_dir, output, **options)
 
 
 @dataclass

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 from treeseq.corpora.readers.conllu import UPOS, XPOS, ConlluSentence
 from treeseq.corpora.readers.tagging import check_tagged, conllu_sentences, read_split
@@ -14,7 +14,7 @@ from treeseq.metrics import class_scores
 from treeseq.models.ensemble import TaggerEnsemble
 from treeseq.models.tagger import BiRNNTagger
 from treeseq.recipes.common import (
-    Announce, Configs, Family, Predictor, RunSetup, Training, archive_entry, check_length, init_vectors,
+    Configs, Family, Predictor, RunSetup, Training, archive_entry, check_length, init_vectors,
 )  # fmt: skip
 from treeseq.results import Report, Table, TagResult, chunk_slots
 from treeseq.tags import spans
@@ -38,15 +38,8 @@ def train(
     data_dir: str | Path,
     output: str | Path,
     *,
-    config: str | Path | None = None,
-    overrides: Sequence[str] | None = None,
-    resume: bool = False,
-    device: str = "auto",
     vectors: str | Path | None = None,
     spacy_vectors: str | None = None,
-    progress: bool = True,
-    epoch_hook: Callable[[Any, dict], None] | None = None,
-    announce: Announce | None = None,
     **options: Any,
 ) -> FitResult:
     """Train a BiLSTM/BiGRU tagger (word + character features, softmax or CRF, joint intent for NLU).
@@ -55,12 +48,11 @@ def train(
     or CoNLL column files train.conll/dev.conll.
 
     Args:
-        options: model settings (rnn, layers, hidden_size, word_dim, char_kind, output_layer, scheme,
+        options: the run's options (config, overrides, resume, device, progress, epoch_hook, announce:
+            see recipes.common.Training.run), model settings (rnn, layers, hidden_size, word_dim, char_kind, output_layer, scheme,
             dropout, ...), data settings (column: upos or xpos, ...) and training settings (epochs, lr, ...).
     """
-    return TaggerTraining(vectors, spacy_vectors).run(data_dir, output, config=config, overrides=overrides, resume=resume,
-                                                      device=device, progress=progress, epoch_hook=epoch_hook,
-                                                      announce=announce, options=options)  # fmt: skip
+    return TaggerTraining(vectors, spacy_vectors).run(data_dir, output, **options)
 
 
 @dataclass

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import torch
 
@@ -13,7 +13,7 @@ from treeseq.corpora.readers.parallel import read_split
 from treeseq.errors import CorpusFormatError
 from treeseq.models.ensemble import Seq2SeqEnsemble
 from treeseq.models.seq2seq import Seq2Seq
-from treeseq.recipes.common import Announce, Configs, Family, Predictor, RunSetup, Training, archive_entry, check_length
+from treeseq.recipes.common import Configs, Family, Predictor, RunSetup, Training, archive_entry, check_length
 from treeseq.results import Report, TranslationHypothesis, TranslationResult
 from treeseq.tasks.translator import (
     TRAIN_DEFAULTS, Codec, DecodeConfig, Translation, TranslatorDataConfig, TranslatorModelConfig, TranslatorPredictor,
@@ -30,14 +30,6 @@ FAMILY = Family(
 def train(
     data_dir: str | Path,
     output: str | Path,
-    *,
-    config: str | Path | None = None,
-    overrides: Sequence[str] | None = None,
-    resume: bool = False,
-    device: str = "auto",
-    progress: bool = True,
-    epoch_hook: Callable[[Any, dict], None] | None = None,
-    announce: Announce | None = None,
     **options: Any,
 ) -> FitResult:
     """Train a translator: bi-GRU/LSTM encoder, attentional decoder, SentencePiece subwords in the archive.
@@ -46,11 +38,11 @@ def train(
     train.tsv/val.tsv (source TAB target).
 
     Args:
-        options: model settings (rnn, attention, hidden_size, embed_dim, ...), data settings (src, tgt,
+        options: the run's options (config, overrides, resume, device, progress, epoch_hook, announce:
+            see recipes.common.Training.run), model settings (rnn, attention, hidden_size, embed_dim, ...), data settings (src, tgt,
             vocab_size, strict, ...) and training settings (epochs, batch_size: padded target tokens a batch, lr, ...).
     """
-    return TranslatorTraining().run(data_dir, output, config=config, overrides=overrides, resume=resume, device=device,
-                                    progress=progress, epoch_hook=epoch_hook, announce=announce, options=options)  # fmt: skip
+    return TranslatorTraining().run(data_dir, output, **options)
 
 
 @dataclass

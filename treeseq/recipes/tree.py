@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import torch
 
@@ -15,7 +15,7 @@ from treeseq.errors import ConfigError, CorpusFormatError
 from treeseq.metrics import class_scores
 from treeseq.models.ensemble import ClassProbEnsemble
 from treeseq.models.tree import TreeClassifier
-from treeseq.recipes.common import Announce, Configs, Family, Predictor, RunSetup, Training, archive_entry, init_vectors
+from treeseq.recipes.common import Configs, Family, Predictor, RunSetup, Training, archive_entry, init_vectors
 from treeseq.results import Report, Table, TreeNode, TreeResult
 from treeseq.tasks.tree import LabelScheme, TreeModelConfig, TreePredictor, TreeTask, build_model, encode, prepare_trees
 from treeseq.tokenize import detokenize, raw_form, tokenize_with_offsets
@@ -30,19 +30,12 @@ def train(
     data_dir: str | Path,
     output: str | Path,
     *,
-    config: str | Path | None = None,
-    overrides: Sequence[str] | None = None,
-    resume: bool = False,
-    device: str = "auto",
     vectors: str | Path | None = None,
     spacy_vectors: str | None = None,
     parser: str | Path | None = None,
     spacy_model: str | None = None,
     train_file: str = "train.txt",
     dev_file: str = "dev.txt",
-    progress: bool = True,
-    epoch_hook: Callable[[Any, dict], None] | None = None,
-    announce: Announce | None = None,
     **options: Any,
 ) -> FitResult:
     """Train a recursive tree classifier on bracketed trees (SST format: a label on every node).
@@ -52,12 +45,12 @@ def train(
         output: where the best archive goes; `<stem>.last.pt` and `<stem>.metrics.jsonl` go beside it.
         parser: a parser archive to carry inside the model, so raw text can be classified.
         spacy_model: train on this spaCy pipeline's dependency trees (child-sum Tree-LSTM).
-        options: model settings (model_kind, labels, embed_dim, hidden_size, dropout, lowercase,
+        options: the run's options (config, overrides, resume, device, progress, epoch_hook, announce:
+            see recipes.common.Training.run), model settings (model_kind, labels, embed_dim, hidden_size, dropout, lowercase,
             num_classes, ...) and training settings (epochs, seed, batch_size, optimizer, lr, ...).
     """
     training = TreeTraining(vectors, spacy_vectors, parser, spacy_model, train_file, dev_file)
-    return training.run(data_dir, output, config=config, overrides=overrides, resume=resume, device=device,
-                        progress=progress, epoch_hook=epoch_hook, announce=announce, options=options)  # fmt: skip
+    return training.run(data_dir, output, **options)
 
 
 @dataclass
