@@ -113,15 +113,7 @@ def train_seeds(family: str, data_dir: str | Path, output: str | Path, seeds: Se
     output = Path(output)
     options = {k: v for k, v in options.items() if k != "seed"}
     with claim_output(output, resume=resume, overwrite=overwrite):
-        todo: list[tuple[int, bool]] = []  # (seed, resume it)
-        runs: dict[int, MemberRun] = {}
-        for seed in seeds:
-            path = member_path(output, seed)
-            state = _finished(path) if resume else None
-            if state is not None:
-                runs[seed] = MemberRun(seed, path, "kept", state)
-            else:
-                todo.append((seed, resume and _has_checkpoint(path)))
+        runs, todo = _plan(output, seeds, resume)
         if announce is not None:
             kept = [r.seed for r in runs.values()]
             announce(f"{len(seeds)} seeds ({', '.join(map(str, seeds))}): {len(todo)} to train"
@@ -139,16 +131,36 @@ def train_seeds(family: str, data_dir: str | Path, output: str | Path, seeds: Se
         members = [runs[s] for s in seeds]
         if any(m.status == "interrupted" for m in members):
             return SeedsResult("interrupted", output, members)
-        from treeseq.checkpoint import load_archive, make_ensemble_archive, save_atomic  # noqa: PLC0415
+        return _write_ensemble(family, data_dir, output, members, split, options)
 
-        archives = [load_archive(m.path, task=family) for m in members]
-        save_atomic(make_ensemble_archive(archives, ensemble={"seeds": seeds}), output)
-        summary = _summary(family, data_dir, output, members, split, options)
-        from treeseq.files import write_text_atomic  # noqa: PLC0415
 
-        path = summary_path(output)
-        write_text_atomic(json.dumps(summary, indent=1, ensure_ascii=False) + "\n", path)
-        return SeedsResult("finished", output, members, summary, path)
+def _plan(output: Path, seeds: list[int], resume: bool) -> tuple[dict[int, MemberRun], list[tuple[int, bool]]]:
+    """The members kept as they are (finished before, on resume) and those to train, each with whether
+    it continues from its checkpoint."""
+    runs: dict[int, MemberRun] = {}
+    todo: list[tuple[int, bool]] = []
+    for seed in seeds:
+        path = member_path(output, seed)
+        best_epoch = _finished(path) if resume else None
+        if best_epoch is not None:
+            runs[seed] = MemberRun(seed, path, "kept", best_epoch)
+        else:
+            todo.append((seed, resume and _has_checkpoint(path)))
+    return runs, todo
+
+
+def _write_ensemble(family: str, data_dir: str | Path, output: Path, members: list[MemberRun], split: str | None,
+                    options: dict[str, Any]) -> SeedsResult:  # fmt: skip
+    """The ensemble archive of the members' best archives, then their figures in <stem>.seeds.json."""
+    from treeseq.checkpoint import load_archive, make_ensemble_archive, save_atomic  # noqa: PLC0415
+    from treeseq.files import write_text_atomic  # noqa: PLC0415
+
+    archives = [load_archive(m.path, task=family) for m in members]
+    save_atomic(make_ensemble_archive(archives, ensemble={"seeds": [m.seed for m in members]}), output)
+    summary = _summary(family, data_dir, output, members, split, options)
+    path = summary_path(output)
+    write_text_atomic(json.dumps(summary, indent=1, ensure_ascii=False) + "\n", path)
+    return SeedsResult("finished", output, members, summary, path)
 
 
 def _train_member(base: dict[str, Any], seed: int, path: Path, resume: bool, epoch_hook: Callable | None,

@@ -117,26 +117,39 @@ def beam_search(step: StepFn, state: DecoderState, *, bos_id: int, eos_id: int, 
         log_probs, live, weights = found
         if log_probs is None or live is None:  # nothing searching and nothing joined (an empty group): done
             break
-        at_budget = deadlines <= t + 1
-        top_scores, sources, tokens = _candidates(beams.scores, log_probs, at_budget, eos_id)
-        _finalize(beams, top_scores, sources, tokens, weights if with_attention else None, eos_id, k, alpha)
-        rows, prev = _advance(beams, top_scores, sources, tokens, eos_id, k)
-        live = live.reorder(rows)
-        _extend(beams, rows, prev, weights if with_attention else None)
-        for index in at_budget.nonzero().flatten().tolist():
-            beams.done[beams.alive[index]] = True
+        live, prev = _expand(beams, log_probs, live, weights if with_attention else None, deadlines <= t + 1, eos_id, k, alpha)
         t += 1
         keep = [i for i, sentence in enumerate(beams.alive) if not beams.done[sentence]]
         if len(keep) == len(beams.alive):
             continue
-        if can_select:  # finished sentences leave the tensors
-            sentences = torch.tensor(keep, dtype=torch.long, device=device)
-            rows = beams.keep(sentences, k)
-            live = live.select(sentences, rows)  # type: ignore[attr-defined]
-            deadlines, prev = deadlines.index_select(0, sentences), prev.index_select(0, rows)
-        elif not keep:
-            break
+        if not can_select:
+            if not keep:
+                break
+            continue
+        live, deadlines, prev = _drop_finished(beams, keep, live, deadlines, prev, k)
     return [sorted(hyps, key=lambda h: -h.score)[:n_best] for hyps in beams.finished]
+
+
+def _expand(beams: _Beams, log_probs: Tensor, live: DecoderState, weights: Tensor | None, at_budget: Tensor, eos_id: int,
+            k: int, alpha: float) -> tuple[DecoderState, Tensor]:  # fmt: skip
+    """One step of the search: the candidates, the hypotheses they finish, the K beams that go on (and
+    the state reordered to them); sentences at their output budget are done. Returns the state and
+    the next input tokens."""
+    top_scores, sources, tokens = _candidates(beams.scores, log_probs, at_budget, eos_id)
+    _finalize(beams, top_scores, sources, tokens, weights, eos_id, k, alpha)
+    rows, prev = _advance(beams, top_scores, sources, tokens, eos_id, k)
+    _extend(beams, rows, prev, weights)
+    for index in at_budget.nonzero().flatten().tolist():
+        beams.done[beams.alive[index]] = True
+    return live.reorder(rows), prev
+
+
+def _drop_finished(beams: _Beams, keep: list[int], live: DecoderState, deadlines: Tensor, prev: Tensor,
+                   k: int) -> tuple[DecoderState, Tensor, Tensor]:  # fmt: skip
+    """Finished sentences leave the tensors: only the sentences at positions `keep` (and their K rows) stay."""
+    sentences = torch.tensor(keep, dtype=torch.long, device=deadlines.device)
+    rows = beams.keep(sentences, k)
+    return live.select(sentences, rows), deadlines.index_select(0, sentences), prev.index_select(0, rows)  # type: ignore[attr-defined]
 
 
 
