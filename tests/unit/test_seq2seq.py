@@ -183,3 +183,31 @@ def test_packed_linear_equals_linear_at_any_row_count(pack: bool) -> None:
     weight.add_(1.0)  # a frozen copy: later changes do not reach it
     x = torch.randn(3, 24)
     assert not torch.allclose(layer(x), torch.nn.functional.linear(x, weight[:, :24], bias), atol=1e-3)
+
+
+def test_an_attention_kind_registered_from_outside_trains_and_translates(tmp_path: Path) -> None:
+    """Adding an attention type is one class and one registration, outside the package."""
+    import treeseq
+    from torch import nn
+
+    from treeseq.nn.attention import ATTENTIONS, Attention, register_attention
+
+    @register_attention("scaled-dot-test")
+    class ScaledDot(Attention):  # Luong's general score divided by sqrt(size), as a newcomer might add it
+        def __init__(self, query_size: int, memory_size: int, attn_size: int) -> None:
+            super().__init__(query_size, memory_size, attn_size)
+            self.key_proj = nn.Linear(memory_size, query_size, bias=False)
+
+        def scores(self, query: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:
+            return torch.bmm(query, keys.transpose(1, 2)) / query.shape[-1] ** 0.5
+
+    try:
+        output = tmp_path / "toy.pt"
+        treeseq.train("translator", SAMPLE, output, epochs=1, hidden_size=16, embed_dim=16, vocab_size=300,
+                      batch_size=600, attention="scaled-dot-test", overrides=["data.dev_subset=5"], progress=False)  # fmt: skip
+        model = treeseq.load(output)
+        assert isinstance(model.predictor.model.attention, ScaledDot)
+        assert model.config.attention == "scaled-dot-test"
+        assert len(model.predict(["Ein hund .", "Zwei katzen ."], beam=2)) == 2
+    finally:
+        ATTENTIONS.pop("scaled-dot-test", None)
