@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+import torch
 from torch import Tensor, nn
 
 from treeseq.data.trees import TreeBatch
@@ -39,6 +40,8 @@ class TreeClassifier(nn.Module):
         kind: the composition cell (rnn, rntn, binary-lstm, childsum-lstm).
         vocab_size, embed_dim, hidden_size, num_classes: sizes.
         dropout: on word vectors and on the states the classifier reads.
+        word_dropout: in training, the chance of reading a word as the unknown word (`unk_id`), so that the
+            unknown word's vector is trained on many contexts and no word is relied on alone.
         sparse_embeddings: sparse gradients for the embedding table (cheap updates of large vocabularies).
         fused: run the binary Tree-LSTM's levels on the cell's own fused forward and backward (fp32);
             False where the model runs under bf16/fp16 autocast, whose casts compose only under autograd.
@@ -54,9 +57,12 @@ class TreeClassifier(nn.Module):
         dropout: float = 0.0,
         sparse_embeddings: bool = False,
         fused: bool = True,
+        word_dropout: float = 0.0,
+        unk_id: int = 1,
     ) -> None:
         super().__init__()
         self.kind = kind
+        self.word_dropout, self.unk_id = word_dropout, unk_id
         self.embedding = nn.Embedding(vocab_size, embed_dim, padding_idx=0, sparse=sparse_embeddings)
         nn.init.uniform_(self.embedding.weight, -0.05, 0.05)
         self.cell = build_cell(kind, embed_dim, hidden_size)
@@ -71,7 +77,10 @@ class TreeClassifier(nn.Module):
 
     def node_states(self, batch: TreeBatch) -> Tensor:
         """The cell state of every node, (N, S) in batch buffer order."""
-        words = self.dropout(self.embedding(batch.word_ids))  # (M, D) for buffer rows [0, M)
+        word_ids = batch.word_ids
+        if self.training and self.word_dropout > 0:
+            word_ids = word_ids.masked_fill(torch.rand(word_ids.shape, device=word_ids.device) < self.word_dropout, self.unk_id)
+        words = self.dropout(self.embedding(word_ids))  # (M, D) for buffer rows [0, M)
         first = batch.levels[0]
         leaf_states = self.cell.leaf(words[first.start : first.stop])
         if len(batch.levels) == 1:

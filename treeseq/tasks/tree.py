@@ -37,6 +37,7 @@ class TreeModelConfig:
     embed_dim: int = 300
     hidden_size: int = 150
     dropout: float = 0.5
+    word_dropout: float = 0.0  # training: the chance of reading a word as <unk>
     labels: str = "fine"  # fine: the treebank's classes 0..num_classes-1; binary: SST 0-1 vs 3-4, neutral dropped
     num_classes: int = 5
     lowercase: bool = False
@@ -58,8 +59,8 @@ class TreeModelConfig:
             )
         if self.labels == "binary" and self.num_classes != 5:
             raise ConfigError("model.labels=binary collapses the 5 SST classes: num_classes must be 5")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ConfigError(f"model.dropout must be in [0, 1), got {self.dropout}")
+        if not 0.0 <= self.dropout < 1.0 or not 0.0 <= self.word_dropout < 1.0:
+            raise ConfigError(f"model.dropout and model.word_dropout must be in [0, 1), got {self.dropout}, {self.word_dropout}")
         if min(self.embed_dim, self.hidden_size, self.num_classes - 1, self.min_count) < 1:
             raise ConfigError("model sizes must be >= 1 and num_classes >= 2")
 
@@ -130,6 +131,8 @@ def build_model(cfg: TreeModelConfig, vocab_size: int, sparse: bool | None = Non
         dropout=cfg.dropout,
         sparse_embeddings=cfg.sparse_embeddings if sparse is None else sparse,
         fused=fused,
+        word_dropout=cfg.word_dropout,
+        unk_id=Vocab.unk_id,
     )
 
 
