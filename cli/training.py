@@ -174,16 +174,15 @@ def print_epoch(state: TrainState | None, record: dict, prefix: str = "") -> Non
 
 def print_result(result: FitResult, output: Path) -> None:
     """Where the model, the last checkpoint and the metrics log went, or how to resume."""
-    from treeseq.training.engine import logged_metric, paths_for  # noqa: PLC0415
+    from treeseq.training.engine import paths_for  # noqa: PLC0415
 
     last, log = paths_for(output)
     state = result.state
     if result.status == "interrupted":
         console.print(f"interrupted at epoch {state.epoch + 1}, step {state.global_step}: resume with --resume ({last})", markup=False)
         return
-    metric, best = logged_metric(result.metric or "metric", state.best_metric)  # also when resuming ran no epoch
-    console.print(
-        f"{result.status}: best dev {metric} {best:.2f} at epoch {state.best_epoch}; "
+    console.print(  # also when resuming ran no epoch
+        f"{result.status}: best dev {result.best_name} {result.best_metric:.2f} at epoch {state.best_epoch}; "
         f"model {output}, last checkpoint {last}, metrics {log}",
         markup=False,
     )

@@ -53,12 +53,13 @@ def read_steps(path: str | Path) -> list[tuple[float, float]]:
 
 
 def metric_value(record: dict, metric: str) -> float | None:
-    """A dev metric of an epoch record as people read it: percent for scores (logs before the percent
-    scale hold fractions), the loss itself for losses."""
+    """A dev metric of an epoch record as people read it: as logged where the record says its scale
+    (percent for scores, perplexity for language models), the loss itself for losses; logs written
+    before records had a scale hold fractions, shown in percent."""
     value = record.get(f"dev_{metric}")
     if not isinstance(value, (int, float)) or isinstance(value, bool):
         return None
-    if record.get("scale") == "percent" or "loss" in metric:
+    if "scale" in record or "loss" in metric or metric in ("ppl", "nll", "bpc"):
         return float(value)
     return 100.0 * value
 

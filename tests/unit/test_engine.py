@@ -172,3 +172,19 @@ def test_a_fused_optimizer_makes_the_same_updates(name: str) -> None:
             opt.step()
     for a, b in zip(model.parameters(), twin.parameters()):
         assert torch.allclose(a, b, atol=1e-6) and not torch.equal(a, torch.zeros_like(a))
+
+
+def test_fit_reports_its_best_metric_on_the_scale_evaluate_uses(tmp_path: Path) -> None:
+    import treeseq
+
+    samples = Path(__file__).resolve().parents[2] / "corpora" / "samples"
+    fit = treeseq.train("classifier", samples / "nlu", tmp_path / "c.pt", epochs=2, hidden_size=8, embed_dim=8, progress=False)
+    report = treeseq.evaluate(tmp_path / "c.pt", samples / "nlu")
+    assert fit.scale == "percent" and fit.best_name == "acc"
+    assert fit.best_metric == pytest.approx(report.metrics["acc"], abs=1e-4) and fit.best_metric > 1  # percent, not a fraction
+    lm = treeseq.train("lm", samples / "parallel", tmp_path / "lm.pt", train_file="train.en", dev_file="val.en", epochs=1,
+                       hidden_size=8, embed_dim=8, progress=False)  # fmt: skip
+    assert lm.scale == "perplexity" and lm.best_name == "ppl"
+    assert lm.best_metric == pytest.approx(treeseq.evaluate(tmp_path / "lm.pt", samples / "parallel", "val.en").metrics["ppl"], rel=1e-4)
+    records = [json.loads(line) for line in (tmp_path / "lm.metrics.jsonl").read_text().splitlines()]
+    assert [r["scale"] for r in records if "metric" in r] == ["perplexity"]

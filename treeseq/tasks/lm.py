@@ -169,6 +169,7 @@ class LMTask:
 
     unit = "tok"
     metric = "neg_ppl"
+    scale = "perplexity"  # the log's dev figures: perplexity per unit (and nats, bits per character) as they are
 
     def __init__(self, cfg: LMModelConfig, train_cfg: TrainConfig, data_cfg: LMDataConfig, units: Units,
                  train: Tensor, dev: Tensor, data_info: dict | None = None,

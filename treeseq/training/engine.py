@@ -39,6 +39,7 @@ class Task(Protocol):
 
     metric: str  # the dev metric to maximize (a key of evaluate()'s result)
     unit: str  # what throughput counts, e.g. "sent" or "tok"
+    # (optional) scale: what the logged dev figures are in, "percent" unless the task says otherwise
 
     def train_batches(self, epoch: int) -> Sequence[Sequence[Any]]:
         """The epoch's global batches (lists of examples); must depend only on the seed and epoch."""
@@ -83,6 +84,18 @@ class FitResult:
     status: str  # "finished", "early-stopped" or "interrupted"
     history: list[dict]
     metric: str = ""  # the task's selection metric (state.best_metric is its raw value)
+    scale: str = "percent"  # what best_metric is in: percent, or perplexity (language models)
+
+    @property
+    def best_metric(self) -> float:
+        """The best dev value of the selection metric as the log, the console and `evaluate` show it:
+        a percentage in percent, a perplexity as itself."""
+        return logged_metric(self.metric or "metric", self.state.best_metric)[1]
+
+    @property
+    def best_name(self) -> str:
+        """The selection metric's name as shown (ppl, not neg_ppl)."""
+        return logged_metric(self.metric or "metric", 0.0)[0]
 
 
 Hook = Callable[[TrainState, dict], None]
@@ -164,7 +177,7 @@ def fit(
                 hook(state, record)
             if cfg.patience and state.bad_epochs >= cfg.patience:
                 status = "early-stopped"
-    return FitResult(state, status, history, task.metric)
+    return FitResult(state, status, history, task.metric, getattr(task, "scale", "percent"))
 
 
 @dataclass
@@ -270,7 +283,7 @@ def _end_epoch(
         "metric": logged_metric(task.metric, 0.0)[0],
         "best": logged_metric(task.metric, state.best_metric)[1],
         "improved": improved,
-        "scale": "percent",
+        "scale": getattr(task, "scale", "percent"),
         **window.summary(task.unit),
     }
 
