@@ -103,9 +103,37 @@ def print_report(report) -> None:  # noqa: ANN001 (a treeseq.results.Report)
             name = key[: -len("_signature")]
             console.print(f"{SHOWN.get(name, name)} signature: {value}", markup=False)
     for name, data in report.tables.items():
+        if name == "confusion" and len(data.columns) - 1 > GRID_CLASSES:
+            console.print(confusions_table(data))
+            continue
         shown = Table(title=escape(data.title))
         for column in data.columns:
             shown.add_column(escape(column), justify="left" if column == data.columns[0] else "right")
         for row in data.rows:
             shown.add_row(*(f"{v:.2f}" if isinstance(v, float) else escape(str(v)) for v in row))
         console.print(shown)
+
+
+GRID_CLASSES = 8  # beyond this many classes a confusion matrix is shown as its most frequent confusions
+TOP_CONFUSIONS = 15
+
+
+def confusions_table(data) -> Any:  # noqa: ANN001 (a treeseq.results.Table: rows gold, columns predicted)
+    """A confusion matrix of many classes as the list people read: its most frequent errors, one a row
+    (gold, predicted, count, share of that gold class), and how many other errors there are."""
+    from rich.markup import escape  # noqa: PLC0415
+    from rich.table import Table  # noqa: PLC0415
+
+    predicted = data.columns[1:]
+    errors = sorted(((count, row[0], predicted[j], sum(row[1:])) for row in data.rows for j, count in enumerate(row[1:])
+                     if count and row[0] != predicted[j]), key=lambda e: (-e[0], e[1], e[2]))  # fmt: skip
+    title = f"{data.title.split(' (')[0]}: the {min(TOP_CONFUSIONS, len(errors))} most frequent of {len(errors)} kinds of error"
+    shown = Table(title=escape(title))
+    for column, justify in (("gold", "left"), ("predicted", "left"), ("count", "right"), ("% of gold", "right")):
+        shown.add_column(column, justify=justify)  # type: ignore[arg-type]
+    for count, gold, guess, total in errors[:TOP_CONFUSIONS]:
+        shown.add_row(escape(str(gold)), escape(str(guess)), str(count), f"{100 * count / total:.1f}")
+    rest = sum(e[0] for e in errors[TOP_CONFUSIONS:])
+    if rest:
+        shown.caption = f"{rest} more error(s) of {len(errors) - TOP_CONFUSIONS} other kinds; --format jsonl has the whole matrix"
+    return shown

@@ -159,3 +159,34 @@ def test_bad_input_is_one_line_exit_2_and_nothing_written(tmp_path: Path, layout
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and problem in lines[0], result.output
     assert not out.exists() and not (tmp_path / "out" / "m.last.pt").exists()
+
+
+def test_a_confusion_matrix_of_many_classes_prints_as_its_most_frequent_errors() -> None:
+    from rich.console import Console
+
+    from treeseq.cli import evaluate as command
+    from treeseq.results import Report, Table
+
+    names = [f"atis_intent_number_{i}" for i in range(21)]
+    rows = []
+    for i, gold in enumerate(names):
+        counts = [0] * 21
+        counts[i] = 10
+        counts[(i + 1) % 21] = 1 if i % 2 else 0  # 10 errors of one each
+        rows.append((gold, *counts))
+    rows[3] = (names[3], *[0] * 3, 2, *[7 if j == 4 else 0 for j in range(4, 21)])  # gold 3 taken for 4 seven times
+    confusion = Table("confusion (rows: gold, columns: predicted)", ("gold \\ pred", *names), tuple(rows))
+    report = Report("classifier", "dev", {"acc": 90.0}, {"sentences": 210}, {"confusion": confusion})
+    buffer = Console(width=80, file=__import__("io").StringIO(), force_terminal=False)
+    original = command.console
+    command.console = buffer
+    try:
+        command.print_report(report)
+    finally:
+        command.console = original
+    text = buffer.file.getvalue()
+    assert "…" not in text  # nothing cut at 80 columns
+    lines = [line for line in text.splitlines() if "atis_intent_number_3 " in line and "atis_intent_number_4" in line]
+    assert lines and "7" in lines[0] and "77.8" in lines[0]  # 7 of gold 3's 9 sentences
+    assert text.index("atis_intent_number_3 ") < text.index("atis_intent_number_1 ")  # the largest error first
+    assert "the 10 most frequent of 10 kinds of error" in " ".join(text.split())  # 9 single errors and 3 -> 4
