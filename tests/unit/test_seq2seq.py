@@ -9,8 +9,8 @@ from treeseq.corpora.readers.parallel import read_split
 from treeseq.checkpoint import load_archive, save_atomic
 from treeseq.config import TrainConfig
 from treeseq.data.parallel import collate_pairs
-from treeseq.models.seq2seq import RNNS
 from treeseq.nn.attention import ATTENTIONS, build_attention
+from treeseq.nn.rnn import RNNS
 from treeseq.decoding.seq2seq_inference import InferenceDecoder, inference_decoder
 from treeseq.models.seq2seq import Seq2Seq
 from treeseq.tasks.translator import (
@@ -115,7 +115,7 @@ def test_decoding_shortcuts_equal_the_plain_step(attention: str) -> None:
 
 # every attention kind with and without input feeding, over the recurrent cells in turn
 VARIANTS = [(name, rnn, feeding) for index, (name, feeding) in enumerate((n, f) for n in sorted(ATTENTIONS) for f in (False, True))
-            for rnn in [RNNS[index % len(RNNS)]]]
+            for rnn in [list(RNNS)[index % len(RNNS)]]]
 
 
 @pytest.mark.parametrize("precision,atol", [("fp32", 1e-5), ("bf16", 0.05)])

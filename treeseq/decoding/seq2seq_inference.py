@@ -46,7 +46,7 @@ class DecoderKernels:
         rnn, size = model.decoder, model.hidden_size
         layers = range(model.dec_layers)
         self.model = model
-        self.kind = model.rnn_kind  # gru, lstm, or a plain RNN: tanh (rnn) or ReLU (irnn)
+        self.kind = model.rnn_kind  # a registered recurrent cell (treeseq.nn.rnn)
         self.ih = [PackedLinear(getattr(rnn, f"weight_ih_l{i}"), getattr(rnn, f"bias_ih_l{i}", None), dtype) for i in layers]
         self.hh = [PackedLinear(getattr(rnn, f"weight_hh_l{i}"), getattr(rnn, f"bias_hh_l{i}", None), dtype) for i in layers]
         self.combine_layer = PackedLinear(model.combine.weight, None, dtype)
@@ -60,8 +60,8 @@ class DecoderKernels:
         """One step of the stacked decoder RNN (no dropout between layers), fp32 state."""
         states, cells, x = [], [], inputs
         for layer, (ih, hh) in enumerate(zip(self.ih, self.hh)):
-            if isinstance(hidden, tuple):
-                x, (_, c) = cell_step("lstm", x, (hidden[0][layer].float(), hidden[1][layer].float()), ih, hh)
+            if isinstance(hidden, tuple):  # a paired (h, c) state, as an LSTM's
+                x, (_, c) = cell_step(self.kind, x, (hidden[0][layer].float(), hidden[1][layer].float()), ih, hh)
                 cells.append(c)
             else:
                 x, _ = cell_step(self.kind, x, hidden[layer].float(), ih, hh)

@@ -29,9 +29,8 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from treeseq.data.batching import length_mask
 from treeseq.errors import ConfigError, ShapeError
 from treeseq.nn.attention import attention_class
-from treeseq.nn.rnn import recurrent_layer
+from treeseq.nn.rnn import recurrent_cell, recurrent_layer
 
-RNNS = ("gru", "lstm", "rnn", "irnn")
 PAD_ID, BOS_ID = 0, 2
 Hidden = Tensor | tuple[Tensor, Tensor]  # GRU: h (L, N, H); LSTM: (h, c)
 
@@ -103,8 +102,7 @@ class Seq2Seq(nn.Module):
         dropout: float = 0.3, tie_embeddings: bool = True,
     ) -> None:  # fmt: skip
         super().__init__()
-        if rnn not in RNNS:
-            raise ConfigError(f"rnn {rnn!r}: expected one of {', '.join(RNNS)}")
+        paired = recurrent_cell(rnn).paired  # an LSTM's (h, c) state
         memory_size = 2 * hidden_size
         attention_type = attention_class(attention)
         self.rnn_kind, self.attention_kind = rnn, attention
@@ -115,7 +113,7 @@ class Seq2Seq(nn.Module):
         self.tgt_embed = nn.Embedding(tgt_vocab, embed_dim, padding_idx=PAD_ID)
         self.encoder = recurrent_layer(rnn, embed_dim, hidden_size, enc_layers, bidirectional=True,
                                        dropout=dropout if enc_layers > 1 else 0.0)  # fmt: skip
-        self.bridge = nn.Linear(memory_size, dec_layers * dec_size * (2 if rnn == "lstm" else 1))
+        self.bridge = nn.Linear(memory_size, dec_layers * dec_size * (2 if paired else 1))
         extra = memory_size if attention_type.query == "previous" else (embed_dim if self.input_feeding else 0)
         self.decoder = recurrent_layer(rnn, embed_dim + extra, dec_size, dec_layers,
                                        dropout=dropout if dec_layers > 1 else 0.0)  # fmt: skip
@@ -143,7 +141,7 @@ class Seq2Seq(nn.Module):
         summary = torch.cat([final_h[-2], final_h[-1]], dim=-1)  # last layer, both directions: (B, 2H)
         bridged = torch.tanh(self.bridge(summary)).view(summary.shape[0], -1, self.dec_layers, self.hidden_size)
         states = bridged.permute(1, 2, 0, 3).contiguous()  # (1 or 2, layers, B, H)
-        hidden: Hidden = (states[0], states[1]) if self.rnn_kind == "lstm" else states[0]
+        hidden: Hidden = (states[0], states[1]) if recurrent_cell(self.rnn_kind).paired else states[0]
         mask = length_mask(src_lengths, src_ids.shape[1], src_ids.device)
         feed = memory.new_zeros(src_ids.shape[0], self.tgt_embed.embedding_dim) if self.input_feeding else None
         return Seq2SeqState(hidden, feed, memory, self.attention.keys(memory), mask)

@@ -23,8 +23,9 @@ from treeseq.decoding.greedy import greedy_search
 from treeseq.decoding.seq2seq_inference import inference_decoder
 from treeseq.device import autocast, autocast_dtype, check_inference_precision, epoch_rng
 from treeseq.errors import ConfigError, CorpusFormatError
-from treeseq.models.seq2seq import PAD_ID, RNNS, Seq2Seq, Seq2SeqState
+from treeseq.models.seq2seq import PAD_ID, Seq2Seq, Seq2SeqState
 from treeseq.nn.attention import ATTENTIONS
+from treeseq.nn.rnn import RNNS
 from treeseq.subwords import BOS_ID, EOS_ID, SUBWORD_TYPES, Subwords
 
 TASK = "translator"
