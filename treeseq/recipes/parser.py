@@ -14,7 +14,7 @@ from treeseq.decoding.cky import tree_spans
 from treeseq.data.parsing import ParserVocabs
 from treeseq.metrics import bracket_scores
 from treeseq.models.ensemble import SpanScoreEnsemble
-from treeseq.recipes.common import Announce, Family, Predictor, archive_entry, parameter_count, resolve_configs, run_fit
+from treeseq.recipes.common import Announce, Family, Predictor, archive_entry, input_numbers, parameter_count, resolve_configs, run_fit
 from treeseq.results import ParseResult, Report
 from treeseq.tasks.parser import (
     TRAIN_DEFAULTS, ParserConfig, ParserPredictor, ParserTask, build_parser, build_vocabs, encode_tree,
@@ -108,7 +108,7 @@ class ParserModel(Predictor[ParseResult]):
         Raises:
             CorpusFormatError: `source:LINE: problem` for a sentence with no tokens or over the length limit.
         """
-        numbers = list(line_numbers) if line_numbers is not None else list(range(1, len(inputs) + 1))
+        numbers = input_numbers(inputs, source, line_numbers)
         sentences, offsets, texts = [], [], []
         for number, item in zip(numbers, inputs):
             if isinstance(item, str):

@@ -16,7 +16,7 @@ from treeseq.metrics import class_scores
 from treeseq.models.ensemble import ClassProbEnsemble
 from treeseq.models.tree import TreeClassifier
 from treeseq.recipes.common import (
-    Announce, Family, Predictor, archive_entry, init_vectors, parameter_count, resolve_configs, run_fit,
+    Announce, Family, Predictor, archive_entry, init_vectors, input_numbers, parameter_count, resolve_configs, run_fit,
 )  # fmt: skip
 from treeseq.results import Report, Table, TreeNode, TreeResult
 from treeseq.tasks.tree import LabelScheme, TreeModelConfig, TreePredictor, TreeTask, build_model, encode, prepare_trees
@@ -175,7 +175,7 @@ class TreeModel(Predictor[TreeResult]):
                 over the parser's length limit).
             ConfigError: raw text for a model that carries no parser.
         """
-        numbers = list(line_numbers) if line_numbers is not None else list(range(1, len(inputs) + 1))
+        numbers = input_numbers(inputs, source, line_numbers)
         texts: list[str | None] = []
         words: list[tuple[str, ...]] = []
         offsets: list[Any] = []
