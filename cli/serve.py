@@ -16,7 +16,7 @@ def serve(
     max_batch_tokens: Annotated[int, typer.Option("--max-batch-tokens", help="Words merged into one batch at most, per model.", min=1)] = 2048,
     max_wait_ms: Annotated[float, typer.Option("--max-wait-ms", help="How long a request waits for others to join its batch.", min=0)] = 5.0,
     max_queue: Annotated[int, typer.Option("--max-queue", help="Requests waiting per model; beyond it the answer is 503.", min=1)] = 1024,
-    max_queue_wait_ms: Annotated[float, typer.Option("--max-queue-wait-ms", help="Refuse a request (503 with Retry-After) when the model's queue would keep it waiting longer than this (0: never).", min=0)] = 500.0,
+    max_queue_wait_ms: Annotated[float, typer.Option("--max-queue-wait-ms", help="Refuse a request (503 with Retry-After) when the model's queue would keep it waiting longer than this (0: never).", min=0)] = 300.0,
     max_body: Annotated[int, typer.Option("--max-body", help="Largest request body in bytes; beyond it the answer is 413.", min=1)] = 1 << 20,
     max_texts: Annotated[int, typer.Option("--max-texts", help="Texts a request at most; beyond it the answer is 422.", min=1)] = 256,
     max_cost: Annotated[int, typer.Option("--max-cost", help="A request's worst-case work at most (tokens; translators: beam x output budget x source subwords); beyond it the answer is 413.", min=1)] = 4_000_000,

@@ -55,7 +55,7 @@ class ServeSettings:
     max_batch_tokens: int = 2048  # words merged into one predict call at most
     max_wait_ms: float = 5.0  # how long a request waits for others to join its batch
     max_queue: int = 1024  # requests waiting per model; beyond it: 503
-    max_queue_wait_ms: float = 500.0  # the queue's expected wait; beyond it: 503 with Retry-After (0: none)
+    max_queue_wait_ms: float = 300.0  # the queue's expected wait; beyond it: 503 with Retry-After (0: none)
     max_body_bytes: int = 1 << 20  # request body; beyond it: 413
     max_texts: int = 256  # texts a request; beyond it: 422
     max_cost: int = 4_000_000  # a request's worst-case work (model.cost); beyond it: 413
