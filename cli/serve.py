@@ -46,7 +46,8 @@ def serve(
         specs = parse_model_specs(model)
         setup_logging(verbose)
         quiet_logs(quiet)
-        set_threads(threads)
+        if not processes:  # else the model processes take --threads; the server's own process needs no torch
+            set_threads(threads)
         run(specs, host, port, device=device, precision=precision, max_length=max_length,
             log_level="warning" if quiet else "info", processes=processes, threads=threads or 1,
             max_batch_tokens=max_batch_tokens, max_wait_ms=max_wait_ms, max_queue=max_queue,

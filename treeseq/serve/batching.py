@@ -217,8 +217,10 @@ class ModelWorker:
         """Seconds a request of `tokens` words would wait for the requests queued before it and itself."""
         return (self._queued_tokens + tokens) * self.seconds_per_token / len(self.runners)
 
-    def submit(self, texts: Sequence[Any], options: dict[str, Any] | None = None, numbers: Sequence[int] | None = None) -> Future:
-        """Queue a request; its future gets an Outcome.
+    def submit(self, texts: Sequence[Any], options: dict[str, Any] | None = None, numbers: Sequence[int] | None = None,
+               lag: float = 0.0) -> Future:  # fmt: skip
+        """Queue a request; its future gets an Outcome. `lag`: seconds the request has waited already
+        (or will wait in the server's event loop), counted against the deadline with the queue's wait.
 
         Raises:
             Overloaded: the queue is full, its expected wait is over the deadline, or the worker is shutting down.
@@ -228,8 +230,8 @@ class ModelWorker:
         if self._stopping:
             raise Overloaded(f"model {self.name!r} is shutting down")
         with self._lock:
-            wait = self.expected_wait(request.tokens)
-            if self.max_queue_wait and wait > self.max_queue_wait and self._queued_tokens:
+            wait = self.expected_wait(request.tokens) + lag
+            if self.max_queue_wait and wait > self.max_queue_wait and (self._queued_tokens or lag):
                 self.stats.shed += 1
                 raise Overloaded(f"model {self.name!r} is busy (about {wait:.1f} s of work queued); retry later",
                                  retry_after=max(1, math.ceil(wait)))  # fmt: skip
