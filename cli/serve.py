@@ -49,7 +49,7 @@ def serve(
         if not processes:  # else the model processes take --threads; the server's own process needs no torch
             set_threads(threads)
         run(specs, host, port, device=device, precision=precision, max_length=max_length,
-            log_level="warning" if quiet else "info", processes=processes, threads=threads or 1,
+            log_level="warning" if quiet else "info", processes=processes, threads=threads,
             max_batch_tokens=max_batch_tokens, max_wait_ms=max_wait_ms, max_queue=max_queue,
             max_queue_wait_ms=max_queue_wait_ms, max_body_bytes=max_body, max_texts=max_texts, max_cost=max_cost,
             max_answer_bytes=max_answer, body_timeout_s=body_timeout, header_timeout_s=header_timeout,

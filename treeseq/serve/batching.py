@@ -231,7 +231,7 @@ class ModelWorker:
             raise Overloaded(f"model {self.name!r} is shutting down")
         with self._lock:
             wait = self.expected_wait(request.tokens) + lag
-            if self.max_queue_wait and wait > self.max_queue_wait and (self._queued_tokens or lag):
+            if self.max_queue_wait and wait > self.max_queue_wait and self._queued_tokens:  # an idle model takes anything
                 self.stats.shed += 1
                 raise Overloaded(f"model {self.name!r} is busy (about {wait:.1f} s of work queued); retry later",
                                  retry_after=max(1, math.ceil(wait)))  # fmt: skip

@@ -27,11 +27,11 @@ class ModelProcess:
 
     Args:
         path: an archive, or a list of archives (their ensemble), as `treeseq.load` takes.
-        threads: torch threads in the child.
+        threads: torch threads in the child (None: torch's choice).
     """
 
     def __init__(self, path: str | Path | Sequence[str | Path], limits: Limits, *, device: str = "cpu", precision: str = "fp32",
-                 max_length: int | None = None, threads: int = 1) -> None:  # fmt: skip
+                 max_length: int | None = None, threads: int | None = None) -> None:  # fmt: skip
         self.spec = {"path": [str(p) for p in path] if isinstance(path, (list, tuple)) else str(path), "device": device,
                      "precision": precision, "max_length": max_length, "threads": threads, "limits": limits}  # fmt: skip
         self.summary: dict[str, Any] = {}
@@ -89,7 +89,8 @@ def _child(conn: Any, spec: dict[str, Any]) -> None:
     import signal  # noqa: PLC0415
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the server stops the child when it has answered what is queued
-    os.environ.setdefault("OMP_NUM_THREADS", str(spec["threads"]))
+    if spec["threads"]:
+        os.environ.setdefault("OMP_NUM_THREADS", str(spec["threads"]))
     try:
         import torch  # noqa: PLC0415
 
@@ -97,7 +98,8 @@ def _child(conn: Any, spec: dict[str, Any]) -> None:
         from treeseq.serve.batching import answer_batch  # noqa: PLC0415
         from treeseq.serve.summary import model_summary  # noqa: PLC0415
 
-        torch.set_num_threads(spec["threads"])
+        if spec["threads"]:
+            torch.set_num_threads(spec["threads"])
         options = {"max_length": spec["max_length"]} if spec["max_length"] else {}
         model = load(spec["path"], spec["device"], spec["precision"], **options)
         conn.send(("ready", model_summary(model)))

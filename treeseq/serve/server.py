@@ -50,7 +50,8 @@ def load_models(paths: Mapping[str, str | Path | Sequence[str | Path]], device: 
 
 
 def serve_models(models: Mapping[str, str | Path | Sequence[str | Path] | Any], settings: Any, *, processes: int = 1,
-                 device: str = "auto", precision: str = "fp32", max_length: int | None = None, threads: int = 1) -> dict[str, Any]:  # fmt: skip
+                 device: str = "auto", precision: str = "fp32", max_length: int | None = None,
+                 threads: int | None = None) -> dict[str, Any]:  # fmt: skip
     """What `create_app` serves: each archive (or list of archives: their ensemble) in `processes`
     processes of its own (0: loaded in this process); loaded models stay in this process.
 
@@ -82,12 +83,12 @@ def serve_models(models: Mapping[str, str | Path | Sequence[str | Path] | Any], 
 
 def serve(models: Mapping[str, str | Path | Sequence[str | Path] | Any], host: str = "127.0.0.1", port: int = 8000, *, device: str = "auto",
           precision: str = "fp32", max_length: int | None = None, log_level: str = "info", processes: int = 1,
-          threads: int = 1, **settings: Any) -> None:  # fmt: skip
+          threads: int | None = None, **settings: Any) -> None:  # fmt: skip
     """Serve the models (archive paths or loaded models, by name) until SIGINT/SIGTERM.
 
     Args:
         processes: processes per archive, each holding the model (0: the model in the server's process).
-        threads: torch threads in each model process.
+        threads: torch threads in each model process (None: torch's choice).
         settings: ServeSettings fields (max_batch_tokens, max_wait_ms, max_queue, max_queue_wait_ms,
             max_body_bytes, max_texts, max_cost, max_answer_bytes, body_timeout_s, header_timeout_s,
             keep_alive_s, max_connections).
