@@ -52,7 +52,7 @@ def close(a: Any, b: Any, tolerance: float = 2e-3) -> bool:
     return a == b
 
 
-def start_server(model: Path, threads: int, max_wait_ms: float, processes: int, max_queue_wait_ms: float | None) -> tuple[subprocess.Popen, str]:
+def start_server(model: Path, threads: int, max_wait_ms: float, processes: int, options: dict[str, Any]) -> tuple[subprocess.Popen, str]:
     import httpx  # noqa: PLC0415
 
     with socket.socket() as sock:
@@ -60,8 +60,7 @@ def start_server(model: Path, threads: int, max_wait_ms: float, processes: int, 
         port = sock.getsockname()[1]
     command = [sys.executable, "-m", "treeseq.cli.main", "serve", "--model", f"bench={model}", "--port", str(port),
                "--threads", str(threads), "--device", "cpu", "--max-wait-ms", str(max_wait_ms), "--processes", str(processes), "--quiet"]  # fmt: skip
-    if max_queue_wait_ms is not None:
-        command += ["--max-queue-wait-ms", str(max_queue_wait_ms)]
+    command += [part for option, value in options.items() if value is not None for part in (option, str(value))]
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "PYTHONPATH": str(ROOT)}
     server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     url, deadline = f"http://127.0.0.1:{port}", time.monotonic() + 120
@@ -181,6 +180,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--processes", type=int, default=1, help="model processes (treeseq serve --processes; 0: in the server's process)")
     parser.add_argument("--max-queue-wait-ms", type=float, default=None, help="treeseq serve --max-queue-wait-ms (default: the server's)")
+    parser.add_argument("--max-batch-tokens", type=int, default=None, help="treeseq serve --max-batch-tokens (default: the server's)")
     args = parser.parse_args()
     import torch  # noqa: PLC0415
 
@@ -196,7 +196,8 @@ def main() -> None:
         model = treeseq.load(archive, "cpu")
         lines = [l.strip() for l in (ROOT / "corpora/samples/parallel/train.en").read_text(encoding="utf-8").splitlines() if l.strip()]
         model.predict(lines[:64])  # warm-up: the tokenizer loads on first use
-        server, url = start_server(archive, args.threads, args.max_wait_ms, args.processes, args.max_queue_wait_ms)
+        server, url = start_server(archive, args.threads, args.max_wait_ms, args.processes,
+                                   {"--max-queue-wait-ms": args.max_queue_wait_ms, "--max-batch-tokens": args.max_batch_tokens})
         try:
             headline: dict[str, float] = {}
             measured: dict[int, dict[str, float]] = {}
