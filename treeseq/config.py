@@ -62,6 +62,19 @@ class TrainConfig:
             raise ConfigError(f"train.ema must be in [0, 1) (0: no average), got {self.ema}")
         if self.keep_last < 0:
             raise ConfigError(f"train.keep_last must be >= 0 (0: keep no epoch archives), got {self.keep_last}")
+        check_seed(self.seed, "train.seed")
+
+
+SEED_MIN, SEED_MAX = -(2**63), 2**64 - 1  # what torch.manual_seed takes: 64 bits, signed or not
+
+
+def check_seed(seed: Any, name: str = "seed") -> None:
+    """Raise ConfigError unless `seed` is a whole number torch can seed with (64 bits)."""
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise ConfigError(f"{name} must be a whole number, got {seed!r}"[:200])
+    if not SEED_MIN <= seed <= SEED_MAX:
+        shown = f"{seed}" if abs(seed) < 10**30 else f"a number of {seed.bit_length():,} bits"
+        raise ConfigError(f"{name} must fit in 64 bits ({SEED_MIN} to {SEED_MAX}), got {shown}")
 
 
 def _positive(obj: Any, *names: str) -> None:

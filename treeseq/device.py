@@ -30,7 +30,7 @@ def resolve_device(name: str = "auto") -> torch.device:
 def seed_everything(seed: int) -> None:
     """Seed Python's and torch's generators (all devices)."""
     random.seed(seed)
-    torch.manual_seed(seed)
+    torch.manual_seed(seed if seed < 2**64 else seed - 2**64)  # a 64-bit seed plus a data-parallel rank wraps
 
 
 def rng_state() -> dict:

@@ -9,6 +9,7 @@ import contextlib
 import gzip
 import json
 import os
+import re
 import tempfile
 import zlib
 from pathlib import Path
@@ -63,8 +64,74 @@ def decode_lines(handle: IO[bytes], source: str) -> Iterator[tuple[int, str]]:
         yield line_no, line.rstrip("\r\n")
 
 
+MAX_JSON_DEPTH = 100  # nesting levels of a JSON value; deeper is refused with its position
+MAX_JSON_DIGITS = 100  # digits of a JSON integer; longer is refused with its position
+_JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"?|[\[\]{}]|-?\d+')
+
+
+class JSONProblem(ValueError):
+    """Text that is not JSON the library takes: `message` and `position` (0-based character index)."""
+
+    def __init__(self, message: str, position: int) -> None:
+        super().__init__(f"{message} at character {position + 1}")
+        self.message, self.position = message, position
+
+
+def parse_json(text: str, *, max_depth: int = MAX_JSON_DEPTH, max_digits: int = MAX_JSON_DIGITS) -> Any:
+    """A JSON value, with bounds Python's own parser lacks: nesting at most `max_depth` deep (its
+    recursion would fail without a position) and integers of at most `max_digits` digits (beyond
+    4,300 it would raise a bare ValueError, and converting one costs time quadratic in its length).
+
+    Raises:
+        JSONProblem: invalid JSON, too deep or too long a number, with the character where it is.
+    """
+    if text.count("[") + text.count("{") > max_depth:
+        _check_depth(text, max_depth)
+
+    def checked_int(digits: str) -> int:
+        if len(digits.lstrip("-")) > max_digits:
+            raise _LongNumber(digits)
+        return int(digits)
+
+    try:
+        return json.loads(text, parse_int=checked_int)
+    except json.JSONDecodeError as err:
+        raise JSONProblem(err.msg, err.pos) from None
+    except _LongNumber as err:
+        raise JSONProblem(f"a number of {len(err.digits.lstrip('-')):,} digits (at most {max_digits})",
+                          _find_token(text, err.digits)) from None  # fmt: skip
+    except RecursionError:  # not reached after the depth check; kept for safety
+        raise JSONProblem(f"nested more than {max_depth} levels deep", 0) from None
+
+
+class _LongNumber(Exception):
+    def __init__(self, digits: str) -> None:
+        super().__init__(digits[:20])
+        self.digits = digits
+
+
+def _check_depth(text: str, max_depth: int) -> None:
+    depth = 0
+    for token in _JSON_TOKEN.finditer(text):
+        kind = token.group()[0]
+        if kind in "[{":
+            depth += 1
+            if depth > max_depth:
+                raise JSONProblem(f"nested more than {max_depth} levels deep", token.start())
+        elif kind in "]}":
+            depth -= 1
+
+
+def _find_token(text: str, digits: str) -> int:
+    """Where a number token (outside strings) is in `text`."""
+    for token in _JSON_TOKEN.finditer(text):
+        if token.group() == digits:
+            return token.start()
+    return 0
+
+
 def json_objects(lines: Iterable[tuple[int, str]], source: str) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(line number, object) for each non-blank line of JSON lines.
+    """(line number, object) for each non-blank line of JSON lines (`parse_json`'s bounds).
 
     Raises:
         CorpusFormatError: `source:line:column: not valid JSON (...)`, or a line that is not an object.
@@ -73,11 +140,9 @@ def json_objects(lines: Iterable[tuple[int, str]], source: str) -> Iterator[tupl
         if not line.strip():
             continue
         try:
-            record = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise CorpusFormatError(f"{source}:{line_no}:{err.colno}: not valid JSON ({err.msg})") from None
-        except RecursionError:
-            raise CorpusFormatError(f"{source}:{line_no}: JSON nested too deeply") from None
+            record = parse_json(line)
+        except JSONProblem as err:
+            raise CorpusFormatError(f"{source}:{line_no}:{err.position + 1}: not valid JSON ({err.message})") from None
         if not isinstance(record, dict):
             raise CorpusFormatError(f"{source}:{line_no}: expected a JSON object")
         yield line_no, record

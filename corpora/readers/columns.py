@@ -17,12 +17,13 @@ def read_columns(path: str | Path, token_column: int = 0, tag_column: int = -1) 
     """Read every sentence of a column file.
 
     Raises:
-        CorpusFormatError: `file:line: problem` for a line without the token or tag column.
+        CorpusFormatError: `file:line: problem` for a line without the token or tag column, or with
+            another number of columns than the first line (a file of plain sentences is not a column file).
     """
     sentences: list[TaggedSentence] = []
     tokens: list[str] = []
     tags: list[str] = []
-    first = 0
+    first, width = 0, 0
     for line_no, line in read_lines(path):
         parts = line.split()
         if not parts or parts[0] == "-DOCSTART-":
@@ -32,6 +33,10 @@ def read_columns(path: str | Path, token_column: int = 0, tag_column: int = -1) 
             continue
         if len(parts) < 2 or not all(-len(parts) <= col < len(parts) for col in (token_column, tag_column)):
             raise CorpusFormatError(f"{path}:{line_no}: {len(parts)} column(s), expected a token and a tag column")
+        width = width or len(parts)
+        if len(parts) != width:
+            raise CorpusFormatError(f"{path}:{line_no}: {len(parts)} columns, but the file's first line has {width}; a CoNLL "
+                                    "column file has one token a line and the same columns on every line (not plain sentences)")  # fmt: skip
         if not tokens:
             first = line_no
         tokens.append(parts[token_column])

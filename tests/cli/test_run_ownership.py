@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -23,17 +24,58 @@ TRAIN = ["train", "tree", "--data-dir", str(SAMPLE), "--embed-dim", "8", "--hidd
 
 
 def test_a_second_run_on_the_same_output_is_refused_and_a_dead_runs_lock_taken_over(tmp_path: Path) -> None:
+    import fcntl
+
     out = tmp_path / "m.pt"
-    lock = tmp_path / "m.pt.lock"
-    lock.write_text(f"{os.getpid()} {socket.gethostname()}\n")  # a live run (this process) owns it
-    refused = runner.invoke(app, [*TRAIN, "--output", str(out), "--epochs", "1"])
-    assert refused.exit_code == 2 and f"another training run (pid {os.getpid()}" in refused.output and not out.exists()
+    lock = tmp_path / "m.lock"
+    with lock.open("w") as held:  # a live run (this process) holds it
+        fcntl.flock(held, fcntl.LOCK_EX)
+        held.write(f"{os.getpid()} {socket.gethostname()}\n")
+        held.flush()
+        refused = runner.invoke(app, [*TRAIN, "--output", str(out), "--epochs", "1"])
+        assert refused.exit_code == 2 and f"another training run (pid {os.getpid()}" in refused.output and not out.exists()
+        sibling = runner.invoke(app, [*TRAIN, "--output", str(tmp_path / "m"), "--epochs", "1"])
+        assert sibling.exit_code == 2 and "another training run" in sibling.output  # runs/m and runs/m.pt: one stem, one lock
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
-    lock.write_text(f"{dead.pid} {socket.gethostname()}\n")  # its process is gone: a stale lock
+    lock.write_text(f"{dead.pid} {socket.gethostname()}\n")  # a file its dead run left: nobody holds it
     taken = runner.invoke(app, [*TRAIN, "--output", str(out), "--epochs", "1"])
     assert taken.exit_code == 0, taken.output
     assert out.is_file() and not lock.exists()  # released on exit
+
+
+def _claim_at_once(output: str, barrier: Any, owners: Any, peak: Any) -> None:
+    from treeseq.errors import CheckpointError
+    from treeseq.training.outputs import claim_output
+
+    barrier.wait()
+    try:
+        with claim_output(Path(output)):
+            with owners.get_lock():
+                owners.value += 1
+                peak.value = max(peak.value, owners.value)
+            time.sleep(0.3)
+            with owners.get_lock():
+                owners.value -= 1
+    except CheckpointError:
+        pass
+
+
+def test_runs_starting_at_once_on_a_dead_runs_lock_have_one_owner(tmp_path: Path) -> None:
+    """Four runs start together on an output whose lock a dead run left: never two owners at a time."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")
+    for trial in range(20):
+        output = tmp_path / f"m{trial}.pt"
+        (tmp_path / f"m{trial}.lock").write_text("999999 elsewhere\n")
+        barrier, owners, peak = context.Barrier(4), context.Value("i", 0), context.Value("i", 0)
+        processes = [context.Process(target=_claim_at_once, args=(str(output), barrier, owners, peak)) for _ in range(4)]
+        for process in processes:
+            process.start()
+        for process in processes:
+            process.join(30)
+        assert peak.value == 1, f"trial {trial}: {peak.value} runs owned the output at once"
 
 
 def test_a_finished_run_or_another_file_is_never_replaced_silently(tmp_path: Path) -> None:
@@ -72,7 +114,7 @@ def test_sigterm_saves_a_checkpoint_and_resume_repeats_no_log_record(tmp_path: P
     output, _ = process.communicate(timeout=120)
     assert process.returncode == 130, output
     last = tmp_path / "m.last.pt"
-    assert last.is_file() and not (tmp_path / "m.pt.lock").exists()
+    assert last.is_file() and not (tmp_path / "m.lock").exists()
     with log.open("a") as handle:  # what a crash after the checkpoint would have logged
         handle.write(json.dumps({"epoch": 999, "step": 10**9, "loss": 1.0}) + "\n")
     resumed = runner.invoke(app, [*TRAIN, "--output", str(out), "--epochs", "1", "--resume"])
@@ -118,10 +160,14 @@ def test_kill_9_mid_epoch_then_resume_equals_an_uninterrupted_run(tmp_path: Path
         time.sleep(0.05)
     process.kill()
     process.wait()
-    assert (tmp_path / "crashed.pt.lock").exists()  # a crash leaves its lock behind
+    assert (tmp_path / "crashed.lock").exists()  # a crash leaves its lock behind
     resumed = runner.invoke(app, [*TRAIN, "--epochs", "2", "--dropout", "0.3", "--checkpoint-every", "4", "--set",
                                   "train.log_every=2", "--output", str(crashed), "--resume"])  # fmt: skip
     assert resumed.exit_code == 0, resumed.output
+    clock = {"time", "seconds", "sent_per_s"}
+    logs = [[{k: v for k, v in json.loads(line).items() if k not in clock} for line in (tmp_path / f"{name}.metrics.jsonl").read_text().splitlines()]
+            for name in ("whole", "crashed")]  # fmt: skip
+    assert logs[0] == logs[1]  # the interrupted epoch's train_loss included
     one, two = (torch.load(p, weights_only=True) for p in (whole.with_name("whole.last.pt"), crashed.with_name("crashed.last.pt")))
     assert one["state_dict"].keys() == two["state_dict"].keys()
     assert all(torch.equal(one["state_dict"][k], two["state_dict"][k]) for k in one["state_dict"])

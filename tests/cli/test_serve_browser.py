@@ -96,6 +96,9 @@ def test_the_page_shows_trees_tags_and_translations(models: dict[str, Any], tmp_
             assert [t.get_attribute("data-tag") for t in tokens] == list(tagged.tags)
             assert driver.find_element("css selector", ".intent-label").text == tagged.intent
             driver.save_screenshot(str(tmp_path / "serve-tags.png"))
+            # A line of only U+001C..U+001F: blank for the server (str.isspace), so blank for the page too
+            ask(driver, "atis", f"{flight}\n\x1c\x1d\x1e\x1f\n{flight}")
+            assert len(driver.find_elements("css selector", ".result .intent-label")) == 2
 
             german = "Ein kleiner Hund spielt im Park ."
             ask(driver, "de-en", german)

@@ -57,6 +57,27 @@ def test_resume_continues_exactly_like_an_uninterrupted_run(sample_dir: Path, tm
             assert torch.equal(value, load_archive(b)["state_dict"][name]), name
 
 
+def test_a_resumed_runs_log_equals_an_uninterrupted_runs_record_for_record(sample_dir: Path, tmp_path: Path) -> None:
+    """The epoch's running train_loss travels in the mid-epoch checkpoint: the interrupted epoch's records
+    after resuming are those of a run never stopped (only the clock's fields differ)."""
+    cfg = TrainConfig(epochs=2, batch_size=8, lr=0.01, seed=3, log_every=1)
+    task = make_task(sample_dir, cfg)
+    run(task, cfg, tmp_path / "a.pt")
+
+    def stop_mid_epoch(state: TrainState, record: dict) -> None:
+        if state.global_step == 11:
+            state.stop_requested = True
+
+    run(task, cfg, tmp_path / "b.pt", step_hooks=[stop_mid_epoch])
+    run(task, cfg, tmp_path / "b.pt", resume=True)
+    clock = {"time", "seconds", "sent_per_s"}
+    logs = [[{k: v for k, v in json.loads(line).items() if k not in clock} for line in paths_for(tmp_path / name)[1].read_text().splitlines()]
+            for name in ("a.pt", "b.pt")]  # fmt: skip
+    assert len(logs[0]) == len(logs[1]) and any("train_loss" in r and r["epoch"] == 2 for r in logs[0])
+    for straight, resumed in zip(*logs):
+        assert straight == resumed
+
+
 def test_best_and_last_checkpoints_and_metrics_log(sample_dir: Path, tmp_path: Path) -> None:
     cfg = TrainConfig(epochs=3, batch_size=8, lr=0.05, log_every=2)
     task = make_task(sample_dir, cfg)

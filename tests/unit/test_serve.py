@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 import socket
 import threading
 import time
@@ -16,7 +18,7 @@ httpx = pytest.importorskip("httpx")
 import treeseq  # noqa: E402
 from treeseq.errors import CorpusFormatError  # noqa: E402
 from treeseq.serve.app import ServeSettings, create_app  # noqa: E402
-from treeseq.serve.batching import ModelWorker, Overloaded  # noqa: E402
+from treeseq.serve.batching import InProcess, Limits, ModelWorker, Overloaded  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore:Using `httpx` with")  # starlette's TestClient on httpx
 SAMPLES = Path(__file__).resolve().parents[2] / "corpora" / "samples"
@@ -155,20 +157,24 @@ class Echo:
         return {"text": self.text}
 
 
+def texts_of(outcome: Any) -> list[str]:
+    return [json.loads(record)["text"] for record in outcome.records]
+
+
 def test_the_worker_merges_requests_and_a_bad_one_fails_alone() -> None:
     model = Gate()
-    worker = ModelWorker("gate", model, max_wait_ms=50, max_queue=3)
+    worker = ModelWorker("gate", [InProcess(model, Limits())], max_wait_ms=50, max_queue=3)
     first = worker.submit(["one"])
     assert model.entered.wait(5)  # the worker is busy with the first request; the next ones queue up
     queued = [worker.submit(["two", "three"]), worker.submit(["bad four"]), worker.submit(["five"], {"tokenized": True})]
     with pytest.raises(Overloaded, match="busy"):
         worker.submit(["six"])
     model.gate.set()
-    assert [r.text for r in first.result(5)] == ["one"]
-    assert [r.text for r in queued[0].result(5)] == ["two", "three"]
-    with pytest.raises(CorpusFormatError, match="bad text"):
-        queued[1].result(5)
-    assert [r.text for r in queued[2].result(5)] == ["five"]
+    assert texts_of(first.result(5)) == ["one"]
+    assert texts_of(queued[0].result(5)) == ["two", "three"]
+    bad = queued[1].result(5)
+    assert bad.status == 422 and "bad text" in bad.error
+    assert texts_of(queued[2].result(5)) == ["five"]
     assert ["two", "three", "bad four"] in model.calls  # merged; then re-run request by request
     assert ["five"] in model.calls  # other options: a batch of its own
     worker.close()
@@ -181,13 +187,16 @@ def free_port() -> int:
 
 
 class Server:
-    """A real uvicorn server on 127.0.0.1 in a thread."""
+    """A real uvicorn server on 127.0.0.1 in a thread, with the service's connection guard."""
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, header_timeout: float = 10.0, max_connections: int = 1024) -> None:
         import uvicorn
 
+        from treeseq.serve.protocol import guarded_protocol
+
         self.port = free_port()
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
+                                                    http=guarded_protocol(header_timeout, max_connections)))  # fmt: skip
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
     def __enter__(self) -> str:
@@ -204,7 +213,7 @@ class Server:
 
 
 def test_many_concurrent_clients_each_get_their_own_answers(models: dict[str, Any]) -> None:
-    app = create_app({"nlu": models["nlu"], "sst": models["sst"]}, ServeSettings(max_wait_ms=10))
+    app = create_app({"nlu": models["nlu"], "sst": models["sst"]}, ServeSettings(max_wait_ms=10, max_queue_wait_ms=0))
     clients, rounds = 24, 4
     answers: dict[tuple[int, int], Any] = {}
     errors: list[BaseException] = []
@@ -256,3 +265,115 @@ def test_a_full_queue_answers_503(models: dict[str, Any]) -> None:
         second.join(10)
     assert refused.status_code == 503 and refused.headers["retry-after"] == "1" and "busy" in refused.json()["error"]
     assert sorted(r.json()["results"][0]["text"] for r in results) == ["one", "two"]
+
+
+@pytest.mark.parametrize("name", ["sst", "parser", "nlu", "de-en"])
+def test_a_lone_surrogate_is_refused_with_its_position_by_every_model_kind(client: Any, name: str) -> None:
+    body = '{"model": "%s", "texts": ["fine", "x \\ud800 y"]}' % name
+    answer = client.post("/v1/predict", content=body.encode(), headers={"content-type": "application/json"})
+    assert answer.status_code == 422 and answer.json() == {"error": "texts:2:3: a lone surrogate U+D800 is not valid Unicode"}
+    render = client.post("/v1/render", content=b'{"model": "sst", "text": "\\udcff"}', headers={"content-type": "application/json"})
+    assert render.status_code == 422 and render.json()["error"] == "text:1: byte 0xff is not valid UTF-8"
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    (b"[" * 200_000, "the body is not valid JSON (nested more than 100 levels deep at character 101)"),
+    (b'{"model": "nlu", "texts": ["a"], "beam": ' + b"9" * 5000 + b"}", "the body is not valid JSON (a number of 5,000 digits (at most 100) at character 42)"),
+    (b'{"model": "nlu", "texts": ["caf\xe9"]}', "the body is not UTF-8: byte 0xe9 at byte 32"),
+    (b'{"model": "nlu", "texts": ["a", 3]}', "texts:2: Input should be a valid string"),
+])  # fmt: skip
+def test_bad_bodies_are_422_with_where_the_problem_is(models: dict[str, Any], body: bytes, message: str) -> None:
+    from fastapi.testclient import TestClient
+
+    with TestClient(create_app({"nlu": models["nlu"]}, ServeSettings(max_body_bytes=1 << 20))) as big:
+        answer = big.post("/v1/predict", content=body, headers={"content-type": "application/json"})
+    assert answer.status_code == 422 and answer.json() == {"error": message}
+
+
+def test_a_requests_cost_and_its_answers_size_are_bounded(models: dict[str, Any]) -> None:
+    from fastapi.testclient import TestClient
+
+    text = " ".join(["Ein Hund läuft durch den Park ."] * 17)  # about 120 words
+    cost = models["de-en"].cost([text], beam=32, attention=True)
+    with TestClient(create_app({"de-en": models["de-en"]}, ServeSettings(max_cost=cost - 1, max_answer_bytes=2000))) as small:
+        refused = small.post("/v1/predict", json={"model": "de-en", "texts": [text], "beam": 32, "attention": True})
+        assert refused.status_code == 413 and refused.json()["error"].startswith(f"the request would cost {cost:,} units of work")
+        big = small.post("/v1/predict", json={"model": "de-en", "texts": ["Ein Hund ."] * 8, "beam": 4, "n_best": 4, "attention": True})
+        assert big.status_code == 413 and "bytes, over the limit of 2,000" in big.json()["error"]
+        fine = small.post("/v1/predict", json={"model": "de-en", "texts": ["Ein Hund ."]})
+        assert fine.status_code == 200
+        listed = small.get("/v1/models").json()
+    assert listed["limits"]["max_cost"] == cost - 1 and re.fullmatch(listed["blank"], "\x1c \u3000")
+
+
+def test_one_blank_line_definition_for_the_page_and_the_server(client: Any) -> None:
+    import sys
+
+    from treeseq.text import BLANK_CHARACTERS
+
+    assert BLANK_CHARACTERS == "".join(chr(c) for c in range(sys.maxunicode + 1) if chr(c).isspace())
+    pattern = client.get("/v1/models").json()["blank"]
+    assert all(bool(re.fullmatch(pattern, chr(c))) == chr(c).isspace() for c in range(0x3100))
+    answer = client.post("/v1/predict", json={"model": "nlu", "texts": ["flights to boston", "\x1c", "\x1f\x1e "]}).json()
+    assert answer["results"][1:] == [{}, {}]
+    assert "blank.test(line)" in client.get("/static/app.js").text  # the page filters with the server's pattern
+
+
+def test_errors_never_close_the_connection_and_half_open_ones_time_out(models: dict[str, Any]) -> None:
+    app = create_app({"nlu": models["nlu"]}, ServeSettings(body_timeout_s=0.5))
+    good = b'{"model": "nlu", "texts": ["flights to boston"]}'
+    bad = b'{"model": "nlu", "texts": ["x \\ud800 y"]}'
+
+    def request(body: bytes) -> bytes:
+        return b"POST /v1/predict HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n%s" % (len(body), body)
+
+    with Server(app, header_timeout=0.5, max_connections=3) as url:
+        port = int(url.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:  # one connection, a bad request then a good one
+            sock.sendall(request(bad))
+            first = read_response(sock)
+            sock.sendall(request(good))
+            second = read_response(sock)
+        assert first.startswith(b"HTTP/1.1 422") and second.startswith(b"HTTP/1.1 200") and b'"tags"' in second
+        half = socket.create_connection(("127.0.0.1", port), timeout=10)
+        half.sendall(b"POST /v1/predict HTTP/1.1\r\nhost: x\r\n")  # headers never finished
+        slow = socket.create_connection(("127.0.0.1", port), timeout=10)
+        slow.sendall(request(good)[:-10])  # the body never finished
+        start = time.monotonic()
+        assert half.recv(100) == b"" and time.monotonic() - start < 5  # closed by the server
+        assert read_response(slow).startswith(b"HTTP/1.1 408")
+        extra = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(4)]
+        extra[-1].sendall(request(good))
+        assert read_response(extra[-1]).startswith(b"HTTP/1.1 503")  # over the cap of 3 open connections
+        for sock in (half, slow, *extra):
+            sock.close()
+
+
+def read_response(sock: socket.socket) -> bytes:
+    """One HTTP response (headers and a Content-Length body) from a raw socket."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return data
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = int(re.search(rb"content-length: (\d+)", head, re.I).group(1))  # type: ignore[union-attr]
+    while len(body) < length:
+        body += sock.recv(65536)
+    return head + b"\r\n\r\n" + body
+
+
+def test_a_queue_whose_wait_would_pass_the_deadline_answers_503_with_retry_after() -> None:
+    model = Gate()
+    worker = ModelWorker("gate", [InProcess(model, Limits())], max_wait_ms=0, max_queue_wait_ms=200)
+    worker._recent.extend([(10, 1.0)] * 3)  # measured: 0.1 s a word
+    first = worker.submit(["one"])
+    assert model.entered.wait(5)
+    queued = worker.submit(["a b"])  # 0.2 s of work queued: within the deadline
+    with pytest.raises(Overloaded) as shed:
+        worker.submit(["c d e"])  # 0.5 s
+    assert shed.value.retry_after == 1 and "busy (about 0.5 s of work queued)" in str(shed.value) and worker.stats.shed == 1
+    model.gate.set()
+    assert first.result(5).status == 200 and queued.result(5).status == 200
+    worker.close()

@@ -135,3 +135,24 @@ def test_a_component_without_an_archive_says_so() -> None:
     nlp.add_pipe("treeseq_tagger")
     with pytest.raises(treeseq.TreeseqError, match="no model archive; add the component with config"):
         nlp("a b")
+
+
+def test_a_doc_that_fails_goes_to_the_error_handler_and_the_others_come_through(runs: Path) -> None:
+    """spaCy's error-handler protocol: one over-long doc among 21 no longer costs the stream its docs, and
+    the error names the doc's place in the stream (not in its batch)."""
+    nlp = spacy.blank("en")
+    nlp.add_pipe("treeseq_tagger", config={"model": str(runs / "nlu.pt"), "batch_size": 8})
+    texts = [f"flights from boston to denver {i}" for i in range(21)]
+    texts[12] = "word " * 1500
+    got = []
+    with pytest.raises(Exception, match=r"treeseq_tagger:13: 1500 tokens is over the tagger's limit of 1000"):
+        for doc in nlp.pipe(texts):
+            got.append(doc.text)
+    assert got == texts[:12]  # the docs before it came through; the default handler raises
+    seen: list[tuple[str, list[str], str]] = []
+    nlp.set_error_handler(lambda name, proc, docs, err: seen.append((name, [d.text for d in docs], str(err))))
+    docs = list(nlp.pipe(texts))
+    assert [d.text for d in docs] == texts[:12] + texts[13:] and all(d.spans["slots"] is not None for d in docs)
+    assert [(name, texts_) for name, texts_, _ in seen] == [("treeseq_tagger", [texts[12]])] and "treeseq_tagger:13:" in seen[0][2]
+    nlp.set_error_handler(spacy.util.ignore_error)
+    assert len(list(nlp.pipe(texts, batch_size=64))) == 20

@@ -8,6 +8,7 @@ import torch
 from torch import Tensor
 
 from treeseq.data.batching import length_mask
+from treeseq.text import check_label
 from treeseq.vocab import Vocab
 
 
@@ -21,6 +22,10 @@ class LabelledText:
     where: str = ""
     text: str | None = None
     phrase: bool = False  # a treebank phrase added as an example (not a whole sentence)
+
+    def __post_init__(self) -> None:
+        if self.label is not None:
+            check_label(self.label, self.where)
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ import torch
 from torch import Tensor
 
 from treeseq.data.batching import length_mask
+from treeseq.text import check_label
 from treeseq.vocab import Vocab
 
 MAX_WORD_CHARS = 24  # longer words (URLs, e-mail addresses) keep their first characters only
@@ -23,6 +24,12 @@ class TaggedSentence:
     intent: str | None = None
     where: str = ""  # `file:line` of the sentence, for error messages
     offsets: tuple[tuple[int, int], ...] | None = None  # character offsets in the raw text, when known
+
+    def __post_init__(self) -> None:
+        if self.intent is not None:
+            check_label(self.intent, self.where, "intent")
+        for tag in self.tags or ():
+            check_label(tag, self.where, "tag")
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ temperature 0, reproducible with a seeded generator; and the loop that continues
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import torch
 from torch import Tensor
@@ -66,10 +66,11 @@ class Continuation:
 
 
 @torch.no_grad()
-def continue_prompt(model: RNNLanguageModel, prompt: Sequence[int], samples: int, max_tokens: int, eos_id: int,
-                    sampling: Sampling, generator: torch.Generator | None = None) -> list[Continuation]:  # fmt: skip
-    """`samples` continuations of a prompt (token ids, starting with the line-start <eos>), each up to
-    `max_tokens` ids or its <eos>; all samples run as one batch."""
+def sample_steps(model: RNNLanguageModel, prompt: Sequence[int], samples: int, max_tokens: int, eos_id: int,
+                 sampling: Sampling, generator: torch.Generator | None = None) -> Iterator[list[Continuation]]:  # fmt: skip
+    """Continue a prompt (token ids, starting with the line-start <eos>) one step at a time: after each
+    step, the `samples` continuations so far (the same list, growing), until every one has ended with
+    <eos> or holds `max_tokens` ids; all samples run as one batch."""
     if not prompt:
         raise ConfigError("a prompt starts with at least the line-start token")
     device = next(model.parameters()).device
@@ -91,7 +92,17 @@ def continue_prompt(model: RNNLanguageModel, prompt: Sequence[int], samples: int
             else:
                 out[row].ids.append(token)
         alive &= ids != eos_id
+        yield out
         if not bool(alive.any()):
-            break
+            return
         last, state = model.step(ids, state)
+
+
+def continue_prompt(model: RNNLanguageModel, prompt: Sequence[int], samples: int, max_tokens: int, eos_id: int,
+                    sampling: Sampling, generator: torch.Generator | None = None) -> list[Continuation]:  # fmt: skip
+    """`samples` continuations of a prompt (token ids, starting with the line-start <eos>), each up to
+    `max_tokens` ids or its <eos>; all samples run as one batch (`sample_steps` to the end)."""
+    out: list[Continuation] = []
+    for out in sample_steps(model, prompt, samples, max_tokens, eos_id, sampling, generator):
+        pass
     return out

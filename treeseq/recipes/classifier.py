@@ -16,7 +16,7 @@ from treeseq.metrics import class_scores
 from treeseq.models.classifier import SequenceClassifier
 from treeseq.models.ensemble import ClassProbEnsemble
 from treeseq.recipes.common import (
-    Configs, Family, Predictor, RunSetup, Training, archive_entry, check_length, init_vectors,
+    Configs, Family, Predictor, RunSetup, Training, archive_entry, check_length, init_vectors, input_numbers,
 )  # fmt: skip
 from treeseq.results import ClassResult, Report, Table
 from treeseq.tasks.classifier import (
@@ -168,7 +168,7 @@ class ClassifierModel(Predictor[ClassResult]):
             CorpusFormatError: `source:LINE: problem` for an input with no tokens or more than
                 `max_length` (default 1,000).
         """
-        numbers = list(line_numbers) if line_numbers is not None else list(range(1, len(inputs) + 1))
+        numbers = input_numbers(inputs, source, line_numbers)
         texts = [item for item in inputs if isinstance(item, str)]
         cut = iter(tokenize_texts(texts, self.tokenizer))
         rows: list[tuple[str | None, tuple[str, ...], Any]] = []

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Callable, Generic, Iterable, Iterator, Se
 
 from treeseq.config import TrainConfig, build_config, parse_overrides, read_config_file
 from treeseq.errors import ConfigError, CorpusFormatError
+from treeseq.text import check_unicode
 
 if TYPE_CHECKING:
     from treeseq.training.engine import FitResult
@@ -148,6 +149,22 @@ def check_length(count: int, limit: int, where: str, unit: str, family: str) -> 
         raise CorpusFormatError(f"{where}: no {unit} to process")
     if count > limit:
         raise CorpusFormatError(f"{where}: {count} {unit} is over the {family}'s limit of {limit}; split the line or raise --max-length")
+
+
+def input_numbers(inputs: Sequence[Any], source: str, line_numbers: Sequence[int] | None) -> list[int]:
+    """The inputs' line numbers (from 1 unless given), every text (or token) checked to be valid Unicode.
+
+    Raises:
+        CorpusFormatError: `source:LINE:COLUMN: byte 0xff is not valid UTF-8` (an argument or file that
+            was not UTF-8) or `...: a lone surrogate U+D800 is not valid Unicode` (e.g. from JSON).
+    """
+    numbers = list(line_numbers) if line_numbers is not None else list(range(1, len(inputs) + 1))
+    for number, item in zip(numbers, inputs):
+        if isinstance(item, str):
+            check_unicode(item, f"{source}:{number}")
+        elif isinstance(item, (list, tuple)) and all(isinstance(token, str) for token in item):
+            check_unicode(" ".join(item), f"{source}:{number}")
+    return numbers
 
 
 def parameter_count(model: Any) -> int:
@@ -309,6 +326,12 @@ class Predictor(Generic[R]):
 
     def predict(self, inputs: Sequence[Any], **options: Any) -> list[R]:  # pragma: no cover - every family overrides
         raise NotImplementedError
+
+    def cost(self, inputs: Sequence[Any], **options: Any) -> int:
+        """An upper estimate of the work and memory `predict(inputs, **options)` takes, in units a
+        server can budget: here the inputs' whitespace-separated tokens (families whose cost grows
+        otherwise, the translator's with beam and output length, say so)."""
+        return sum(len(item.split()) if isinstance(item, str) else len(item) for item in inputs)
 
     def predict_iter(self, inputs: Iterable[Any], batch_size: int = 64, **options: Any) -> Iterator[R | None]:
         """Results one by one, in input order, reading at most `batch_size` inputs ahead (bounded memory).

@@ -5,17 +5,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import torch
 
 from treeseq.data.lm import Units, to_classes, token_stream
-from treeseq.decoding.sampling import Sampling, continue_prompt
+from treeseq.decoding.sampling import Sampling, sample_steps
+from treeseq.config import check_seed
 from treeseq.errors import ConfigError
 from treeseq.models.ensemble import LMEnsemble
 from treeseq.models.lm import RNNLanguageModel
-from treeseq.recipes.common import Configs, Family, Predictor, RunSetup, Training, check_length
+from treeseq.recipes.common import Configs, Family, Predictor, RunSetup, Training, check_length, input_numbers
 from treeseq.results import Generation, Report, ScoreResult
+from treeseq.text import check_unicode
 from treeseq.tasks.lm import (
     MODEL_TRAIN_DEFAULTS, TRAIN_DEFAULTS, LMDataConfig, LMModelConfig, LMPredictor, LMTask, build_model, check_stream, find_split, read_text,
 )  # fmt: skip
@@ -23,6 +25,7 @@ from treeseq.training.engine import FitResult
 
 FAMILY = Family("lm", LMModelConfig, LMDataConfig, tuple(TRAIN_DEFAULTS.items()))
 MAX_TOKENS = 10000  # the longest line scored by default (units)
+MAX_GENERATED = 10000  # the most units a sample may generate (generate --max-tokens)
 
 
 def train(
@@ -134,8 +137,8 @@ class LanguageModel(Predictor[ScoreResult]):
             CorpusFormatError: `source:LINE: problem` for a line with no units or more than `max_length`.
         """
         lines = list(inputs)
+        numbers = input_numbers(lines, source, line_numbers)
         encoded = self.units.encode(lines)
-        numbers = list(line_numbers) if line_numbers is not None else list(range(1, len(lines) + 1))
         for number, ids in zip(numbers, encoded):
             check_length(len(ids), self.max_length, f"{source}:{number}", "tokens", "language model")
         scores = self.predictor.score(encoded) if lines else []
@@ -144,17 +147,25 @@ class LanguageModel(Predictor[ScoreResult]):
     score = predict
 
     def generate(self, prompt: str = "", *, samples: int = 1, max_tokens: int = 50, temperature: float = 1.0,
-                 top_k: int = 0, top_p: float = 1.0, seed: int | None = None) -> list[Generation]:  # fmt: skip
+                 top_k: int = 0, top_p: float = 1.0, seed: int | None = None,
+                 on_text: Callable[[str], None] | None = None) -> list[Generation]:  # fmt: skip
         """Continue a prompt (or start a line): `samples` samples, each up to `max_tokens` units or <eos>.
 
         temperature 0 is greedy (every sample the same); top_k and top_p filter the distribution
-        before sampling. The same seed gives the same samples.
+        before sampling. The same seed gives the same samples. `on_text`, when given, is called with
+        each piece of text the first sample adds, as soon as it is generated (to stream it), so that
+        the pieces joined are that sample's text after the prompt.
 
         Raises:
-            ConfigError: samples or max_tokens below 1, or a bad temperature, top_k or top_p.
+            ConfigError: samples below 1, max_tokens outside 1..MAX_GENERATED, a seed beyond 64 bits,
+                or a bad temperature, top_k or top_p.
+            CorpusFormatError: a prompt that is not valid Unicode or over `max_length`.
         """
-        if samples < 1 or max_tokens < 1:
-            raise ConfigError("samples and max_tokens must be >= 1")
+        if samples < 1 or not 1 <= max_tokens <= MAX_GENERATED:
+            raise ConfigError(f"samples must be >= 1 and max_tokens from 1 to {MAX_GENERATED:,}, got {samples} and {max_tokens}")
+        if seed is not None:
+            check_seed(seed, "--seed")
+        check_unicode(prompt, "--prompt")
         sampling = Sampling(temperature, top_k, top_p)
         units = self.units
         prompt_ids = units.encode([prompt])[0] if prompt.strip() else []
@@ -165,14 +176,27 @@ class LanguageModel(Predictor[ScoreResult]):
             generator.seed()  # a fresh seed for this generator alone; the global random state stays as it is
         else:
             generator.manual_seed(seed)
-        found = continue_prompt(self.predictor.model, [units.eos_id, *prompt_ids], samples, max_tokens, units.eos_id,
-                                sampling, generator)  # fmt: skip
+        found: list[Any] = []
+        shown, count = "", 0
+        for found in sample_steps(self.predictor.model, [units.eos_id, *prompt_ids], samples, max_tokens, units.eos_id,
+                                  sampling, generator):  # fmt: skip
+            if on_text is not None and len(found[0].ids) > count:
+                count = len(found[0].ids)
+                shown = _stream(on_text, shown, _added_text(units, prompt, prompt_ids, found[0].ids))
         out = []
         for index, sample in enumerate(found):
             added = _added_text(units, prompt, prompt_ids, sample.ids)
             out.append(Generation(prompt, added.strip(), prompt + added, tuple(units.pieces(sample.ids)),
                                   sum(sample.logprobs), sample.ended, index))  # fmt: skip
         return out
+
+
+def _stream(on_text: Callable[[str], None], shown: str, text: str) -> str:
+    """Pass on what `text` adds to what was shown already; returns what is shown now."""
+    if text.startswith(shown) and len(text) > len(shown):
+        on_text(text[len(shown) :])
+        return text
+    return shown
 
 
 def _added_text(units: Units, prompt: str, prompt_ids: list[int], ids: list[int]) -> str:

@@ -14,7 +14,7 @@ from treeseq.data.parsing import ParserVocabs
 from treeseq.metrics import bracket_scores
 from treeseq.models.ensemble import SpanScoreEnsemble
 from treeseq.models.parser import SpanParser
-from treeseq.recipes.common import Configs, Family, Predictor, RunSetup, Training, archive_entry
+from treeseq.recipes.common import Configs, Family, Predictor, RunSetup, Training, archive_entry, input_numbers
 from treeseq.results import ParseResult, Report
 from treeseq.tasks.parser import (
     TRAIN_DEFAULTS, ParserConfig, ParserPredictor, ParserTask, build_parser, build_vocabs, encode_tree,
@@ -122,7 +122,7 @@ class ParserModel(Predictor[ParseResult]):
         Raises:
             CorpusFormatError: `source:LINE: problem` for a sentence with no tokens or over the length limit.
         """
-        numbers = list(line_numbers) if line_numbers is not None else list(range(1, len(inputs) + 1))
+        numbers = input_numbers(inputs, source, line_numbers)
         sentences, offsets, texts = [], [], []
         for number, item in zip(numbers, inputs):
             if isinstance(item, str):

@@ -14,7 +14,7 @@ from treeseq.metrics import class_scores
 from treeseq.models.ensemble import TaggerEnsemble
 from treeseq.models.tagger import BiRNNTagger
 from treeseq.recipes.common import (
-    Configs, Family, Predictor, RunSetup, Training, archive_entry, check_length, init_vectors,
+    Configs, Family, Predictor, RunSetup, Training, archive_entry, check_length, init_vectors, input_numbers,
 )  # fmt: skip
 from treeseq.results import Report, Table, TagResult, chunk_slots
 from treeseq.tags import spans
@@ -168,12 +168,12 @@ class TaggerModel(Predictor[TagResult]):
             CorpusFormatError: `source:LINE: problem` for a sentence with no tokens or more than
                 `max_length` (default 1,000).
         """
+        numbers = input_numbers(inputs, source, line_numbers)
         texts = [item if isinstance(item, str) else " ".join(item) for item in inputs]
         raw = [i for i, item in enumerate(inputs) if isinstance(item, str)]
         sentences: list[Any] = [None if isinstance(item, str) else token_sentence(item) for item in inputs]
         for index, sentence in zip(raw, text_sentences([texts[i] for i in raw], tokenized)):
             sentences[index] = sentence
-        numbers = list(line_numbers) if line_numbers is not None else list(range(1, len(texts) + 1))
         for number, sentence in zip(numbers, sentences):
             check_length(len(sentence.tokens), self.max_length, f"{source}:{number}", "tokens", "tagger")
         predictions = self.predictor.predict(sentences) if sentences else []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+import math
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -13,7 +14,7 @@ from treeseq.corpora.readers.parallel import read_split
 from treeseq.errors import CorpusFormatError
 from treeseq.models.ensemble import Seq2SeqEnsemble
 from treeseq.models.seq2seq import Seq2Seq
-from treeseq.recipes.common import Configs, Family, Predictor, RunSetup, Training, archive_entry, check_length
+from treeseq.recipes.common import Configs, Family, Predictor, RunSetup, Training, archive_entry, check_length, input_numbers
 from treeseq.results import Report, TranslationHypothesis, TranslationResult
 from treeseq.tasks.translator import (
     TRAIN_DEFAULTS, Codec, DecodeConfig, Translation, TranslatorDataConfig, TranslatorModelConfig, TranslatorPredictor,
@@ -122,13 +123,21 @@ class TranslatorModel(Predictor[TranslationResult]):
             CorpusFormatError: a sentence of more than `max_length` subwords (default 1,000).
         """
         cfg = DecodeConfig(beam_size=beam, alpha=alpha, max_len_ratio=max_len_ratio, n_best=n_best)
-        numbers = list(line_numbers) if line_numbers is not None else list(range(1, len(inputs) + 1))
+        numbers = input_numbers(inputs, source, line_numbers)
         # A subword covers at least one byte, so only lines longer in bytes than the limit need encoding here.
         long = [(n, text) for n, text in zip(numbers, inputs) if len(text.encode("utf-8")) > self.max_length]
         for (number, _), pieces in zip(long, self.predictor.codec.src.encode([text for _, text in long])):
             if len(pieces) > self.max_length:
                 check_length(len(pieces), self.max_length, f"{source}:{number}", "subwords", "translator")
         return [_result(t) for t in self.predictor.translate(list(inputs), cfg, attention)]
+
+    def cost(self, inputs: Sequence[str], beam: int = 5, n_best: int = 1, alpha: float = 0.6,
+             max_len_ratio: float = 1.5, attention: bool = False, **_: Any) -> int:  # fmt: skip
+        """The worst case of `predict` with these options: every beam hypothesis decodes the whole output
+        budget (max_len_ratio x S + 10 steps) and attends over all S source subwords at each step
+        (the attention kept in memory, and answered with `attention`), summed over the sentences."""
+        sizes = [len(pieces) for pieces in self.predictor.codec.src.encode(list(inputs))] if inputs else []
+        return sum(beam * (math.ceil(max_len_ratio * size) + 10) * max(size, 1) for size in sizes)
 
     def score(self, sources: Sequence[str], references: Sequence[str]) -> list[float]:
         """Each reference's log-probability given its source (forced decoding)."""

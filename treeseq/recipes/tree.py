@@ -15,7 +15,7 @@ from treeseq.errors import ConfigError, CorpusFormatError
 from treeseq.metrics import class_scores
 from treeseq.models.ensemble import ClassProbEnsemble
 from treeseq.models.tree import TreeClassifier
-from treeseq.recipes.common import Configs, Family, Predictor, RunSetup, Training, archive_entry, init_vectors
+from treeseq.recipes.common import Configs, Family, Predictor, RunSetup, Training, archive_entry, init_vectors, input_numbers
 from treeseq.results import Report, Table, TreeNode, TreeResult
 from treeseq.tasks.tree import LabelScheme, TreeModelConfig, TreePredictor, TreeTask, build_model, encode, prepare_trees
 from treeseq.tokenize import detokenize, raw_form, tokenize_with_offsets
@@ -197,7 +197,7 @@ class TreeModel(Predictor[TreeResult]):
                 over the parser's length limit).
             ConfigError: raw text for a model that carries no parser.
         """
-        numbers = list(line_numbers) if line_numbers is not None else list(range(1, len(inputs) + 1))
+        numbers = input_numbers(inputs, source, line_numbers)
         texts: list[str | None] = []
         words: list[tuple[str, ...]] = []
         offsets: list[Any] = []

@@ -19,13 +19,18 @@ from __future__ import annotations
 import shutil
 import warnings
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from spacy.tokens import Doc, Span
 
 from treeseq.errors import ConfigError
 
 ARCHIVE = "model.pt"
+
+
+def _raise_error(proc_name: str, proc: Any, docs: list[Doc], error: Exception) -> None:
+    """spaCy's default error handler: raise."""
+    raise error
 
 
 def _extension(name: str) -> None:
@@ -66,24 +71,56 @@ class TreeseqComponent:
         return self._model
 
     def __call__(self, doc: Doc) -> Doc:
-        self.annotate([doc])
+        self.annotate([doc], [1])
         return doc
 
     def pipe(self, stream: Iterable[Doc], batch_size: int | None = None) -> Iterator[Doc]:
-        """Docs annotated `batch_size` at a time (default: the component's), one `predict` call a batch, in order."""
+        """Docs annotated `batch_size` at a time (default: the component's), one `predict` call a batch, in order.
+
+        A doc that cannot be processed (too long, no tokens) goes to the error handler (spaCy's
+        `set_error_handler` protocol: by default the error is raised) and is not yielded; the other
+        docs of its batch are. Errors name the doc by its place in the stream, from 1 (`NAME:17: ...`).
+        """
         size = batch_size or self.batch_size
         batch: list[Doc] = []
+        first = 1
         for doc in stream:
             batch.append(doc)
             if len(batch) >= size:
-                self.annotate(batch)
-                yield from batch
+                yield from self._annotated(batch, first)
+                first += len(batch)
                 batch = []
         if batch:
-            self.annotate(batch)
-            yield from batch
+            yield from self._annotated(batch, first)
 
-    def annotate(self, docs: Sequence[Doc]) -> None:  # pragma: no cover - every component overrides
+    def _annotated(self, docs: list[Doc], first: int) -> Iterator[Doc]:
+        numbers = list(range(first, first + len(docs)))
+        try:
+            self.annotate(docs, numbers)
+        except Exception:  # noqa: BLE001 - spaCy's protocol hands any error to the handler: find the docs at fault
+            pass
+        else:
+            yield from docs
+            return
+        handler = self.get_error_handler()
+        for doc, number in zip(docs, numbers):
+            try:
+                self.annotate([doc], [number])
+            except Exception as err:  # noqa: BLE001 - see above
+                handler(self.name, self, [doc], err)
+                continue
+            yield doc
+
+    def set_error_handler(self, error_handler: Callable[[str, Any, list[Doc], Exception], Any]) -> None:
+        """What to do with a doc that fails (spaCy's protocol, set by `nlp.set_error_handler` too):
+        called as handler(component name, component, [doc], error); `spacy.util.ignore_error` skips it."""
+        self._error_handler = error_handler
+
+    def get_error_handler(self) -> Callable[[str, Any, list[Doc], Exception], Any]:
+        return getattr(self, "_error_handler", None) or _raise_error
+
+    def annotate(self, docs: Sequence[Doc], numbers: Sequence[int]) -> None:  # pragma: no cover - every component overrides
+        """Annotate `docs`; `numbers` are their places in the stream (errors name them)."""
         raise NotImplementedError
 
     def sentences(self, doc: Doc) -> list[Span]:
@@ -120,10 +157,11 @@ class TaggerComponent(TreeseqComponent):
 
     family = "tagger"
 
-    def annotate(self, docs: Sequence[Doc]) -> None:
+    def annotate(self, docs: Sequence[Doc], numbers: Sequence[int]) -> None:
         kept = [[t.i for t in doc if not t.is_space] for doc in docs]
         inputs = [[doc[i].text for i in keep] for doc, keep in zip(docs, kept) if keep]
-        results = iter(self.treeseq_model.predict(inputs, source=self.name) if inputs else [])
+        lines = [number for number, keep in zip(numbers, kept) if keep]
+        results = iter(self.treeseq_model.predict(inputs, source=self.name, line_numbers=lines) if inputs else [])
         column = getattr(self.treeseq_model.predictor.data_cfg, "column", "upos")
         for doc, keep in zip(docs, kept):
             if not keep:
@@ -162,10 +200,11 @@ class TreeComponent(TreeseqComponent):
         _extension("tree")
         _extension("trees")
 
-    def annotate(self, docs: Sequence[Doc]) -> None:
+    def annotate(self, docs: Sequence[Doc], numbers: Sequence[int]) -> None:
         sentences = [self.sentences(doc) for doc in docs]
         texts = [s.text for sents in sentences for s in sents]
-        results = iter(self.treeseq_model.predict(texts, source=self.name) if texts else [])
+        lines = [number for number, sents in zip(numbers, sentences) for _ in sents]
+        results = iter(self.treeseq_model.predict(texts, source=self.name, line_numbers=lines) if texts else [])
         for doc, sents in zip(docs, sentences):
             nodes, spans, trees, widened = [], [], [], 0
             for number, sent in enumerate(sents):
@@ -205,10 +244,12 @@ class TranslatorComponent(TreeseqComponent):
         _extension("translation")
         _extension("translations")
 
-    def annotate(self, docs: Sequence[Doc]) -> None:
+    def annotate(self, docs: Sequence[Doc], numbers: Sequence[int]) -> None:
         sentences = [self.sentences(doc) for doc in docs]
         texts = [s.text for sents in sentences for s in sents]
-        results = iter(self.treeseq_model.predict(texts, beam=self.beam, n_best=self.n_best, source=self.name) if texts else [])
+        lines = [number for number, sents in zip(numbers, sentences) for _ in sents]
+        results = iter(self.treeseq_model.predict(texts, beam=self.beam, n_best=self.n_best, source=self.name,
+                                                  line_numbers=lines) if texts else [])  # fmt: skip
         for doc, sents in zip(docs, sentences):
             mine = [next(results) for _ in sents]
             doc._.translations = mine

@@ -255,6 +255,9 @@ class LineScore:
         return sum(self.token_logprobs)
 
 
+ROW_MULTIPLE = 8  # score: batches of 8, 16, 24, ... rows, whatever the number of lines
+
+
 @dataclass
 class LMPredictor:
     """A trained language model loaded from its archive."""
@@ -282,7 +285,13 @@ class LMPredictor:
     @torch.no_grad()
     def score(self, encoded: Sequence[Sequence[int]], max_tokens: int = 8000) -> list[LineScore]:
         """Each line's token log-probabilities from a fresh state after a line-start <eos>; lines run in
-        batches of about `max_tokens` padded tokens (padding is at the end and never read back)."""
+        batches of about `max_tokens` padded tokens (padding is at the end and never read back).
+
+        A line's scores do not depend on the lines it is batched with: every batch holds a multiple of
+        ROW_MULTIPLE rows (blank rows fill it), since a matrix product over one row (or a few) takes
+        another kernel than over many, which rounds differently (a line scored alone and in a batch of
+        64 differed in the 4th decimal of its log-probability).
+        """
         from treeseq.data.batching import budget_batches  # noqa: PLC0415
 
         eos = self.units.eos_id
@@ -291,7 +300,8 @@ class LMPredictor:
         lengths = [len(r) - 1 for r in rows]
         for indices in budget_batches(lengths, lengths, max_tokens, max_items=512):
             width = max(lengths[i] for i in indices) + 1
-            ids = torch.zeros(len(indices), width, dtype=torch.long)
+            ids = torch.zeros(-(-len(indices) // ROW_MULTIPLE) * ROW_MULTIPLE, width, dtype=torch.long)
+            ids[len(indices) :, 0] = eos
             for b, i in enumerate(indices):
                 ids[b, : len(rows[i])] = torch.tensor(rows[i])
             ids = ids.to(self.device)

@@ -123,9 +123,14 @@ def check_labels(sentences: Sequence[TaggedSentence], encoder: Encoder, kind: st
     as errors and logged, not rejected.
 
     Raises:
-        CorpusFormatError: `file:line:` of the first sentence with an unknown POS tag.
+        CorpusFormatError: `file:line:` of the first sentence with an unknown POS tag, or data none of
+            whose tags the model knows (a folder that is not a tagging corpus of this model's kind).
     """
     unseen = 0
+    if sentences and not any(tag in encoder.tag_index for s in sentences for tag in s.tags or ()):
+        first = next(iter(sentences[0].tags or ()), None)
+        raise CorpusFormatError(f"{sentences[0].where}: none of the data's tags (e.g. {first!r}) is one the model "
+                                "predicts; is this a tagging corpus of this model's kind?")  # fmt: skip
     for sentence in sentences:
         for index, tag in enumerate(sentence.tags or ()):
             if tag not in encoder.tag_index and kind == "pos":

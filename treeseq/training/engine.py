@@ -142,14 +142,15 @@ def fit(
     state = TrainState()
     average = WeightAverage(model, cfg.ema) if cfg.ema else None
     seed_everything(cfg.seed + dist_info.rank)
+    window = None
     if resume:
-        state = _restore(last_path, model, optim, task, device, average)
+        state, window = _restore(last_path, model, optim, task, device, average)
     wrapped: nn.Module = model
     if dist_info.enabled:
         wrapped = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
     run = _Run(task, model, wrapped, optim, torch.amp.GradScaler(device.type, enabled=cfg.precision == "fp16"), cfg,
                device, dist_info, state, _MetricsLog(log_path if dist_info.is_main else None, resume, state.global_step), last_path,
-               average)  # fmt: skip
+               average, window)  # fmt: skip
     history: list[dict] = []
     status = "finished"
     if resume and cfg.patience and state.bad_epochs >= cfg.patience:
@@ -196,10 +197,13 @@ class _Run:
     writer: _MetricsLog
     last_path: Path
     average: WeightAverage | None = None  # train.ema: the weights dev measures and the archive holds
+    window: _Window | None = None  # the epoch's running loss, kept in mid-epoch checkpoints
 
     def save_last(self) -> None:
         if self.dist_info.is_main:
-            save_atomic(_checkpoint(self.task, self.model, self.optim, self.state, self.cfg, self.average), self.last_path)
+            window = self.window if self.state.step_in_epoch else None
+            save_atomic(_checkpoint(self.task, self.model, self.optim, self.state, self.cfg, self.average, window),
+                        self.last_path)  # fmt: skip
 
     def train_epoch(self, bar: _Bar, step_hooks: Sequence[Hook]) -> _Window:
         """The current epoch's remaining steps (all of them, unless resuming mid-epoch); stops early when
@@ -209,7 +213,9 @@ class _Run:
         total_steps = cfg.epochs * len(batches)
         self.model.train()
         bar.start_epoch(state.epoch + 1, cfg.epochs, len(batches), state.step_in_epoch)
-        window = _Window()
+        # Resuming mid-epoch continues the epoch's running loss, so its log records equal an uninterrupted run's.
+        window = self.window if self.window is not None and state.step_in_epoch else _Window()
+        self.window = window
         for index in range(state.step_in_epoch, len(batches)):
             self.optim.set_lr_factor(lr_factor(cfg.schedule, state.global_step, total_steps, cfg.warmup_steps, state.plateau_factor))
             batch = task.collate(shard(batches[index], dist_info)).to(self.device)
@@ -229,6 +235,8 @@ class _Run:
                 self.save_last()
             if state.stop_requested:
                 break
+        if not state.stop_requested:
+            self.window = None
         return window
 
 
@@ -307,7 +315,7 @@ def logged_metric(name: str, value: float) -> tuple[str, float]:
 
 
 def _checkpoint(task: Task, model: nn.Module, optim: Optimizers, state: TrainState, cfg: TrainConfig,
-                average: WeightAverage | None = None) -> dict:  # fmt: skip
+                average: WeightAverage | None = None, window: _Window | None = None) -> dict:  # fmt: skip
     archive = task.archive(model)
     saved = asdict(state)
     saved.pop("stop_requested")
@@ -321,11 +329,13 @@ def _checkpoint(task: Task, model: nn.Module, optim: Optimizers, state: TrainSta
         archive["training"]["task"] = task.training_state()
     if average is not None:
         archive["training"]["average"] = average.state_dict()
+    if window is not None:
+        archive["training"]["window"] = window.state_dict()
     return archive
 
 
 def _restore(path: Path, model: nn.Module, optim: Optimizers, task: Task, device: torch.device,
-             average: WeightAverage | None = None) -> TrainState:  # fmt: skip
+             average: WeightAverage | None = None) -> tuple[TrainState, _Window | None]:  # fmt: skip
     if not path.is_file():
         raise CheckpointError(f"{path}: no checkpoint to resume from (train without --resume first)")
     data = load_archive(path)
@@ -350,15 +360,26 @@ def _restore(path: Path, model: nn.Module, optim: Optimizers, task: Task, device
     state = TrainState(**training["state"])
     logger.info("resuming %s at epoch %d, step %d of the epoch (%d steps done; best dev so far at epoch %d)", path,
                 state.epoch + 1, state.step_in_epoch, state.global_step, state.best_epoch)  # fmt: skip
-    return state
+    window = None
+    if isinstance(training.get("window"), dict) and state.step_in_epoch:
+        window = _Window()
+        window.load_state_dict(training["window"])
+    return state, window
 
 
 class _Window:
-    """Loss and throughput since the start of the epoch."""
+    """Loss and throughput since the start of the epoch (the sums travel in mid-epoch checkpoints; the
+    clock restarts on resume, so only the rate and seconds of a resumed epoch differ)."""
 
     def __init__(self) -> None:
         self.start = time.perf_counter()
         self.loss_total, self.steps, self.items = 0.0, 0, 0
+
+    def state_dict(self) -> dict[str, float]:
+        return {"loss_total": self.loss_total, "steps": self.steps, "items": self.items}
+
+    def load_state_dict(self, saved: dict[str, Any]) -> None:
+        self.loss_total, self.steps, self.items = float(saved["loss_total"]), int(saved["steps"]), int(saved["items"])
 
     def add(self, loss: float, items: int) -> None:
         self.loss_total += loss

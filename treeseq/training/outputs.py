@@ -1,8 +1,8 @@
 """A training run owns its output: a lock beside the archive, no silent replacement, no stray files.
 
 `claim_output` is held for a whole run. It refuses a second run on the same `--output` while the first
-is alive (an exclusive lock file holding the owner's pid and host; a lock whose process has died is
-taken over), refuses to replace a finished run unless asked (`resume` continues it, `overwrite`
+is alive (`<stem>.lock` held with `flock`, which the operating system releases when its holder dies,
+and holding the owner's pid and host for the message), refuses to replace a finished run unless asked (`resume` continues it, `overwrite`
 replaces it) and never replaces a file that is not a treeseq archive, and removes temporary files that
 a killed run left behind.
 """
@@ -10,6 +10,7 @@ a killed run left behind.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import socket
 from pathlib import Path
@@ -19,7 +20,9 @@ from treeseq.errors import CheckpointError, ConfigError, OutputError
 
 
 def lock_path(output: Path) -> Path:
-    return output.with_name(output.name + ".lock")
+    """The lock of a run's stem: `runs/m` and `runs/m.pt` write the same `m.last.pt` and `m.metrics.jsonl`,
+    so they take the same lock, `runs/m.lock`."""
+    return output.with_name(output.stem + ".lock")
 
 
 @contextlib.contextmanager
@@ -40,56 +43,53 @@ def claim_output(output: str | Path, *, resume: bool = False, overwrite: bool = 
     except OSError as err:
         raise OutputError(f"{output}: cannot create its folder ({err.strerror or err})") from None
     lock = lock_path(output)
-    _take(lock)
+    fd = _take(lock)
     try:
         _check_replace(output, resume, overwrite)
         _remove_stray_temporaries(output)
         yield
     finally:
-        lock.unlink(missing_ok=True)
+        lock.unlink(missing_ok=True)  # while still holding it: a run waiting on this file sees it gone and retries
+        os.close(fd)
         for folder in created:  # a run that wrote nothing leaves nothing behind, not even its folders
             with contextlib.suppress(OSError):
                 folder.rmdir()
 
 
-def _take(lock: Path) -> None:
-    owner = f"{os.getpid()} {socket.gethostname()}\n"
-    for _ in range(2):
+def _take(lock: Path) -> int:
+    """Hold `lock` with `flock`: the operating system releases it when its holder dies (even by kill -9),
+    so a dead run's lock needs no guess about staleness. Returns the open descriptor that holds it.
+
+    The file can be unlinked by its holder between our open and our flock; then we hold a lock on a file
+    no longer at that path, so the path is checked to still be the file we locked.
+    """
+    owner = f"{os.getpid()} {socket.gethostname()}\n".encode()
+    for _ in range(50):
         try:
-            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        except FileExistsError:
-            if not _stale(lock):
-                pid, _, host = lock.read_text(encoding="utf-8", errors="replace").strip().partition(" ")
-                raise CheckpointError(
-                    f"{lock}: another training run (pid {pid} on {host or 'an unknown host'}) is writing this output; "
-                    "wait for it, choose another --output, or delete the lock file if no run is using it"
-                ) from None
-            lock.unlink(missing_ok=True)  # its run died: take it over
-            continue
+            fd = os.open(lock, os.O_CREAT | os.O_RDWR, 0o644)
         except OSError as err:
             raise CheckpointError(f"{lock}: cannot create the run's lock file ({err.strerror})") from None
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(owner)
-        return
-    raise CheckpointError(f"{lock}: the lock file keeps reappearing; another run is starting on this output")
-
-
-def _stale(lock: Path) -> bool:
-    """Whether a lock's process is gone (same host only: another host's pid cannot be checked)."""
-    try:
-        pid_text, _, host = lock.read_text(encoding="utf-8", errors="replace").strip().partition(" ")
-        pid = int(pid_text)
-    except (OSError, ValueError):
-        return True  # empty or garbled: a run killed while writing its lock
-    if host and host != socket.gethostname():
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = os.read(fd, 200).decode("utf-8", errors="replace").strip()
+            os.close(fd)
+            pid, _, host = holder.partition(" ")
+            raise CheckpointError(
+                f"{lock}: another training run (pid {pid or 'unknown'} on {host or 'an unknown host'}) is writing this "
+                "output; wait for it or choose another --output"
+            ) from None
+        try:
+            same = os.path.samestat(os.fstat(fd), os.stat(lock))
+        except FileNotFoundError:
+            same = False
+        if not same:  # released and removed by its holder meanwhile: lock the file that is there now
+            os.close(fd)
+            continue
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, owner, 0)
+        return fd
+    raise CheckpointError(f"{lock}: the lock file keeps changing; another run is starting on this output")
 
 
 def _check_replace(output: Path, resume: bool, overwrite: bool) -> None:

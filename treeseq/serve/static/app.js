@@ -5,6 +5,8 @@
 
 const $ = (id) => document.getElementById(id);
 let models = {};
+// A blank line as the server defines it (GET /v1/models gives the pattern): it gets no result.
+let blank = /^\s*$/;
 
 function el(tag, className, text) {
   const node = document.createElement(tag);
@@ -135,7 +137,7 @@ async function run(event) {
   showError("");
   const name = $("model").value;
   const model = models[name];
-  const texts = $("text").value.split(/\r?\n/).filter((line) => line.trim());
+  const texts = $("text").value.split(/\r?\n/).filter((line) => !blank.test(line));
   const results = $("results");
   results.replaceChildren();
   if (!texts.length) return showError("Type a sentence first.");
@@ -152,7 +154,8 @@ async function run(event) {
       const record = answer.results[i];
       const section = el("section", `result ${model.family}`);
       results.append(section);
-      if (model.family === "tree" || model.family === "parser") await treeView(section, record, name, texts[i]);
+      if (!record || !Object.keys(record).length) section.append(el("div", "muted", texts[i]));  // no result for it
+      else if (model.family === "tree" || model.family === "parser") await treeView(section, record, name, texts[i]);
       else if (model.family === "tagger") tagView(section, record);
       else if (model.family === "translator") translationView(section, record);
       else if (model.family === "classifier") classView(section, record);
@@ -177,6 +180,7 @@ function chosen() {
 async function start() {
   try {
     const listed = await call("/v1/models");
+    if (listed.blank) blank = new RegExp(listed.blank);
     const select = $("model");
     for (const model of listed.models) {
       models[model.name] = model;
