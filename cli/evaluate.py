@@ -8,8 +8,10 @@ from typing import Annotated, Any, Literal, Optional
 
 import typer
 
-from treeseq.cli.common import DataDir, Device, ModelFile, Verbose, cli_errors, console, model_family
+from treeseq.cli.common import console
+from treeseq.cli.predicting import PredictRun, predict_command
 from treeseq.errors import ConfigError
+from treeseq.options import FAMILIES
 
 # How metrics are named on the console where the field has a usual spelling.
 SHOWN = {"bleu": "BLEU", "bleu_lc": "BLEU lowercased", "chrf": "chrF", "acc": "accuracy", "f1": "F1",
@@ -17,18 +19,11 @@ SHOWN = {"bleu": "BLEU", "bleu_lc": "BLEU lowercased", "chrf": "chrF", "acc": "a
 Format = Annotated[Literal["text", "jsonl"], typer.Option("--format", "-f", help="text (tables) or jsonl.")]
 
 
+@predict_command(*FAMILIES, stage="evaluate")
 def evaluate(
-    model: ModelFile,
-    data_dir: DataDir,
+    run: PredictRun,
     split: Annotated[Optional[str], typer.Option(help="Split to read: dev (val for translators), test or any NAME (reads NAME.txt for trees; NAME.txt, NAME.txt.gz or the file NAME for language models).")] = None,
     format: Format = "text",
-    parse: Annotated[bool, typer.Option("--parse", help="Tree models: re-parse each sentence from its raw text with the archive's parser (or spaCy pipeline) and score against the gold labels (phrases: matched spans only).")] = False,
-    max_length: Annotated[Optional[int], typer.Option("--max-length", help="Tree models with --parse, and parsers: the parser's sentence length limit.", min=1)] = None,
-    beam: Annotated[Optional[int], typer.Option("--beam", help="Translators: beam size (default 5; 1: greedy).", min=1)] = None,
-    precision: Annotated[Literal["fp32", "bf16"], typer.Option(help="fp32, or bf16 (autocast at inference: faster on CPUs with bf16 units).")] = "fp32",
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Also write the predictions here: translations one a line, parses as brackets, tree and tagger results as JSONL.", dir_okay=False)] = None,
-    device: Device = "auto",
-    verbose: Verbose = False,
 ) -> None:
     """Evaluate a trained model on a corpus split, in percent.
 
@@ -40,31 +35,19 @@ def evaluate(
 
     Example: treeseq evaluate -m runs/ewt.pt --data-dir ../shared/corpora/ud-english-ewt --split dev
     """
-    with cli_errors(verbose):
-        if format not in ("text", "jsonl"):
-            raise ConfigError(f"--format {format!r}: expected text or jsonl")
-        if precision not in ("fp32", "bf16"):
-            raise ConfigError(f"--precision {precision!r}: expected fp32 or bf16")
-        from treeseq import api  # noqa: PLC0415 (torch loads only when a command runs)
-        from treeseq.files import write_text_atomic  # noqa: PLC0415
+    if format not in ("text", "jsonl"):
+        raise ConfigError(f"--format {format!r}: expected text or jsonl")
+    from treeseq import api  # noqa: PLC0415 (torch loads only when a command runs)
+    from treeseq.files import write_text_atomic  # noqa: PLC0415
 
-        family = model_family(model)
-        options: dict[str, Any] = {}
-        _refuse(family, parse=(parse, "tree"), beam=(beam, "translator"))
-        if max_length is not None and family not in ("tree", "parser"):
-            raise ConfigError(f"--max-length applies to tree and parser models; this is a {family} model")
-        if family == "tree":
-            options["parse"] = parse
-        if family == "translator":
-            options["beam"] = beam or 5
-        loaded = api.load(model, device, precision, **({"max_length": max_length} if family in ("tree", "parser") else {}))
-        report = api.evaluate(loaded, data_dir, split, predictions=output is not None, **options)
-        if output is not None:
-            write_text_atomic("".join(_prediction_line(p) for p in report.predictions or []), output)
-        if format == "jsonl":
-            typer.echo(json.dumps(report.to_dict(), ensure_ascii=False))
-        else:
-            print_report(report)
+    output = run.extra["output"]
+    report = api.evaluate(run.model, run.extra["data_dir"], split, predictions=output is not None, **run.options)
+    if output is not None:
+        write_text_atomic("".join(_prediction_line(p) for p in report.predictions or []), output)
+    if format == "jsonl":
+        typer.echo(json.dumps(report.to_dict(), ensure_ascii=False))
+    else:
+        print_report(report)
 
 
 def _prediction_line(prediction: Any) -> str:
@@ -73,14 +56,6 @@ def _prediction_line(prediction: Any) -> str:
     if hasattr(prediction, "brackets") and not hasattr(prediction, "nodes"):  # a parse
         return prediction.brackets() + "\n"
     return json.dumps(prediction.to_dict(), ensure_ascii=False) + "\n"
-
-
-def _refuse(family: str | None, **given: tuple[Any, str]) -> None:
-    """Options that only one family takes are refused, with the reason, for the others."""
-    for name, (value, owner) in given.items():
-        if value not in (None, False) and family != owner:
-            flag = "--" + name.replace("_", "-")
-            raise ConfigError(f"{flag} applies to {owner} models; this is a {family} model")
 
 
 def print_report(report) -> None:  # noqa: ANN001 (a treeseq.results.Report)

@@ -7,30 +7,16 @@ from typing import Annotated, Literal, Any
 
 import typer
 
-from treeseq.cli.common import (
-    BatchSize, Device, InputFile, MaxLength, ModelFile, OutputFile, PredictPrecision, Quiet, SkipBad, Texts, Threads,
-    Verbose, cli_errors, input_lines, output_file, quiet_logs, set_threads, write_stream,
-)  # fmt: skip
+from treeseq.cli.predicting import PredictRun, predict_command
 from treeseq.errors import ConfigError
 
 FORMATS = ("brackets", "jsonl", "text")
 
 
+@predict_command("parser")
 def parse(
-    model: ModelFile,
-    texts: Texts = None,
-    input: InputFile = None,
-    output: OutputFile = None,
+    run: PredictRun,
     format: Annotated[Literal["brackets", "jsonl", "text"], typer.Option("--format", "-f", help="brackets (one tree a line), jsonl or text (an outline).")] = "brackets",
-    max_length: MaxLength = None,
-    batch_size: BatchSize = 64,
-    precision: PredictPrecision = "fp32",
-    workers: Annotated[int, typer.Option(help="Batches parsed at once by this many threads (set OMP_NUM_THREADS=1 with 2+).", min=1)] = 1,
-    threads: Threads = None,
-    device: Device = "auto",
-    skip_bad: SkipBad = False,
-    quiet: Quiet = False,
-    verbose: Verbose = False,
 ) -> None:
     """Parse raw sentences into binary trees with a parser archive (`train parser`) or a classifier that carries one.
 
@@ -40,17 +26,9 @@ def parse(
 
     Example: treeseq parse -m runs/parser.pt "It's a lovely film."
     """
-    with cli_errors(verbose):
-        if format not in FORMATS:
-            raise ConfigError(f"--format {format!r}: expected brackets, jsonl or text")
-        from treeseq.api import load  # noqa: PLC0415 (torch loads only when a command runs)
-
-        set_threads(threads)
-        quiet_logs(quiet)
-        parser = load(model, device, precision, family="parser", max_length=max_length, workers=workers)
-        lines, source = input_lines(texts, input)
-        with output_file(output) as out:
-            write_stream(parser, lines, source, lambda result: _render(result, format), out, batch_size, skip_bad, quiet)
+    if format not in FORMATS:
+        raise ConfigError(f"--format {format!r}: expected brackets, jsonl or text")
+    run.stream(lambda result: _render(result, format))
 
 
 def _render(result: Any, format: str) -> str:

@@ -2,37 +2,23 @@
 
 from __future__ import annotations
 
-import itertools
 import json
 import sys
 from typing import Annotated, Literal, Any
 
 import typer
 
-from treeseq.cli.common import (
-    BatchSize, Device, InputFile, MaxLength, ModelFile, OutputFile, PredictPrecision, Quiet, SkipBad, Texts, Threads,
-    Verbose, cli_errors, err_console, input_lines, output_file, quiet_logs, set_threads, write_stream,
-)  # fmt: skip
+from treeseq.cli.common import err_console
+from treeseq.cli.predicting import PredictRun, predict_command
 from treeseq.errors import ConfigError
 
 FORMATS = ("text", "conllu", "jsonl")
 
 
+@predict_command("tagger")
 def tag(
-    model: ModelFile,
-    texts: Texts = None,
-    input: InputFile = None,
-    output: OutputFile = None,
+    run: PredictRun,
     format: Annotated[Literal["text", "conllu", "jsonl"], typer.Option("--format", "-f", help="text (word/TAG), jsonl, or conllu: CoNLL-U in (--input or stdin) and out; sentences given as arguments are tokenized into CoNLL-U.")] = "text",
-    tokenized: Annotated[bool, typer.Option(help="Text is already tokenized: split on whitespace, not spaCy.")] = False,
-    max_length: MaxLength = None,
-    batch_size: BatchSize = 64,
-    precision: PredictPrecision = "fp32",
-    threads: Threads = None,
-    device: Device = "auto",
-    skip_bad: SkipBad = False,
-    quiet: Quiet = False,
-    verbose: Verbose = False,
 ) -> None:
     """Tag sentences: POS tags (word/TAG), or for NLU models the intent and the slots.
 
@@ -43,54 +29,35 @@ def tag(
 
     Example: treeseq tag -m runs/ewt.pt -f conllu -i in.conllu -o out.conllu
     """
-    with cli_errors(verbose):
-        if format not in FORMATS:
-            raise ConfigError(f"--format {format!r}: expected one of {', '.join(FORMATS)}")
-        from treeseq.api import load  # noqa: PLC0415 (torch loads only when a command runs)
-
-        set_threads(threads)
-        quiet_logs(quiet)
-        tagger = load(model, device, precision, family="tagger", max_length=max_length)
-        if format == "conllu" and tagger.kind != "pos":
-            raise ConfigError(f"a {tagger.kind} model writes chunk tags, not a CoNLL-U part-of-speech column: use --format jsonl or text")
-        with output_file(output) as out:
-            if format == "conllu" and not texts:
-                _tag_conllu(tagger, input, out, batch_size, skip_bad, quiet)
-                return
-            lines, source = input_lines(texts, input)
-            render = {"jsonl": _jsonl, "text": _text, "conllu": lambda r: _conllu(r, tagger)}[format]
-            write_stream(tagger, lines, source, render, out, batch_size, skip_bad, quiet, tokenized=tokenized)
+    if format not in FORMATS:
+        raise ConfigError(f"--format {format!r}: expected one of {', '.join(FORMATS)}")
+    tagger = run.model
+    if format == "conllu" and tagger.kind != "pos":
+        raise ConfigError(f"a {tagger.kind} model writes chunk tags, not a CoNLL-U part-of-speech column: use --format jsonl or text")
+    if format == "conllu" and not run.texts:
+        _tag_conllu(run)
+        return
+    render = {"jsonl": _jsonl, "text": _text, "conllu": lambda r: _conllu(r, tagger)}[format]
+    run.stream(render)
 
 
-def _tag_conllu(tagger: Any, path: Any, out: Any, batch_size: int, skip_bad: bool, quiet: bool) -> None:
-    """CoNLL-U in, CoNLL-U out, sentence batches written as they are done; with `skip_bad` a sentence
-    that cannot be tagged (over --max-length) is written as it came, and counted."""
-    from treeseq.errors import CorpusFormatError  # noqa: PLC0415
-    from treeseq.corpora.readers.conllu import parse_conllu_lines, write_conllu  # noqa: PLC0415
+def _tag_conllu(run: PredictRun) -> None:
+    """CoNLL-U in, CoNLL-U out, sentence batches written as they are done (TaggerModel.tag_conllu_iter);
+    with --skip-bad a sentence that cannot be tagged (over --max-length) is written as it came, and counted."""
+    from treeseq.corpora.readers.conllu import write_conllu  # noqa: PLC0415
     from treeseq.files import decode_lines, read_lines  # noqa: PLC0415
 
-    source = str(path) if path is not None else "<stdin>"
-    lines = read_lines(path, allow_empty=True) if path is not None else decode_lines(sys.stdin.buffer, source)
-    sentences = parse_conllu_lines(lines, source)
+    source = str(run.input) if run.input is not None else "<stdin>"
+    lines = read_lines(run.input, allow_empty=True) if run.input is not None else decode_lines(sys.stdin.buffer, source)
     skipped = 0
-    while batch := list(itertools.islice(sentences, batch_size)):
-        try:
-            tagged = tagger.tag_conllu(batch, source)
-        except CorpusFormatError:
-            if not skip_bad:
-                raise
-            tagged = []
-            for sentence in batch:
-                try:
-                    tagged.extend(tagger.tag_conllu([sentence], source))
-                except CorpusFormatError as err:
-                    skipped += 1
-                    tagged.append(sentence)
-                    if not quiet:
-                        err_console.print(f"skipped {err}", markup=False, highlight=False, soft_wrap=True)
-        out.write(write_conllu(tagged))
-        out.flush()
-    if skipped and not quiet:
+    for tagged in run.model.tag_conllu_iter(lines, run.batch_size, source=source, skip_bad=run.skip_bad):
+        if tagged.error is not None:
+            skipped += 1
+            if not run.quiet:
+                err_console.print(f"skipped {tagged.error}", markup=False, highlight=False, soft_wrap=True)
+        run.out.write(write_conllu(tagged.sentences))
+        run.out.flush()
+    if skipped and not run.quiet:
         err_console.print(f"{skipped} sentence(s) skipped (--skip-bad)", highlight=False)
 
 

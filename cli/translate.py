@@ -9,37 +9,20 @@ from typing import Annotated, Literal, Any, Optional
 
 import typer
 
-from treeseq.cli.common import (
-    BatchSize, Device, InputFile, MaxLength, ModelFile, OutputFile, PredictPrecision, Quiet, SkipBad, Texts, Threads,
-    Verbose, cli_errors, err_console, input_lines, output_file, quiet_logs, set_threads, write_stream,
-)  # fmt: skip
+from treeseq.cli.common import err_console
+from treeseq.cli.predicting import PredictRun, predict_command
 from treeseq.errors import ConfigError, CorpusFormatError
 
 Opt = Optional
 
 
+@predict_command("translator")
 def translate(
-    model: ModelFile,
-    texts: Texts = None,
-    input: InputFile = None,
-    output: OutputFile = None,
-    beam: Annotated[int, typer.Option("--beam", help="Beam size (1: greedy).", min=1)] = 5,
-    n_best: Annotated[int, typer.Option("--n-best", help="Hypotheses per sentence (<= beam).", min=1)] = 1,
-    alpha: Annotated[float, typer.Option(help="Length penalty exponent (GNMT; 0: none).")] = 0.6,
-    max_len_ratio: Annotated[float, typer.Option(help="Output budget: ratio x source subwords + 10.")] = 1.5,
+    run: PredictRun,
     format: Annotated[Literal["text", "jsonl"], typer.Option("--format", "-f", help="text or jsonl.")] = "text",
-    attention: Annotated[bool, typer.Option("--attention", help="JSONL: include the attention matrix.")] = False,
     plot_attention: Annotated[Opt[Path], typer.Option("--plot-attention", help="Write a heatmap PNG per sentence into this folder.", file_okay=False)] = None,
     interactive: Annotated[bool, typer.Option("--interactive", help="Answer each line as it arrives (--batch-size 1).")] = False,
     score_references: Annotated[Opt[Path], typer.Option("--score-references", help="Print each reference's log-probability given its source line (forced decoding).", dir_okay=False)] = None,
-    max_length: MaxLength = None,
-    batch_size: BatchSize = 64,
-    precision: PredictPrecision = "fp32",
-    threads: Threads = None,
-    device: Device = "auto",
-    skip_bad: SkipBad = False,
-    quiet: Quiet = False,
-    verbose: Verbose = False,
 ) -> None:
     """Translate sentences with a trained translator (beam search by default).
 
@@ -49,36 +32,26 @@ def translate(
 
     Example: treeseq translate -m runs/de-en.pt --beam 5 -i german.txt -o english.txt
     """
-    with cli_errors(verbose):
-        if format not in ("text", "jsonl"):
-            raise ConfigError(f"--format {format!r}: expected text or jsonl")
-        if not 1 <= n_best <= beam:
-            raise ConfigError(f"beam size {beam} and n-best {n_best}: need 1 <= n-best <= beam")
-        from treeseq.api import load  # noqa: PLC0415 (torch loads only when a command runs)
+    if format not in ("text", "jsonl"):
+        raise ConfigError(f"--format {format!r}: expected text or jsonl")
+    if score_references is not None:
+        lines, _ = run.lines()
+        run.out.write(_scores(run.model, [line for _, line in lines], score_references, format))
+        return
+    counter = iter(range(1, 1 << 62))
+    attention = run.options["attention"]
 
-        set_threads(threads)
-        quiet_logs(quiet)
-        translator = load(model, device, precision, family="translator", max_length=max_length)
-        lines, source = input_lines(texts, input)
-        with output_file(output) as out:
-            if score_references is not None:
-                out.write(_scores(translator, [line for _, line in lines], score_references, format))
-                return
-            counter = iter(range(1, 1 << 62))
-            options = {"beam": beam, "n_best": n_best, "alpha": alpha, "max_len_ratio": max_len_ratio,
-                       "attention": attention or plot_attention is not None}  # fmt: skip
+    def shown(result: Any) -> str:
+        index = next(counter)
+        if result is not None and plot_attention is not None:
+            from treeseq.heatmap import plot_attention as draw  # noqa: PLC0415
 
-            def shown(result: Any) -> str:
-                index = next(counter)
-                if result is not None and plot_attention is not None:
-                    from treeseq.heatmap import plot_attention as draw  # noqa: PLC0415
+            target = draw(result, plot_attention / f"attention-{index:05d}.png", f"sentence {index}: {_one_line(result.text)[:60]}")
+            if not run.quiet:
+                err_console.print(f"wrote {target}", markup=False, highlight=False)
+        return _render(result, index, format, attention)
 
-                    target = draw(result, plot_attention / f"attention-{index:05d}.png", f"sentence {index}: {_one_line(result.text)[:60]}")
-                    if not quiet:
-                        err_console.print(f"wrote {target}", markup=False, highlight=False)
-                return _render(result, index, format, attention)
-
-            write_stream(translator, lines, source, shown, out, 1 if interactive else batch_size, skip_bad, quiet, **options)
+    run.stream(shown, batch_size=1 if interactive else None, attention=attention or plot_attention is not None)
 
 
 def _render(result: Any, index: int, format: str, attention: bool) -> str:

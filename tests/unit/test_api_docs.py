@@ -84,7 +84,7 @@ def test_load_and_train_refuse_what_they_cannot_use(workdir: Path, tmp_path: Pat
     runs = workdir / "runs"
     with pytest.raises(CheckpointError, match="expected a 'translator' model"):
         treeseq.load(runs / "ewt.pt", family="translator")
-    with pytest.raises(ConfigError, match="does not take workers"):
+    with pytest.raises(ConfigError, match="workers applies to tree and parser models; this is a tagger model"):
         treeseq.load(runs / "ewt.pt", workers=2)
     with pytest.raises(CheckpointError, match="not a treeseq model archive"):
         (tmp_path / "notes.txt").write_text("hello", encoding="utf-8")

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Sequence, Union
 
 from treeseq.errors import CheckpointError, ConfigError
+from treeseq.options import family_options
 
 if TYPE_CHECKING:  # loading a family imports torch; `import treeseq` does not
     from treeseq.recipes.classifier import ClassifierModel
@@ -36,10 +37,6 @@ def _recipes(family: str) -> Any:
 
 _MODEL_CLASSES = {"tree": "TreeModel", "parser": "ParserModel", "tagger": "TaggerModel", "translator": "TranslatorModel",
                   "classifier": "ClassifierModel", "lm": "LanguageModel"}
-# Options that `load` passes on to one family's model only.
-_LOAD_OPTIONS = {"tree": ("max_length", "spacy_model", "workers"), "parser": ("max_length", "workers"),
-                 "tagger": ("max_length",), "translator": ("max_length",),
-                 "classifier": ("max_length",), "lm": ("max_length",)}
 
 
 ModelPath = Union[str, Path]
@@ -79,11 +76,7 @@ def load(path: ModelPath | Sequence[ModelPath], device: str = "auto", precision:
             name = f"{one} (member {index})" if len(parts) > 1 else str(one)
             members.append((name, one, _family_archive(name, member, family)))
     found = members[0][2]["task"]
-    allowed = _LOAD_OPTIONS.get(found, ())
-    unknown = sorted(set(options) - set(allowed))
-    if unknown:
-        takes = f"takes {', '.join(allowed)}" if allowed else "takes no further options"
-        raise ConfigError(f"a {found} model does not take {', '.join(unknown)} ({takes})")
+    family_options(found).check("load", options)  # the family's declaration (treeseq.options)
     model_class = getattr(_recipes(found), _MODEL_CLASSES[found])
     _check_members(model_class, members)
     loaded = [_from_archive(model_class, name, archive, device, precision, one, options) for name, one, archive in members]
@@ -159,6 +152,7 @@ def evaluate(model: Model | ModelPath | Sequence[ModelPath], data_dir: str | Pat
     """
     loaded = load(model, device, precision) if isinstance(model, (str, Path, list, tuple)) else model
     family = loaded.family
+    family_options(family).check("evaluate", options)
     split = split or ("val" if family == "translator" else "dev")
     return _recipes(family).evaluate(loaded, data_dir, split, predictions=predictions, **options)
 

@@ -10,6 +10,7 @@ import torch
 from torch import Tensor
 
 from treeseq.errors import ConfigError
+from treeseq.options import FAMILIES
 from treeseq.models.lm import RNNLanguageModel, select_rows
 
 
@@ -22,12 +23,8 @@ class Sampling:
     top_p: float = 1.0
 
     def __post_init__(self) -> None:
-        if self.temperature < 0:
-            raise ConfigError(f"temperature must be >= 0, got {self.temperature}")
-        if self.top_k < 0:
-            raise ConfigError(f"top_k must be >= 0, got {self.top_k}")
-        if not 0.0 < self.top_p <= 1.0:
-            raise ConfigError(f"top_p must be in (0, 1], got {self.top_p}")
+        # the language models' declaration (treeseq.options) bounds them, for every surface
+        FAMILIES["lm"].check("generate", {"temperature": self.temperature, "top_k": self.top_k, "top_p": self.top_p})
 
 
 def filtered_logits(logits: Tensor, sampling: Sampling) -> Tensor:

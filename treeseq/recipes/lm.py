@@ -11,10 +11,9 @@ import torch
 
 from treeseq.data.lm import Units, to_classes, token_stream
 from treeseq.decoding.sampling import Sampling, sample_steps
-from treeseq.config import check_seed
-from treeseq.errors import ConfigError
 from treeseq.models.ensemble import LMEnsemble
 from treeseq.models.lm import RNNLanguageModel
+from treeseq.options import FAMILIES
 from treeseq.recipes.common import Configs, Family, Predictor, RunSetup, Training, check_length, input_numbers
 from treeseq.results import Generation, Report, ScoreResult
 from treeseq.text import check_unicode
@@ -25,7 +24,7 @@ from treeseq.training.engine import FitResult
 
 FAMILY = Family("lm", LMModelConfig, LMDataConfig, tuple(TRAIN_DEFAULTS.items()))
 MAX_TOKENS = 10000  # the longest line scored by default (units)
-MAX_GENERATED = 10000  # the most units a sample may generate (generate --max-tokens)
+OPTIONS = FAMILIES["lm"]  # loading, scoring and generating options (treeseq.options)
 
 
 def train(
@@ -157,20 +156,18 @@ class LanguageModel(Predictor[ScoreResult]):
         the pieces joined are that sample's text after the prompt.
 
         Raises:
-            ConfigError: samples below 1, max_tokens outside 1..MAX_GENERATED, a seed beyond 64 bits,
-                or a bad temperature, top_k or top_p.
+            ConfigError: an option out of its bounds (see treeseq.options: samples, max_tokens at most
+                treeseq.options.MAX_GENERATED, a seed within 64 bits, temperature, top_k, top_p).
             CorpusFormatError: a prompt that is not valid Unicode or over `max_length`.
         """
-        if samples < 1 or not 1 <= max_tokens <= MAX_GENERATED:
-            raise ConfigError(f"samples must be >= 1 and max_tokens from 1 to {MAX_GENERATED:,}, got {samples} and {max_tokens}")
-        if seed is not None:
-            check_seed(seed, "--seed")
-        check_unicode(prompt, "--prompt")
+        OPTIONS.check("generate", {"prompt": prompt, "samples": samples, "max_tokens": max_tokens, "temperature": temperature,
+                                   "top_k": top_k, "top_p": top_p, "seed": seed})  # the family's declaration (treeseq.options)
+        check_unicode(prompt, "prompt")
         sampling = Sampling(temperature, top_k, top_p)
         units = self.units
         prompt_ids = units.encode([prompt])[0] if prompt.strip() else []
         if prompt_ids:  # an empty prompt starts a new line
-            check_length(len(prompt_ids), self.max_length, "--prompt", "tokens", "language model")
+            check_length(len(prompt_ids), self.max_length, "prompt", "tokens", "language model")
         generator = torch.Generator(device=self.predictor.device)
         if seed is None:
             generator.seed()  # a fresh seed for this generator alone; the global random state stays as it is

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 from treeseq.corpora.readers.conllu import UPOS, XPOS, ConlluSentence
 from treeseq.corpora.readers.tagging import check_tagged, conllu_sentences, read_split
@@ -185,6 +186,22 @@ class TaggerModel(Predictor[TagResult]):
         return TagResult(text, sentence.tokens, tuple(prediction.tags), tuple(prediction.tag_probs), offsets, self.kind,
                          prediction.intent, prediction.intent_prob, slots)  # fmt: skip
 
+    def tag_conllu_iter(self, lines: Iterable[tuple[int, str]] | Iterable[str], batch_size: int = 64, *,
+                        source: str = "<input>", skip_bad: bool = False) -> Iterator[TaggedBatch]:  # fmt: skip
+        """Stream CoNLL-U: lines in (numbered, or plain strings as from `open(path)`), tagged sentences out
+        batch by batch, reading at most `batch_size` sentences ahead (bounded memory); every byte but
+        the tag column kept.
+
+        With `skip_bad`, a sentence that cannot be tagged (over `max_length`) comes out as it came, in a
+        batch of its own with the problem in `error`.
+
+        Raises:
+            CorpusFormatError: bad CoNLL-U (`source:LINE: problem`), or without `skip_bad` a sentence over the limit.
+            ConfigError: the model tags slots, not a CoNLL-U column.
+        """
+        numbered = ((n, line.rstrip("\r\n")) if isinstance(line, str) else line for n, line in enumerate(lines, start=1))
+        return _tag_conllu_batches(self, numbered, batch_size, source, skip_bad)  # type: ignore[arg-type]
+
     def tag_conllu(self, sentences: Sequence[ConlluSentence], source: str = "<input>") -> list[ConlluSentence]:
         """CoNLL-U sentences with the model's column (UPOS or XPOS) filled in; every other byte kept.
 
@@ -198,6 +215,34 @@ class TaggerModel(Predictor[TagResult]):
             check_length(len(sentence.word_lines), self.max_length, f"{source}:{sentence.first_line_no}", "words", "tagger")
         predictions = self.predictor.predict(conllu_sentences(sentences, column, source))
         return [s.with_column(CONLLU_COLUMNS[column], p.tags) for s, p in zip(sentences, predictions)]
+
+
+@dataclass(frozen=True)
+class TaggedBatch:
+    """A batch of CoNLL-U sentences from `tag_conllu_iter`: tagged, or (with skip_bad) some as they came,
+    with the first problem met in the batch."""
+
+    sentences: list[ConlluSentence]
+    error: str | None = None
+
+
+def _tag_conllu_batches(model: TaggerModel, lines: Iterable[tuple[int, str]], batch_size: int, source: str,
+                        skip_bad: bool) -> Iterator[TaggedBatch]:  # fmt: skip
+    from treeseq.corpora.readers.conllu import parse_conllu_lines  # noqa: PLC0415
+
+    sentences = parse_conllu_lines(lines, source)
+    while batch := list(itertools.islice(sentences, batch_size)):
+        try:
+            yield TaggedBatch(model.tag_conllu(batch, source))
+            continue
+        except CorpusFormatError:
+            if not skip_bad:
+                raise
+        for sentence in batch:  # one at a time, to find the bad ones
+            try:
+                yield TaggedBatch(model.tag_conllu([sentence], source))
+            except CorpusFormatError as err:
+                yield TaggedBatch([sentence], str(err))
 
 
 def _pos_tables(report: Report, sentences: Sequence[TaggedSentence], found: Sequence[Prediction], encoder: Encoder) -> None:

@@ -14,6 +14,7 @@ from treeseq.corpora.readers.parallel import read_split
 from treeseq.errors import CorpusFormatError
 from treeseq.models.ensemble import Seq2SeqEnsemble
 from treeseq.models.seq2seq import Seq2Seq
+from treeseq.options import FAMILIES
 from treeseq.recipes.common import Configs, Family, Predictor, RunSetup, Training, archive_entry, check_length, input_numbers
 from treeseq.results import Report, TranslationHypothesis, TranslationResult
 from treeseq.tasks.translator import (
@@ -23,6 +24,7 @@ from treeseq.tasks.translator import (
 from treeseq.training.engine import FitResult
 
 MAX_SUBWORDS = 1000  # longest source decoded by default (subwords)
+DEFAULTS = FAMILIES["translator"].defaults("predict")  # beam, n_best, alpha, max_len_ratio, attention
 FAMILY = Family(
     "translator", TranslatorModelConfig, TranslatorDataConfig, tuple(TRAIN_DEFAULTS.items()),
 )  # fmt: skip
@@ -107,8 +109,9 @@ class TranslatorModel(Predictor[TranslationResult]):
     def languages(self) -> tuple[str, str]:
         return self.predictor.data_cfg.src, self.predictor.data_cfg.tgt
 
-    def predict(self, inputs: Sequence[str], beam: int = 5, n_best: int = 1, alpha: float = 0.6,
-                max_len_ratio: float = 1.5, attention: bool = False, *, source: str = "<input>",
+    def predict(self, inputs: Sequence[str], beam: int = DEFAULTS["beam"], n_best: int = DEFAULTS["n_best"],
+                alpha: float = DEFAULTS["alpha"], max_len_ratio: float = DEFAULTS["max_len_ratio"],
+                attention: bool = DEFAULTS["attention"], *, source: str = "<input>",
                 line_numbers: Sequence[int] | None = None) -> list[TranslationResult]:  # fmt: skip
         """The n best translations of each sentence.
 
@@ -131,8 +134,9 @@ class TranslatorModel(Predictor[TranslationResult]):
                 check_length(len(pieces), self.max_length, f"{source}:{number}", "subwords", "translator")
         return [_result(t) for t in self.predictor.translate(list(inputs), cfg, attention)]
 
-    def cost(self, inputs: Sequence[str], beam: int = 5, n_best: int = 1, alpha: float = 0.6,
-             max_len_ratio: float = 1.5, attention: bool = False, **_: Any) -> int:  # fmt: skip
+    def cost(self, inputs: Sequence[str], beam: int = DEFAULTS["beam"], n_best: int = DEFAULTS["n_best"],
+             alpha: float = DEFAULTS["alpha"], max_len_ratio: float = DEFAULTS["max_len_ratio"],
+             attention: bool = DEFAULTS["attention"], **_: Any) -> int:  # fmt: skip
         """The worst case of `predict` with these options: every beam hypothesis decodes the whole output
         budget (max_len_ratio x S + 10 steps) and attends over all S source subwords at each step
         (the attention kept in memory, and answered with `attention`), summed over the sentences."""
@@ -154,7 +158,7 @@ def _result(found: Translation) -> TranslationResult:
     return TranslationResult(found.source, tuple(hypotheses), tuple(found.source_pieces))
 
 
-def evaluate(model: TranslatorModel, data_dir: str | Path, split: str = "val", *, beam: int = 5,
+def evaluate(model: TranslatorModel, data_dir: str | Path, split: str = "val", *, beam: int = DEFAULTS["beam"],
              predictions: bool = False) -> Report:  # fmt: skip
     """sacrebleu BLEU (cased and lowercased) and chrF with their signatures, on NAME.SRC/NAME.TGT."""
     predictor = model.predictor

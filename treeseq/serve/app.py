@@ -28,14 +28,15 @@ from typing import Any, AsyncIterator, Mapping, Optional
 from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError, create_model
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from treeseq.errors import ConfigError, TreeseqError
 from treeseq.files import JSONProblem, parse_json
 from treeseq.serve.batching import InProcess, Limits, ModelWorker, Outcome, Overloaded, Runner
 from treeseq.serve.guard import Guard, error_response
-from treeseq.serve.summary import FAMILY_OPTIONS, model_summary
+from treeseq.options import FAMILIES, Option
+from treeseq.serve.summary import model_summary
 from treeseq.text import BLANK_PATTERN, is_blank, unicode_problem
 
 logger = logging.getLogger(__name__)
@@ -73,19 +74,33 @@ class Served:
     runners: list[Runner]
 
 
-class PredictRequest(BaseModel):
-    """A batch of texts for one model, with that family's options (see FAMILY_OPTIONS)."""
+JSON_TYPES = {int: "integer", float: "number", bool: "boolean", str: "string"}
 
-    model_config = ConfigDict(extra="forbid", protected_namespaces=())
-    model: StrictStr = Field(description="A served model's name (GET /v1/models).")
-    texts: list[StrictStr] = Field(description="Raw sentences, one result each, in order; a blank one gives {}.")
-    beam: Optional[StrictInt] = Field(None, ge=1, le=64, description="translator: beam size (1: greedy); default 5")
-    n_best: Optional[StrictInt] = Field(None, ge=1, le=64, description="translator: hypotheses per sentence (<= beam)")
-    alpha: Optional[float] = Field(None, ge=0, le=10, description="translator: length penalty exponent")
-    max_len_ratio: Optional[float] = Field(None, gt=0, le=10, description="translator: output budget ratio")
-    attention: Optional[StrictBool] = Field(None, description="translator: include the attention matrices")
-    tokenized: Optional[StrictBool] = Field(None, description="tagger: split on whitespace, not spaCy's tokenizer")
-    brackets: Optional[StrictBool] = Field(None, description="tree: the texts are bracketed trees")
+
+def _option_field(family: str, option: Option) -> tuple[Any, Any]:
+    """A request field for a declared option: its type and bounds in the schema, its value checked by the
+    family's declaration (treeseq.options), so HTTP refuses what the other surfaces refuse, in the same words."""
+    schema: dict[str, Any] = {"type": JSON_TYPES[option.kind]}
+    for key, value in (("minimum", option.low), ("maximum", option.high), ("exclusiveMinimum", option.above)):
+        if value is not None:
+            schema[key] = value
+    default = "" if option.default is None else f"; default {json.dumps(option.default)}"
+    return Optional[Any], Field(None, description=f"{family}: {option.help.rstrip('.')}{default}", json_schema_extra=schema)
+
+
+def _predict_request() -> type[BaseModel]:
+    """The body of POST /v1/predict: a model, its texts, and the options its family declares for HTTP."""
+    fields: dict[str, Any] = {
+        "model": (StrictStr, Field(description="A served model's name (GET /v1/models).")),
+        "texts": (list[StrictStr], Field(description="Raw sentences, one result each, in order; a blank one gives {}.")),
+    }
+    for name, declared in FAMILIES.items():
+        for option in declared.of("predict", "http"):
+            fields.setdefault(option.name, _option_field(name, option))
+    return create_model("PredictRequest", __config__=ConfigDict(extra="forbid", protected_namespaces=()), **fields)
+
+
+PredictRequest = _predict_request()
 
 
 class RenderRequest(BaseModel):
@@ -102,17 +117,15 @@ class ServeError(TreeseqError):
         self.status, self.headers = status, headers
 
 
-def family_options(summary: dict[str, Any], request: PredictRequest) -> dict[str, Any]:
-    """The options given in the request, refused when this model's family does not take them."""
+def family_options(summary: dict[str, Any], request: BaseModel) -> dict[str, Any]:
+    """The options given in the request, checked by the model's family's declaration (treeseq.options):
+    one it does not take, a value out of bounds or options that do not go together are 422, with the
+    sentence every surface gives."""
     given = {k: v for k, v in request.model_dump(exclude={"model", "texts"}).items() if v is not None}
-    family = summary["family"]
-    allowed = FAMILY_OPTIONS.get(family, ())
-    unknown = sorted(set(given) - set(allowed))
-    if unknown:
-        takes = f"takes {', '.join(allowed)}" if allowed else "takes no options"
-        raise ServeError(422, f"a {family} model does not take {', '.join(unknown)} ({takes})")
-    if family == "translator" and given.get("n_best", 1) > given.get("beam", 5):
-        raise ServeError(422, f"beam size {given.get('beam', 5)} and n_best {given['n_best']}: need n_best <= beam")
+    try:
+        FAMILIES[summary["family"]].check("predict", given)
+    except ConfigError as err:
+        raise ServeError(422, str(err)) from None
     return given
 
 
@@ -225,7 +238,7 @@ def create_app(models: Mapping[str, Any], settings: ServeSettings | None = None)
     @app.post("/v1/predict", summary="Predict a batch of texts with one model; records as --format jsonl",
               openapi_extra=_body_schema(PredictRequest))  # fmt: skip
     async def predict(request: Request) -> Response:
-        asked: PredictRequest = read_body(await request.body(), PredictRequest)
+        asked = read_body(await request.body(), PredictRequest)
         options = family_options(entry_for(asked.model).summary, asked)
         if len(asked.texts) > settings.max_texts:
             raise ServeError(422, f"{len(asked.texts)} texts: at most {settings.max_texts} a request")

@@ -6,11 +6,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-# The options each family's `predict` takes over HTTP (the commands' options of the same names).
-FAMILY_OPTIONS: dict[str, tuple[str, ...]] = {
-    "tree": ("brackets",), "parser": (), "tagger": ("tokenized",), "classifier": (), "lm": (),
-    "translator": ("beam", "n_best", "alpha", "max_len_ratio", "attention"),
-}  # fmt: skip
+from treeseq.options import FAMILIES
 
 
 def model_summary(model: Any) -> dict[str, Any]:
@@ -19,7 +15,7 @@ def model_summary(model: Any) -> dict[str, Any]:
     config = getattr(model, "config", None)
     summary: dict[str, Any] = {"family": model.family, "labels": list(model.labels),
                                "max_length": getattr(model, "max_length", None) or None,
-                               "options": list(FAMILY_OPTIONS.get(model.family, ()))}  # fmt: skip
+                               "options": [o.name for o in FAMILIES[model.family].of("predict", "http")]}  # fmt: skip
     for extra in ("kind", "intents", "languages"):
         value = getattr(model, extra, None)
         if value is not None and not callable(value):

@@ -19,7 +19,7 @@ from typing import List, Union
 
 from spacy.language import Language
 
-from treeseq.spacy_components.components import TaggerComponent, TranslatorComponent, TreeComponent
+from treeseq.spacy_components.components import TRANSLATOR_DEFAULTS, TaggerComponent, TranslatorComponent, TreeComponent
 
 __all__ = ["TaggerComponent", "TranslatorComponent", "TreeComponent", "make_tagger", "make_translator", "make_tree"]
 COMMON = {"model": "", "device": "cpu", "batch_size": 64}
@@ -38,7 +38,8 @@ def make_tree(nlp: Language, name: str, model: Union[str, List[str]], device: st
     return TreeComponent(nlp, name, model, device, batch_size, per_sentence)
 
 
-@Language.factory("treeseq_translator", default_config={**COMMON, "per_sentence": True, "beam": 5, "n_best": 1},
+@Language.factory("treeseq_translator", default_config={**COMMON, "per_sentence": True, "beam": TRANSLATOR_DEFAULTS["beam"],
+                                                        "n_best": TRANSLATOR_DEFAULTS["n_best"]},
                   assigns=["doc._.translation", "doc._.translations"])  # fmt: skip
 def make_translator(nlp: Language, name: str, model: Union[str, List[str]], device: str, batch_size: int, per_sentence: bool, beam: int,
                     n_best: int) -> TranslatorComponent:  # fmt: skip

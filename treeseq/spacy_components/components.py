@@ -24,6 +24,9 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 from spacy.tokens import Doc, Span
 
 from treeseq.errors import ConfigError
+from treeseq.options import FAMILIES
+
+TRANSLATOR_DEFAULTS = FAMILIES["translator"].defaults("predict")
 
 ARCHIVE = "model.pt"
 
@@ -236,10 +239,13 @@ class TranslatorComponent(TreeseqComponent):
 
     family = "translator"
 
-    def __init__(self, *args: Any, beam: int = 5, n_best: int = 1, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, beam: int = TRANSLATOR_DEFAULTS["beam"], n_best: int = TRANSLATOR_DEFAULTS["n_best"],
+                 **kwargs: Any) -> None:  # fmt: skip
         super().__init__(*args, **kwargs)
-        if not 1 <= n_best <= beam:
-            raise ConfigError(f"{self.name}: beam {beam} and n_best {n_best}: need 1 <= n_best <= beam")
+        try:  # the translator's declaration (treeseq.options) checks them, as on every surface
+            FAMILIES["translator"].check("predict", {"beam": beam, "n_best": n_best})
+        except ConfigError as err:
+            raise ConfigError(f"{self.name}: {err}") from None
         self.beam, self.n_best = beam, n_best
         _extension("translation")
         _extension("translations")

@@ -26,9 +26,11 @@ from treeseq.errors import ConfigError, CorpusFormatError
 from treeseq.models.seq2seq import PAD_ID, Seq2Seq, Seq2SeqState
 from treeseq.nn.attention import ATTENTIONS
 from treeseq.nn.rnn import RNNS
+from treeseq.options import FAMILIES
 from treeseq.subwords import BOS_ID, EOS_ID, SUBWORD_TYPES, Subwords
 
 TASK = "translator"
+OPTIONS = FAMILIES["translator"]
 TRAIN_DEFAULTS = FAMILY_TRAIN_DEFAULTS["translator"]
 logger = logging.getLogger(__name__)
 
@@ -84,17 +86,17 @@ class TranslatorDataConfig:
 class DecodeConfig:
     """Search settings for `translate` and `evaluate` (not stored; chosen at decoding time)."""
 
-    beam_size: int = 5
-    alpha: float = 0.6  # length penalty exponent
-    max_len_ratio: float = 1.5  # output budget: ratio x source subwords + offset
+    beam_size: int = OPTIONS.defaults("predict")["beam"]
+    alpha: float = OPTIONS.defaults("predict")["alpha"]  # length penalty exponent
+    max_len_ratio: float = OPTIONS.defaults("predict")["max_len_ratio"]  # output budget: ratio x source subwords + offset
     max_len_offset: int = 10
-    n_best: int = 1
+    n_best: int = OPTIONS.defaults("predict")["n_best"]
 
     def __post_init__(self) -> None:
-        if self.beam_size < 1 or not 1 <= self.n_best <= self.beam_size:
-            raise ConfigError(f"beam size {self.beam_size} and n-best {self.n_best}: need 1 <= n-best <= beam")
-        if self.max_len_ratio <= 0 or self.max_len_offset < 1:
-            raise ConfigError("max_len_ratio must be > 0 and max_len_offset >= 1")
+        # the translator's declaration checks what the options can be (treeseq.options), for every surface
+        OPTIONS.check("predict", {"beam": self.beam_size, "n_best": self.n_best, "alpha": self.alpha, "max_len_ratio": self.max_len_ratio})
+        if self.max_len_offset < 1:
+            raise ConfigError(f"max_len_offset must be >= 1, got {self.max_len_offset}")
 
 
 @dataclass
