@@ -172,3 +172,32 @@ def test_a_fused_optimizer_makes_the_same_updates(name: str) -> None:
             opt.step()
     for a, b in zip(model.parameters(), twin.parameters()):
         assert torch.allclose(a, b, atol=1e-6) and not torch.equal(a, torch.zeros_like(a))
+
+
+def test_a_resumed_run_continues_the_log_and_the_random_stream_from_the_checkpoint(sample_dir: Path, tmp_path: Path) -> None:
+    """What tells a resumed run from one restarted from scratch (training is deterministic, so equal final
+    weights alone cannot): the log keeps the stopped run's records and goes on from the checkpoint's
+    step, and every later loss (dropout: the restored random stream) is the uninterrupted run's."""
+    cfg = TrainConfig(epochs=2, batch_size=8, optimizer="adam", lr=0.01, seed=4, log_every=1)
+    task = make_task(sample_dir, cfg)
+    run(task, cfg, tmp_path / "a.pt")
+
+    def stop(state: TrainState, record: dict) -> None:
+        if state.global_step == 5:
+            state.stop_requested = True
+
+    run(task, cfg, tmp_path / "b.pt", step_hooks=[stop])
+    log = paths_for(tmp_path / "b.pt")[1]
+    before = log.read_text().splitlines()
+    checkpoint_step = load_archive(paths_for(tmp_path / "b.pt")[0])["training"]["state"]["global_step"]
+    assert checkpoint_step == 5 and [json.loads(line)["step"] for line in before] == [1, 2, 3, 4, 5]
+    first_new: list[int] = []
+    run(task, cfg, tmp_path / "b.pt", resume=True, step_hooks=[lambda state, record: first_new.append(state.global_step)])
+    assert first_new[0] == checkpoint_step + 1  # a restart from scratch would begin at step 1
+    after = log.read_text().splitlines()
+    assert after[: len(before)] == before  # the stopped run's records, time stamps and all
+
+    def steps(path: Path) -> list[tuple]:
+        return [(r["epoch"], r["step"], r.get("loss"), r.get("dev_root_acc")) for r in map(json.loads, path.read_text().splitlines())]
+
+    assert steps(log) == steps(paths_for(tmp_path / "a.pt")[1])  # dropout draws continue exactly: equal losses
