@@ -28,8 +28,9 @@ ENGINE = "treeseq.training.engine."
 MODULES: dict[str, list[str]] = {
     **{f"nn.{name}": [f"treeseq.nn.{name}.*"] for name in
        ("attention", "char_encoder", "crf", "dropout", "packed", "rnn", "tree_cells", "tree_levels")},
-    **{f"models.{name}": [f"treeseq.models.{name}.*"] for name in
-       ("classifier", "ensemble", "lm", "parser", "seq2seq", "tagger", "tree")},
+    # models/ensemble.py is left out: its tests train a dozen members in one module-scope fixture, whose
+    # time mutmut charges to no test, so every mutant it reaches runs out of its time limit instead of failing
+    **{f"models.{name}": [f"treeseq.models.{name}.*"] for name in ("classifier", "lm", "parser", "seq2seq", "tagger", "tree")},
     **{f"decoding.{name}": [f"treeseq.decoding.{name}.*"] for name in
        ("beam", "cky", "forced", "greedy", "sampling", "seq2seq_inference")},
     "metrics": ["treeseq.metrics.*"],
