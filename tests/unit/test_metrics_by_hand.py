@@ -173,3 +173,34 @@ def test_slot_intent_and_frame_accuracy_on_hand_scored_sentences() -> None:
     # intents 3/4; frames 2/4; tokens (both read as BIO): 9, wrong only "york" -> 8/9
     assert metrics == pytest.approx({"acc": 8 / 9, "slot_p": 2 / 3, "slot_r": 2 / 3, "slot_f1": 2 / 3, "intent_acc": 3 / 4,
                                      "frame_acc": 1 / 2, "nlu_mean": (2 / 3 + 3 / 4) / 2})  # fmt: skip
+
+
+# ------------------------------------------------------------------ the edges of the small metrics
+
+
+def test_accuracy_confusion_and_class_scores_by_hand() -> None:
+    from treeseq.metrics import accuracy, class_scores, confusion_matrix, corpus_bleu, f1_from_counts
+
+    pred, gold = torch.tensor([0, 1, 1, 2, 2, 2]), torch.tensor([0, 1, 2, 2, 2, 0])
+    assert accuracy(pred, gold) == pytest.approx(4 / 6) and math.isnan(accuracy(pred[:0], gold[:0]))
+    # counts[gold][pred]: gold 0 -> pred 0, 2; gold 1 -> 1; gold 2 -> 1, 2, 2; class 3 never seen
+    assert confusion_matrix(pred, gold, 4) == [[1, 0, 1, 0], [0, 1, 0, 0], [0, 1, 2, 0], [0, 0, 0, 0]]
+    rows = class_scores(confusion_matrix(pred, gold, 4), ["a", "b", "c", "d"])
+    # a: 1 hit, 1 predicted, 2 gold -> P 1, R 1/2, F1 2/3; b: 1/2 predicted right, 1/1 found -> F1 2/3;
+    # c: 2 of 3 predicted, 2 of 3 found -> 2/3 each; d: nothing predicted or found -> zeros
+    assert rows == [("a", 1.0, 0.5, pytest.approx(2 / 3), 2), ("b", 0.5, 1.0, pytest.approx(2 / 3), 1),
+                    ("c", pytest.approx(2 / 3), pytest.approx(2 / 3), pytest.approx(2 / 3), 3), ("d", 0.0, 0.0, 0.0, 0)]  # fmt: skip
+    # bracket counts: nothing matched of something found and something to find -> all zero, not a division error
+    assert f1_from_counts(0, 3, 2) == {"precision": 0.0, "recall": 0.0, "f1": 0.0}
+    assert f1_from_counts(2, 4, 2) == {"precision": 0.5, "recall": 1.0, "f1": pytest.approx(2 / 3)}
+    assert corpus_bleu(["the cat sat on"], ["the cat sat on the mat"]) == pytest.approx(100 * math.exp(-0.5), abs=1e-6)
+
+
+def test_chunk_scores_with_nothing_found_or_nothing_to_find_are_zero() -> None:
+    report = conlleval([["O", "O"]], [["B-X", "O"]])  # one spurious chunk, none to find
+    assert (report.overall.precision, report.overall.recall, report.overall.f1) == (0.0, 0.0, 0.0)
+    assert report.accuracy == 0.5
+    empty = conlleval([], [])
+    assert (empty.accuracy, empty.overall.precision, empty.overall.recall, empty.overall.f1) == (0.0, 0.0, 0.0, 0.0)
+    with pytest.raises(ValueError, match="2 predicted tags for 1 gold tags"):
+        conlleval([["O"]], [["O", "O"]])
