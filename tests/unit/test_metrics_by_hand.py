@@ -136,6 +136,8 @@ def test_bleu_on_hand_counted_n_grams() -> None:
     scores = translation_scores(["the cat sat on"], ["the cat sat on the mat"])
     assert scores["bleu"] == pytest.approx(100 * math.exp(-0.5), abs=1e-6)
     assert "13a" in str(scores["bleu_signature"]) and "case:mixed" in str(scores["bleu_signature"])
+    assert "case:lc" in str(scores["bleu_lc_signature"]) and "nc:6" in str(scores["chrf_signature"])  # chrF: 6-grams
+    assert set(scores) == {"bleu", "bleu_lc", "chrf", "bleu_signature", "bleu_lc_signature", "chrf_signature"}
 
 
 # ------------------------------------------------------------------ perplexity
