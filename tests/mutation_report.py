@@ -1,6 +1,7 @@
 """Mutation testing of the numerical core and metrics with mutmut, module by module, and its score.
 
     python tests/mutation_report.py run [MODULE ...]   # mutate and test (all modules by default), then report
+    python tests/mutation_report.py retest [MODULE ...] # again, only the mutants no test detected
     python tests/mutation_report.py report [--survivors] # the table from the results in mutants/
 
 `make mutate` runs the first (MUTATE="nn.crf metrics" for some modules only). The settings (which files
@@ -128,16 +129,34 @@ def run(modules: list[str]) -> int:
     return report(show_survivors=False)
 
 
+def retest(modules: list[str]) -> int:
+    """`mutmut run` again on the mutants that no test detected (after tests were added), then report."""
+    status, judged = results(), equivalents()
+    names = [n for n, kind in status.items() if kind in ("survived", "no tests") and n not in judged
+             and (module_of(n) in modules if modules else module_of(n) is not None)]  # fmt: skip
+    if names:
+        done = subprocess.run([sys.executable, "-m", "mutmut", "run", *sorted(names)], cwd=ROOT, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE, text=True)  # fmt: skip
+        if done.returncode:
+            print(done.stderr[-2000:], file=sys.stderr)
+            return done.returncode
+    return report(show_survivors=True)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     run_parser = sub.add_parser("run")
     run_parser.add_argument("modules", nargs="*")
+    retest_parser = sub.add_parser("retest")
+    retest_parser.add_argument("modules", nargs="*")
     report_parser = sub.add_parser("report")
     report_parser.add_argument("--survivors", action="store_true")
     args = parser.parse_args()
     if args.command == "run":
         return run(args.modules)
+    if args.command == "retest":
+        return retest(args.modules)
     return report(args.survivors)
 
 
