@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 
 import pytest
 import torch
@@ -91,3 +92,36 @@ def test_constrained_decoding_never_emits_an_invalid_sequence(rows: list[list[fl
     emissions = torch.tensor(rows).unsqueeze(0)  # arbitrary, possibly huge emission scores
     tags, _ = crf.viterbi(emissions, torch.ones(1, len(rows), dtype=torch.bool))
     assert is_valid([labels[i] for i in tags[0].tolist()], scheme)
+
+
+def test_a_forbidden_gold_path_costs_the_finite_penalty_and_keeps_gradients() -> None:
+    """Constraints are -inf for decoding but a finite penalty inside the likelihood (so training on a
+    sequence that breaks them still has gradients)."""
+    from treeseq.nn.crf import PENALTY
+
+    labels = ["B-A", "I-A", "O"]
+    crf = CRF(3, allowed_transitions(labels, "bio"))  # zero scores: a path's score is its emissions + penalties
+    emissions = torch.zeros(1, 2, 3, requires_grad=True)
+    mask = torch.ones(1, 2, dtype=torch.bool)
+    forbidden = torch.tensor([[2, 1]])  # O then I-A: one forbidden transition
+    # allowed paths score 0: B-A then any of 3, O then B-A or O = 5; the others carry a penalty of -1e4,
+    # so log Z = log 5 (to e^-10000) and -log p(forbidden) = log 5 - PENALTY
+    assert crf.sequence_score(emissions, forbidden, mask).item() == PENALTY
+    nll = crf.neg_log_likelihood(emissions, forbidden, mask)
+    assert torch.isfinite(nll).all() and nll.item() == pytest.approx(-PENALTY + math.log(5), rel=1e-6)
+    nll.sum().backward()
+    assert torch.isfinite(emissions.grad).all() and emissions.grad.abs().sum() > 0
+    tags, score = crf.viterbi(emissions.detach(), mask)
+    assert is_valid([labels[i] for i in tags[0].tolist()], "bio") and score.item() == 0.0
+
+
+def test_padded_positions_may_hold_any_tag_and_shapes_are_checked() -> None:
+    crf = random_crf(3)
+    emissions, mask = torch.randn(2, 4, 3), torch.tensor([[True] * 4, [True, True, False, False]])
+    tags = torch.tensor([[0, 1, 2, 1], [2, 0, 1, 1]])
+    padded = tags.clone()
+    padded[1, 2:] = -1  # what the collate writes on padding
+    torch.testing.assert_close(crf.sequence_score(emissions, padded, mask), crf.sequence_score(emissions, tags, mask))
+    for bad_emissions, bad_mask in ((torch.randn(4, 3), mask), (torch.randn(2, 4, 2), mask), (emissions, mask[:, :3])):
+        with pytest.raises(ShapeError, match="CRF: emissions"):
+            crf.log_partition(bad_emissions, bad_mask)
