@@ -1,16 +1,18 @@
 """Mutation testing of the numerical core and metrics with mutmut, module by module, and its score.
 
-    python tests/mutation_report.py run [MODULE ...]   # mutate and test (all modules by default), then report
+    python tests/mutation_report.py run [MODULE ...]    # mutate and test (all modules by default), then report
     python tests/mutation_report.py retest [MODULE ...] # again, only the mutants no test detected
-    python tests/mutation_report.py report [--survivors] # the table from the results in mutants/
+    python tests/mutation_report.py report [--survivors] # the table from the saved results
 
-`make mutate` runs the first (MUTATE="nn.crf metrics" for some modules only). The settings (which files
-mutmut copies and mutates, which test files it may run) are `[tool.mutmut]` in pyproject.toml; mutmut
-itself picks, for each mutant, the tests that reach the mutated function. Here each module is run on its
-own (`mutmut run <its mutant names>`), so a partial run still gives whole modules' scores, and of the
-engine only the resume and checkpoint code is mutated. Survivors judged equivalent (no test can tell
-them from the original) are listed with the reason in tests/mutation_equivalents.txt and left out of
-the score's denominator; docs/testing.md has the figures.
+`make mutate` runs the first (MUTATE="nn.crf metrics" for some modules only). `[tool.mutmut]` in
+pyproject.toml says which files mutmut copies and mutates; here each module is run on its own
+(`mutmut run <its mutant names>`) against its own test files (TESTS below), of which mutmut runs, for
+each mutant, those that reach the mutated function. A module's results are saved in
+mutants/results/<module>.json as soon as it is done (mutmut forgets every verdict when the test
+selection changes, as it does from one module to the next), so a partial run still gives whole
+modules' scores. Of the engine only the resume and checkpoint code is mutated. Survivors judged
+equivalent (no test can tell them from the original) are listed with the reason in
+tests/mutation_equivalents.txt and left out of the score's denominator; docs/testing.md has the figures.
 """
 
 from __future__ import annotations
@@ -47,6 +49,47 @@ MODULES: dict[str, list[str]] = {
     ],
 }  # fmt: skip
 DETECTED = {"killed", "timeout", "segfault", "caught by type check"}
+RESULTS = ROOT / "mutants" / "results"
+
+# The test files each module's mutants may run (mutmut picks, per mutant, those reaching its function).
+UNIT = "tests/unit/test_"
+REFS = f"{UNIT}paper_references.py"
+TESTS: dict[str, list[str]] = {
+    "nn.attention": [REFS, f"{UNIT}seq2seq.py"],
+    "nn.char_encoder": [f"{UNIT}tagger_models.py"],
+    "nn.crf": [REFS, f"{UNIT}crf.py"],
+    "nn.dropout": [f"{UNIT}tree_models.py", f"{UNIT}lm.py"],
+    "nn.packed": [f"{UNIT}seq2seq.py"],
+    "nn.rnn": [REFS, f"{UNIT}tagger_models.py", f"{UNIT}parser_model.py"],
+    "nn.tree_cells": [REFS, f"{UNIT}tree_models.py", f"{UNIT}tree_fast_backward.py"],
+    "nn.tree_levels": [REFS, f"{UNIT}tree_models.py", f"{UNIT}tree_fast_backward.py"],
+    "models.classifier": [f"{UNIT}classifier.py"],
+    "models.lm": [f"{UNIT}lm.py"],
+    "models.parser": [f"{UNIT}parser_model.py", f"{UNIT}parser_chart.py"],
+    "models.seq2seq": [REFS, f"{UNIT}seq2seq.py", f"{UNIT}beam.py"],
+    "models.tagger": [f"{UNIT}tagger_models.py"],
+    "models.tree": [REFS, f"{UNIT}tree_models.py", f"{UNIT}tree_fast_backward.py"],
+    "decoding.beam": [f"{UNIT}beam.py", f"{UNIT}seq2seq.py"],
+    "decoding.cky": [f"{UNIT}parser_chart.py", f"{UNIT}parser_model.py"],
+    "decoding.forced": [f"{UNIT}beam.py", f"{UNIT}seq2seq.py"],
+    "decoding.greedy": [f"{UNIT}beam.py", f"{UNIT}seq2seq.py"],
+    "decoding.sampling": [f"{UNIT}lm.py"],
+    "decoding.seq2seq_inference": [f"{UNIT}seq2seq.py", f"{UNIT}beam.py"],
+    "metrics": [f"{UNIT}metrics_by_hand.py", f"{UNIT}tags.py", f"{UNIT}classifier.py"],
+    "tags": [f"{UNIT}tags.py", REFS, f"{UNIT}crf.py", f"{UNIT}metrics_by_hand.py"],
+    "data.batching": [f"{UNIT}batching.py", REFS, f"{UNIT}tagger_models.py"],
+    "checkpoint": [f"{UNIT}engine.py", f"{UNIT}reliability.py"],
+    "training.engine": [f"{UNIT}engine.py"],
+}
+# One mutmut run for one module: its test selection set in mutmut's configuration (read once; the
+# workers are forked from this process), then `mutmut run` on the module's mutant names.
+BOOTSTRAP = """
+import sys
+import mutmut.configuration as configuration
+from mutmut.__main__ import cli
+configuration.config().pytest_add_cli_args_test_selection[:] = sys.argv[1].split(",")
+cli(["run", *sys.argv[2:]])
+"""
 
 
 def equivalents() -> dict[str, str]:
@@ -60,8 +103,8 @@ def equivalents() -> dict[str, str]:
     return out
 
 
-def results() -> dict[str, str]:
-    """Every mutant's status from mutmut's result files (mutants/**/*.py.meta)."""
+def mutmut_results() -> dict[str, str]:
+    """Every mutant's status in mutmut's own result files (mutants/**/*.py.meta)."""
     from mutmut.stats import status_by_exit_code
 
     status = {}
@@ -69,6 +112,29 @@ def results() -> dict[str, str]:
         for name, code in json.loads(meta.read_text(encoding="utf-8"))["exit_code_by_key"].items():
             status[name] = status_by_exit_code[code]
     return status
+
+
+def results() -> dict[str, str]:
+    """Every measured mutant's status, from the modules' saved results."""
+    status: dict[str, str] = {}
+    for path in sorted(RESULTS.glob("*.json")) if RESULTS.is_dir() else []:
+        status.update(json.loads(path.read_text(encoding="utf-8")))
+    return status
+
+
+def run_module(module: str, names: list[str]) -> int:
+    """mutmut on `names` (globs) with the module's test selection; its verdicts saved, merged with earlier ones."""
+    done = subprocess.run([sys.executable, "-c", BOOTSTRAP, ",".join(TESTS[module]), *names], cwd=ROOT,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    if done.returncode:
+        print(done.stderr[-2000:], file=sys.stderr)
+        return done.returncode
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{module}.json"
+    saved = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    fresh = {n: kind for n, kind in mutmut_results().items() if module_of(n) == module and kind != "not checked"}
+    path.write_text(json.dumps({**saved, **fresh}, indent=0, sort_keys=True), encoding="utf-8")
+    return 0
 
 
 def module_of(name: str) -> str | None:
@@ -111,7 +177,7 @@ def report(show_survivors: bool) -> int:
 
 
 def run(modules: list[str]) -> int:
-    """`mutmut run` for each module's mutants in turn (its clean run covers only that module's tests)."""
+    """Each module in turn: `mutmut run` on its mutant names against its test files."""
     chosen = modules or list(MODULES)
     unknown = [m for m in chosen if m not in MODULES]
     if unknown:
@@ -120,11 +186,9 @@ def run(modules: list[str]) -> int:
     for module in chosen:
         started = time.monotonic()
         print(f"== {module}", flush=True)
-        done = subprocess.run([sys.executable, "-m", "mutmut", "run", *MODULES[module]], cwd=ROOT,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)  # fmt: skip
-        if done.returncode:
-            print(done.stderr[-2000:], file=sys.stderr)
-            return done.returncode
+        code = run_module(module, MODULES[module])
+        if code:
+            return code
         print(f"   {time.monotonic() - started:.0f} s", flush=True)
     return report(show_survivors=False)
 
@@ -132,14 +196,13 @@ def run(modules: list[str]) -> int:
 def retest(modules: list[str]) -> int:
     """`mutmut run` again on the mutants that no test detected (after tests were added), then report."""
     status, judged = results(), equivalents()
-    names = [n for n, kind in status.items() if kind in ("survived", "no tests") and n not in judged
-             and (module_of(n) in modules if modules else module_of(n) is not None)]  # fmt: skip
-    if names:
-        done = subprocess.run([sys.executable, "-m", "mutmut", "run", *sorted(names)], cwd=ROOT, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.PIPE, text=True)  # fmt: skip
-        if done.returncode:
-            print(done.stderr[-2000:], file=sys.stderr)
-            return done.returncode
+    for module in modules or list(MODULES):
+        names = [n for n, kind in status.items() if module_of(n) == module and kind in ("survived", "no tests") and n not in judged]
+        if names:
+            print(f"== {module}: {len(names)} mutants", flush=True)
+            code = run_module(module, sorted(names))
+            if code:
+                return code
     return report(show_survivors=True)
 
 

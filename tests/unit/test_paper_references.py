@@ -192,3 +192,32 @@ def test_allowed_transitions_permit_exactly_the_well_formed_pairs(scheme: str) -
         for i, prev in enumerate(labels):
             usable = any(ref.valid_by_definition([*head, prev, tag, *tail], scheme) for head in heads for tail in tails)
             assert bool(trans[i, j]) == usable, (prev, tag)
+
+
+def test_attention_and_recurrent_layers_refuse_what_they_cannot_build() -> None:
+    from treeseq.errors import ConfigError, ShapeError
+
+    with pytest.raises(ConfigError, match="attention 'luong': expected one of bahdanau, dot, general"):
+        Attention("luong", 4, 4, 4)
+    with pytest.raises(ConfigError, match="dot attention needs equal query and memory sizes, got 4 and 6"):
+        Attention("dot", 4, 6, 4)
+    attention = Attention("general", 4, 6, 5)
+    memory = torch.randn(2, 3, 6)
+    with pytest.raises(ShapeError, match=r"attention query must be \(B, Q, H\) with B=2, got \(2, 4\)"):
+        attention(torch.randn(2, 4), attention.keys(memory), memory, torch.ones(2, 3, dtype=torch.bool))
+    with pytest.raises(ShapeError, match="with B=2, got"):
+        attention(torch.randn(3, 1, 4), attention.keys(memory), memory, torch.ones(2, 3, dtype=torch.bool))
+    with pytest.raises(ValueError, match="rnn 'elman': expected one of lstm, gru, rnn, irnn"):
+        recurrent_layer("elman", 3, 4)
+    layer = recurrent_layer("gru", 3, 4, 2, bidirectional=True, dropout=0.25)
+    assert layer.batch_first and layer.bidirectional and layer.dropout == 0.25 and layer.num_layers == 2
+    assert isinstance(recurrent_layer("lstm", 3, 4), torch.nn.LSTM) and recurrent_layer("rnn", 3, 4).nonlinearity == "tanh"
+
+
+def test_birnn_drops_out_only_between_its_levels() -> None:
+    one_level = BiRNN("lstm", 3, 4, layers=1, dropout=0.9)
+    inputs, lengths = torch.randn(2, 5, 3), torch.tensor([5, 3])
+    torch.testing.assert_close(one_level.train()(inputs, lengths), one_level.eval()(inputs, lengths))  # never on the input
+    two_levels = BiRNN("lstm", 3, 4, layers=2, dropout=0.9)
+    assert not torch.allclose(two_levels.train()(inputs, lengths), two_levels.eval()(inputs, lengths))
+    assert two_levels.hidden_size == 4 and two_levels.forward_rnns[1].input_size == 8
