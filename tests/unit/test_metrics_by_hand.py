@@ -185,6 +185,7 @@ def test_accuracy_confusion_and_class_scores_by_hand() -> None:
 
     pred, gold = torch.tensor([0, 1, 1, 2, 2, 2]), torch.tensor([0, 1, 2, 2, 2, 0])
     assert accuracy(pred, gold) == pytest.approx(4 / 6) and math.isnan(accuracy(pred[:0], gold[:0]))
+    assert accuracy(pred[:1], gold[:1]) == 1.0 and accuracy(pred[2:3], gold[2:3]) == 0.0
     # counts[gold][pred]: gold 0 -> pred 0, 2; gold 1 -> 1; gold 2 -> 1, 2, 2; class 3 never seen
     assert confusion_matrix(pred, gold, 4) == [[1, 0, 1, 0], [0, 1, 0, 0], [0, 1, 2, 0], [0, 0, 0, 0]]
     rows = class_scores(confusion_matrix(pred, gold, 4), ["a", "b", "c", "d"])
@@ -206,3 +207,5 @@ def test_chunk_scores_with_nothing_found_or_nothing_to_find_are_zero() -> None:
     assert (empty.accuracy, empty.overall.precision, empty.overall.recall, empty.overall.f1) == (0.0, 0.0, 0.0, 0.0)
     with pytest.raises(ValueError, match="2 predicted tags for 1 gold tags"):
         conlleval([["O"]], [["O", "O"]])
+    with pytest.raises(ValueError):  # a sentence without predictions is an error, not a sentence left out
+        conlleval([["O"], ["B-X"]], [["O"]])
