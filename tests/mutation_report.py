@@ -88,6 +88,7 @@ import sys
 import mutmut.configuration as configuration
 from mutmut.__main__ import cli
 configuration.config().pytest_add_cli_args_test_selection[:] = sys.argv[1].split(",")
+configuration.config().pytest_add_cli_args.append("--hypothesis-profile=mutation")
 cli(["run", *sys.argv[2:]])
 """
 
