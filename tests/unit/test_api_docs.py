@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 import os
 import re
 from pathlib import Path
@@ -18,7 +19,7 @@ BLOCK = re.compile(r"```python\n(.*?)```", re.S)
 
 
 @pytest.fixture(scope="module")
-def workdir(docs_folder) -> Path:  # noqa: ANN001 (tests/unit/conftest.py)
+def workdir(docs_folder: Callable[[str], Path]) -> Path:  # docs_folder: tests/unit/conftest.py
     """A folder with runs/ (one small model of each kind, trained through the API) and corpora/."""
     return docs_folder("api")
 
