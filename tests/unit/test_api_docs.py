@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
