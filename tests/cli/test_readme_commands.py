@@ -8,6 +8,7 @@ with their output checked: tests/unit/test_docs_examples.py.
 
 from __future__ import annotations
 
+import functools
 import re
 import shlex
 from pathlib import Path
@@ -65,15 +66,20 @@ def shell_blocks(text: str) -> list[str]:
     return blocks
 
 
+@functools.cache
+def root_command():  # noqa: ANN201 (a click group)
+    return typer.main.get_command(app)
+
+
 def resolve(words: list[str]):  # noqa: ANN201 (a click command)
-    command = typer.main.get_command(app)
+    command = root_command()
     rest = list(words)
     while rest and hasattr(command, "commands") and rest[0] in command.commands:  # type: ignore[attr-defined]
         command = command.commands[rest.pop(0)]  # type: ignore[attr-defined]
     return command, rest
 
 
-@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(ROOT)))
 def test_shown_commands_exist_with_their_flags(page: Path) -> None:
     for words in shown_commands(page):
         command, rest = resolve(words)
