@@ -6,7 +6,7 @@ TORCH_VERSION ?= 2.13.0
 SAMPLE := corpora/samples/sentiment
 RUNS ?= runs
 
-.PHONY: setup demo test test-fast bench clean samples
+.PHONY: setup demo test test-fast bench clean samples mutate
 
 setup: $(VENV)/.installed
 
@@ -33,6 +33,13 @@ test: setup
 test-fast: setup
 	$(BIN)/python -m pytest -p no:cacheprovider -m "not slow"
 
+# Mutation testing of the numerical core and metrics, module by module (docs/testing.md): the score per
+# module at the end. MUTATE="nn.crf metrics" runs some modules only; results stay in mutants/.
+MUTATE ?=
+mutate: setup
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[mutate]"
+	OMP_NUM_THREADS=1 $(BIN)/python tests/mutation_report.py run $(MUTATE)
+
 bench: setup
 	$(BIN)/python benchmarks/tree.py
 
@@ -40,4 +47,4 @@ samples:
 	$(BIN)/python -m treeseq.corpora.samples.make_samples
 
 clean:
-	rm -rf $(VENV) $(RUNS) .pytest_cache
+	rm -rf $(VENV) $(RUNS) .pytest_cache mutants

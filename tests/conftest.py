@@ -6,6 +6,11 @@ from pathlib import Path
 
 import pytest
 import torch
+from hypothesis import Phase, settings
+
+# `--hypothesis-profile mutation` (tests/mutation_report.py): report a failing example without shrinking
+# it, which under a mutant can take longer than the test's time limit.
+settings.register_profile("mutation", phases=[Phase.explicit, Phase.reuse, Phase.generate])
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "corpora" / "samples" / "sentiment"

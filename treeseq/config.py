@@ -21,7 +21,7 @@ FAMILY_TRAIN_DEFAULTS: dict[str, dict[str, Any]] = {
     "translator": {"optimizer": "adam", "lr": 1e-3, "batch_size": 4096, "weight_decay": 0.0, "epochs": 10, "clip_norm": 1.0},
     "classifier": {"optimizer": "adam", "lr": 1e-3, "batch_size": 25, "weight_decay": 0.0, "epochs": 10, "clip_norm": 5.0},
     # lm: batch_size is the number of parallel streams (few streams, many updates: measured best per
-    # minute on CPU, docs/language-models.md); clipping at 0.25 as RNN language models use it
+    # minute on CPU, docs/experiments/language-models.md); clipping at 0.25 as RNN language models use it
     "lm": {"optimizer": "adam", "lr": 3e-3, "batch_size": 8, "weight_decay": 0.0, "epochs": 10, "schedule": "linear",
            "clip_norm": 0.25, "fused": True},
 }

@@ -1,7 +1,7 @@
 """Each family's options for loading, predicting, generating and evaluating, declared once.
 
 Every surface derives from these declarations: `treeseq.load(**options)` and each model's `predict`
-check their options here, the predicting commands build their flags from them (cli/common.py
+check their options here, the predicting commands build their flags from them (cli/predicting.py
 `predict_command`), the HTTP service its request models (treeseq/serve/app.py) and the spaCy components
 their configs; so an option, its default, its bounds and every check across options are written once,
 and every surface refuses the same things with the same sentence.

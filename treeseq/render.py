@@ -21,15 +21,26 @@ def class_style(index: int, num_classes: int) -> str:
 
 def render_tree(
     tree: Tree,
-    classes: Sequence[str],
-    predicted: Sequence[int],
-    probs: Sequence[float],
+    classes: Sequence[str] | None = None,
+    predicted: Sequence[int] | None = None,
+    probs: Sequence[float] | None = None,
     max_phrase: int = 60,
 ) -> Text:
-    """One line per node, root first: tree guides, the label and its probability, the phrase.
+    """One line per node, root first: tree guides, the label (and its probability), the phrase.
 
-    Iterative, so any depth renders; deep trees simply indent further.
+    A plain tree (`render_tree(Tree.from_brackets(...))`) shows each node's own label (`_` where it
+    has none); a prediction gives `classes`, each node's `predicted` class index and its `probs`
+    (what `TreeResult.by_node()` returns), and is coloured from the first class (red) to the last
+    (green). Iterative, so any depth renders; deep trees simply indent further.
+
+    Raises:
+        ValueError: only some of `classes`, `predicted` and `probs` given, or of the wrong length.
     """
+    given = [part is not None for part in (classes, predicted, probs)]
+    if any(given) and not all(given):
+        raise ValueError("render_tree: give classes, predicted and probs together (a prediction), or none (a plain tree)")
+    if predicted is not None and (len(predicted) != len(tree) or len(probs or ()) != len(tree)):
+        raise ValueError(f"render_tree: the tree has {len(tree)} nodes, predicted and probs must have one value each")
     spans = tree.spans()
     out = Text()
     last_child: dict[int, bool] = {}
@@ -47,8 +58,11 @@ def render_tree(
         phrase = " ".join(tree.tokens[start:end])
         if len(phrase) > max_phrase:
             phrase = phrase[: max_phrase - 1] + "…"
-        style = class_style(predicted[node], len(classes))
         out.append(guide, style="bright_black")
-        out.append(f"{classes[predicted[node]]} {probs[node]:.2f}", style=style)
+        if classes is None or predicted is None or probs is None:
+            label = tree.labels[node]
+            out.append("_" if label is None else label)
+        else:
+            out.append(f"{classes[predicted[node]]} {probs[node]:.2f}", style=class_style(predicted[node], len(classes)))
         out.append(f"  {phrase}\n")
     return out

@@ -4,7 +4,7 @@ The tree models and the parser were trained on treebank tokens, so raw text must
 `n't`, `'s` and friends split off (spaCy does this), hyphenated words and `a/b` kept whole (spaCy
 splits them; SST does not), brackets written `-LRB-`/`-RRB-`, double quotes as `` `` `` and `''`, an
 opening single quote as `` ` ``, `/` and `*` escaped as `\\/` and `\\*`, `…` as `...`.
-`detokenize` goes the other way, for checks (docs/parsing.md) and for evaluation from raw text.
+`detokenize` goes the other way, for checks (docs/experiments/parsing.md) and for evaluation from raw text.
 """
 
 from __future__ import annotations

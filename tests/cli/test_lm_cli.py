@@ -82,6 +82,21 @@ def test_generate_is_reproducible_with_a_seed(word_lm: Path) -> None:
     assert len(lines) == 2 and lines[0] == lines[1]
 
 
+def test_generate_samples_differ_from_greedy_and_between_seeds(word_lm: Path) -> None:
+    """Reproducibility alone would pass an always-greedy sampler and an ignored --seed."""
+
+    def texts(*extra: str) -> list[str]:
+        done = runner.invoke(app, ["generate", "-m", str(word_lm), "--prompt", "A dog", "--samples", "4", "--max-tokens", "8", "-f",
+                                   "jsonl", *extra])  # fmt: skip
+        assert done.exit_code == 0, done.output
+        return [json.loads(line)["text"] for line in done.output.splitlines()]
+
+    seed_4, seed_5, greedy = texts("--seed", "4"), texts("--seed", "5"), texts("--temperature", "0")
+    assert seed_4 == texts("--seed", "4") and len(set(greedy)) == 1
+    assert seed_4 != seed_5  # the seed is used
+    assert len(set(seed_4)) > 1 and set(seed_4) != set(greedy)  # samples are drawn, not the greedy continuation
+
+
 def test_a_two_level_softmax_trains_evaluates_scores_and_generates(text_dir: Path, tmp_path: Path) -> None:
     # with the unigram start, the lines shuffled each epoch and the weight average: dev measures the average
     output = tmp_path / "head.pt"

@@ -101,20 +101,30 @@ def test_stray_temporary_files_of_a_killed_run_are_removed(tmp_path: Path) -> No
     assert not stray.exists()
 
 
-def test_sigterm_saves_a_checkpoint_and_resume_repeats_no_log_record(tmp_path: Path) -> None:
+def test_sigterm_mid_epoch_saves_a_checkpoint_and_resume_repeats_no_log_record(tmp_path: Path) -> None:
+    """SIGTERM inside the first epoch (125 steps of 4 sentences, no periodic checkpoints): the only way a
+    last checkpoint can exist is the one written on the signal, and it holds the position in the epoch."""
+    import torch
+
     out = tmp_path / "m.pt"
     log = tmp_path / "m.metrics.jsonl"
     command = [sys.executable, "-m", "treeseq.cli.main", *TRAIN, "--output", str(out), "--epochs", "400",
-               "--set", "train.log_every=5"]  # fmt: skip
+               "--batch-size", "4", "--set", "train.log_every=1"]  # fmt: skip
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = time.monotonic() + 120
     while not (log.is_file() and log.read_text().count("\n") >= 3) and time.monotonic() < deadline:
-        time.sleep(0.2)
+        time.sleep(0.05)
+    last = tmp_path / "m.last.pt"
+    assert not last.exists()  # nothing saved before the signal
+    signalled = time.time()
     process.send_signal(signal.SIGTERM)
     output, _ = process.communicate(timeout=120)
     assert process.returncode == 130, output
-    last = tmp_path / "m.last.pt"
     assert last.is_file() and not (tmp_path / "m.lock").exists()
+    assert last.stat().st_mtime >= signalled - 0.01
+    state = torch.load(last, weights_only=True)["training"]["state"]
+    assert state["epoch"] == 0 and 3 <= state["step_in_epoch"] < 125  # mid-epoch: no epoch had ended
+    assert not any('"dev_' in line for line in log.read_text().splitlines())
     with log.open("a") as handle:  # what a crash after the checkpoint would have logged
         handle.write(json.dumps({"epoch": 999, "step": 10**9, "loss": 1.0}) + "\n")
     resumed = runner.invoke(app, [*TRAIN, "--output", str(out), "--epochs", "1", "--resume"])
@@ -122,6 +132,7 @@ def test_sigterm_saves_a_checkpoint_and_resume_repeats_no_log_record(tmp_path: P
     records = [json.loads(line) for line in log.read_text().splitlines()]
     keys = [(r["step"], any(k.startswith("dev_") for k in r)) for r in records]  # a step's record, an epoch's record
     assert 10**9 not in [step for step, _ in keys] and len(keys) == len(set(keys))
+    assert [step for step, epoch_record in keys if not epoch_record] == list(range(1, 126))  # on from where it stopped
 
 
 @pytest.mark.parametrize("overwrite", [False, True])
@@ -160,7 +171,9 @@ def test_kill_9_mid_epoch_then_resume_equals_an_uninterrupted_run(tmp_path: Path
         time.sleep(0.05)
     process.kill()
     process.wait()
+    killed_at = time.time()
     assert (tmp_path / "crashed.lock").exists()  # a crash leaves its lock behind
+    checkpoint_step = torch.load(crashed.with_name("crashed.last.pt"), weights_only=True)["training"]["state"]["global_step"]
     resumed = runner.invoke(app, [*TRAIN, "--epochs", "2", "--dropout", "0.3", "--checkpoint-every", "4", "--set",
                                   "train.log_every=2", "--output", str(crashed), "--resume"])  # fmt: skip
     assert resumed.exit_code == 0, resumed.output
@@ -171,3 +184,10 @@ def test_kill_9_mid_epoch_then_resume_equals_an_uninterrupted_run(tmp_path: Path
     one, two = (torch.load(p, weights_only=True) for p in (whole.with_name("whole.last.pt"), crashed.with_name("crashed.last.pt")))
     assert one["state_dict"].keys() == two["state_dict"].keys()
     assert all(torch.equal(one["state_dict"][k], two["state_dict"][k]) for k in one["state_dict"])
+    # Equal weights would follow from a silent restart too (training is deterministic): the log tells them
+    # apart. The dead run's records up to its checkpoint stay; the resumed run writes only later steps.
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    kept = [r["step"] for r in records if r["time"] <= killed_at]
+    written = [r["step"] for r in records if r["time"] > killed_at]
+    assert kept and max(kept) <= checkpoint_step and kept == sorted(kept)
+    assert written and min(written) > checkpoint_step

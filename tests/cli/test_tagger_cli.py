@@ -72,6 +72,55 @@ def test_tag_conllu_fills_the_tag_column_and_keeps_every_other_byte(pos_model: P
             assert old == new
 
 
+def test_tag_conllu_writes_the_models_predictions_into_a_blank_tag_column(pos_model: Path) -> None:
+    """On input without tags (UPOS blanked to `_`), the column must come back filled with what the model
+    predicts for those tokens: a tagger that copied its input, or left the column alone, would fail."""
+    import treeseq
+
+    source = (SAMPLES / "pos" / "sample-ud-dev.conllu").read_text(encoding="utf-8")
+    rows = [line.split("\t") for line in source.split("\n")]
+    blank = "\n".join("\t".join(cols[:3] + ["_"] + cols[4:]) if len(cols) == 10 and cols[0].isdigit() else "\t".join(cols) for cols in rows)
+    result = runner.invoke(app, ["tag", "--model", str(pos_model), "--format", "conllu"], input=blank)
+    assert result.exit_code == 0, result.output
+    sentences: list[list[list[str]]] = [[]]
+    for line in result.stdout.split("\n"):
+        cols = line.split("\t")
+        if len(cols) == 10 and cols[0].isdigit():
+            sentences[-1].append(cols)
+        elif not line and sentences[-1]:
+            sentences.append([])
+    sentences = [s for s in sentences if s]
+    assert len(sentences) >= 10
+    tagger = treeseq.load(pos_model, "cpu")
+    predicted = tagger.predict([[cols[1] for cols in sentence] for sentence in sentences])
+    for sentence, want in zip(sentences, predicted, strict=True):
+        assert [cols[3] for cols in sentence] == list(want.tags)
+    assert all(cols[3] != "_" for sentence in sentences for cols in sentence)
+
+
+def test_slot_offsets_are_the_characters_of_their_words(nlu_model: Path) -> None:
+    """Offsets against positions found independently in the text (regex over non-space runs), not against
+    text cut by the offsets themselves; the two spaces before "new" shift every later offset."""
+    import re
+
+    text = "show me flights from boston to  new york tomorrow"
+    result = runner.invoke(app, ["tag", "--model", str(nlu_model), "--format", "jsonl", text])
+    assert result.exit_code == 0, result.output
+    record = json.loads(result.output)
+    words = [(m.start(), m.end()) for m in re.finditer(r"\S+", text)]
+    assert record["tokens"] == [text[a:b] for a, b in words]
+    expected, open_chunk = [], None  # BIO chunks of the predicted tags, read here by hand
+    for index, tag in enumerate(record["tags"] + ["O"]):
+        if open_chunk and not (tag.startswith("I-") and tag[2:] == open_chunk[0]):
+            expected.append({"type": open_chunk[0], "start": words[open_chunk[1]][0], "end": words[index - 1][1]})
+            open_chunk = None
+        if tag.startswith("B-") or (tag.startswith("I-") and open_chunk is None):
+            open_chunk = (tag[2:], index)
+    assert expected, record  # the model finds slots here ("boston", "new york", ...)
+    assert [{k: s[k] for k in ("type", "start", "end")} for s in record["slots"]] == expected
+    assert [s["text"] for s in record["slots"]] == [text[e["start"] : e["end"]] for e in expected]
+
+
 def test_evaluate_reports_the_task_metrics(pos_model: Path, nlu_model: Path) -> None:
     result = runner.invoke(app, ["evaluate", "--model", str(nlu_model), "--data-dir", str(SAMPLES / "nlu"),
                                  "--split", "test", "--format", "jsonl"])  # fmt: skip

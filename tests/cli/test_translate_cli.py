@@ -43,7 +43,12 @@ def test_interactive_and_scored_references(model: Path, tmp_path: Path) -> None:
     refs.write_text("One dog .\nTwo cats .\n", encoding="utf-8")
     result = runner.invoke(app, ["translate", "--model", str(model), "--score-references", str(refs)], input="Ein hund .\nZwei katze .\n")
     assert result.exit_code == 0, result.output
-    assert all(float(v) < 0 for v in result.output.split())
+    values = [float(v) for v in result.output.split()]
+    import treeseq
+
+    forced = treeseq.load(model, "cpu").score(["Ein hund .", "Zwei katze ."], ["One dog .", "Two cats ."])
+    assert len(values) == 2 and all(v < 0 for v in values)  # one log-probability a line, not an empty output
+    assert values == pytest.approx(forced, abs=1e-3)
     result = runner.invoke(app, ["translate", "--model", str(model), "--score-references", str(refs)], input="Ein hund .\n")
     assert result.exit_code == 2 and "refs.en" in result.output
 

@@ -81,10 +81,16 @@ def test_resume_extends_training_like_one_longer_run(small_treebank: Path, tmp_p
     base = ["train", "tree", "--data-dir", str(small_treebank), "--embed-dim", "8", "--hidden-size", "8", "--quiet"]
     assert runner.invoke(app, [*base, "--output", str(tmp_path / "a.pt"), "--epochs", "2"]).exit_code == 0
     assert runner.invoke(app, [*base, "--output", str(tmp_path / "b.pt"), "--epochs", "1"]).exit_code == 0
+    first_epoch = (tmp_path / "b.metrics.jsonl").read_text().splitlines()
     resumed = runner.invoke(app, [*base, "--output", str(tmp_path / "b.pt"), "--epochs", "2", "--resume"])
     assert resumed.exit_code == 0, resumed.output
     a, b = load_archive(tmp_path / "a.last.pt"), load_archive(tmp_path / "b.last.pt")
     assert all((a["state_dict"][k] == b["state_dict"][k]).all() for k in a["state_dict"])
+    # A silent restart would end with the same weights (training is deterministic); the log tells them apart:
+    # the first run's records stay as they were and the resumed run adds epoch 2 only.
+    log = (tmp_path / "b.metrics.jsonl").read_text().splitlines()
+    assert log[: len(first_epoch)] == first_epoch
+    assert [json.loads(line)["epoch"] for line in log[len(first_epoch) :] if '"dev_' in line] == [2]
 
 
 BAD_INPUTS = [

@@ -1,16 +1,19 @@
-"""The Python API as docs/api.md shows it: every example runs, for all four archive kinds."""
+"""The Python API as docs/api.md shows it: every example runs and prints what it says, for every archive kind."""
 
 from __future__ import annotations
 
+import ast
 import itertools
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 import treeseq
 from treeseq.errors import CheckpointError, ConfigError, CorpusFormatError
+from treeseq.trees import Tree
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "corpora" / "samples"
@@ -18,23 +21,9 @@ BLOCK = re.compile(r"```python\n(.*?)```", re.S)
 
 
 @pytest.fixture(scope="module")
-def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def workdir(docs_folder: Callable[[str], Path]) -> Path:  # docs_folder: tests/unit/conftest.py
     """A folder with runs/ (one small model of each kind, trained through the API) and corpora/."""
-    folder = tmp_path_factory.mktemp("api")
-    (folder / "corpora").symlink_to(ROOT / "corpora")
-    runs, quiet = folder / "runs", {"progress": False, "device": "cpu"}
-    treeseq.train("parser", SAMPLES / "sentiment", runs / "parser.pt", epochs=2, hidden_size=24,
-                  overrides=["model.mlp_size=24", "model.embed_dim=16", "model.char_out=16"], **quiet)  # fmt: skip
-    treeseq.train("tree", SAMPLES / "sentiment", runs / "sst.pt", epochs=1, embed_dim=24, hidden_size=24,
-                  parser=runs / "parser.pt", lowercase=True, **quiet)  # fmt: skip
-    treeseq.train("tagger", SAMPLES / "pos", runs / "ewt.pt", epochs=1, hidden_size=16, word_dim=16, **quiet)
-    treeseq.train("tagger", SAMPLES / "nlu", runs / "atis.pt", epochs=3, hidden_size=16, word_dim=16, **quiet)
-    treeseq.train("translator", SAMPLES / "parallel", runs / "de-en.pt", epochs=1, hidden_size=24, embed_dim=24,
-                  vocab_size=400, batch_size=600, lr=0.01, overrides=["data.dev_subset=10"], **quiet)  # fmt: skip
-    treeseq.train("classifier", SAMPLES / "nlu", runs / "intent.pt", epochs=2, hidden_size=16, embed_dim=16, **quiet)
-    treeseq.train("lm", SAMPLES / "parallel", runs / "lm.pt", train_file="train.en", dev_file="val.en", epochs=1,
-                  hidden_size=16, embed_dim=16, batch_size=4, bptt=10, tokenized=True, **quiet)  # fmt: skip
-    return folder
+    return docs_folder("api")
 
 
 def test_every_example_in_docs_api_runs(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -67,3 +67,17 @@ def test_render_shows_every_node_with_label_and_probability() -> None:
         "    ├── neutral 0.80  good",
         "    └── pos 0.70  film",
     ]
+
+
+def test_render_shows_a_plain_trees_own_labels() -> None:
+    tree = Tree.from_brackets("(3 (2 The) (4 (3 good) (2 film)))")
+    assert render_tree(tree).plain.splitlines() == [
+        "3  The good film",
+        "├── 2  The",
+        "└── 4  good film",
+        "    ├── 3  good",
+        "    └── 2  film",
+    ]
+    assert render_tree(tree.binarize().with_labels([None] * len(tree))).plain.splitlines()[0] == "_  The good film"
+    with pytest.raises(ValueError, match="together"):
+        render_tree(tree, ("neg", "pos"))

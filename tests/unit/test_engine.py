@@ -209,3 +209,93 @@ def test_fit_reports_its_best_metric_on_the_scale_evaluate_uses(tmp_path: Path) 
     assert lm.best_metric == pytest.approx(treeseq.evaluate(tmp_path / "lm.pt", samples / "parallel", "val.en").metrics["ppl"], rel=1e-4)
     records = [json.loads(line) for line in (tmp_path / "lm.metrics.jsonl").read_text().splitlines()]
     assert [r["scale"] for r in records if "metric" in r] == ["perplexity"]
+def test_a_resumed_run_continues_the_log_and_the_random_stream_from_the_checkpoint(sample_dir: Path, tmp_path: Path) -> None:
+    """What tells a resumed run from one restarted from scratch (training is deterministic, so equal final
+    weights alone cannot): the log keeps the stopped run's records and goes on from the checkpoint's
+    step, and every later loss (dropout: the restored random stream) is the uninterrupted run's."""
+    cfg = TrainConfig(epochs=2, batch_size=8, optimizer="adam", lr=0.01, seed=4, log_every=1)
+    task = make_task(sample_dir, cfg)
+    run(task, cfg, tmp_path / "a.pt")
+
+    def stop(state: TrainState, record: dict) -> None:
+        if state.global_step == 5:
+            state.stop_requested = True
+
+    run(task, cfg, tmp_path / "b.pt", step_hooks=[stop])
+    log = paths_for(tmp_path / "b.pt")[1]
+    before = log.read_text().splitlines()
+    checkpoint_step = load_archive(paths_for(tmp_path / "b.pt")[0])["training"]["state"]["global_step"]
+    assert checkpoint_step == 5 and [json.loads(line)["step"] for line in before] == [1, 2, 3, 4, 5]
+    first_new: list[int] = []
+    run(task, cfg, tmp_path / "b.pt", resume=True, step_hooks=[lambda state, record: first_new.append(state.global_step)])
+    assert first_new[0] == checkpoint_step + 1  # a restart from scratch would begin at step 1
+    after = log.read_text().splitlines()
+    assert after[: len(before)] == before  # the stopped run's records, time stamps and all
+
+    def steps(path: Path) -> list[tuple]:
+        return [(r["epoch"], r["step"], r.get("loss"), r.get("dev_root_acc")) for r in map(json.loads, path.read_text().splitlines())]
+
+    assert steps(log) == steps(paths_for(tmp_path / "a.pt")[1])  # dropout draws continue exactly: equal losses
+
+
+def test_resume_refuses_what_it_cannot_continue(sample_dir: Path, tmp_path: Path) -> None:
+    cfg = TrainConfig(epochs=1, batch_size=8, lr=0.01)
+    task = make_task(sample_dir, cfg)
+    with pytest.raises(CheckpointError, match=r"m.last.pt: no checkpoint to resume from \(train without --resume first\)"):
+        run(task, cfg, tmp_path / "m.pt", resume=True)
+    run(task, cfg, tmp_path / "m.pt")
+    last = paths_for(tmp_path / "m.pt")[0]
+    save_atomic(load_archive(tmp_path / "m.pt"), last)  # a model archive, no training state
+    with pytest.raises(CheckpointError, match="m.last.pt: a model archive without training state; cannot resume from it"):
+        run(task, cfg, tmp_path / "m.pt", resume=True)
+    run(task, cfg, tmp_path / "m.pt")
+    with pytest.raises(CheckpointError, match="m.last.pt: trained without train.ema; resume with the settings it was trained with"):
+        run(task, replace(cfg, ema=0.9), tmp_path / "m.pt", resume=True)
+    other = replace(MODEL, hidden_size=10)
+    with pytest.raises(CheckpointError, match="m.last.pt: the checkpoint's model does not match this configuration"):
+        fit(task, build_model(other, len(task.vocab)), cfg, tmp_path / "m.pt", torch.device("cpu"), show_progress=False, resume=True)
+
+
+def test_a_checkpoint_holds_the_position_the_generators_and_the_settings(sample_dir: Path, tmp_path: Path) -> None:
+    import random
+
+    from treeseq.training.engine import epoch_path
+
+    cfg = TrainConfig(epochs=2, batch_size=8, lr=0.01, seed=7, keep_last=1, log_every=4)
+    task = make_task(sample_dir, cfg)
+    output = tmp_path / "m.pt"
+    assert paths_for(output) == (tmp_path / "m.last.pt", tmp_path / "m.metrics.jsonl") and epoch_path(output, 3) == tmp_path / "m.epoch3.pt"
+    _, result = run(task, cfg, output)
+    training = load_archive(paths_for(output)[0])["training"]
+    assert training["state"] == {"epoch": 2, "step_in_epoch": 0, "global_step": 16, "best_metric": result.state.best_metric,
+                                 "best_epoch": result.state.best_epoch, "bad_epochs": result.state.bad_epochs, "plateau_factor": 1.0}  # fmt: skip
+    assert training["train_config"]["seed"] == 7 and training["train_config"]["keep_last"] == 1
+    assert training["optimizer"] and set(training["rng"]) >= {"python", "torch"}
+    generator = random.Random()
+    version, internal, gauss = training["rng"]["python"]
+    generator.setstate((version, tuple(internal), gauss))
+    assert generator.random() == random.random()  # the saved stream is the one training left (nothing drew since)
+    assert torch.equal(training["rng"]["torch"], torch.get_rng_state())
+    assert sorted(p.name for p in tmp_path.glob("m.epoch*.pt")) == ["m.epoch2.pt"]  # keep_last=1: epoch 1's removed
+    assert load_archive(tmp_path / "m.epoch2.pt")["state_dict"].keys() == load_archive(output)["state_dict"].keys()
+
+
+def test_the_metrics_log_keeps_a_resumed_runs_past_and_a_new_runs_nothing(tmp_path: Path) -> None:
+    from treeseq.training.engine import _MetricsLog
+
+    log = tmp_path / "m.metrics.jsonl"
+    log.write_text('{"step": 2}\n{"step": 4, "dev_acc": 1}\nnot json\n{"step": "x"}\n[1]\n{"step": 6}\n', encoding="utf-8")
+    _MetricsLog(log, append=True, after_step=4)  # records after the checkpoint's step 4 are a crash's leftovers
+    assert log.read_text(encoding="utf-8") == '{"step": 2}\n{"step": 4, "dev_acc": 1}\nnot json\n{"step": "x"}\n[1]\n'
+    fresh = _MetricsLog(log, append=False)
+    assert log.read_text(encoding="utf-8").count("\n") == 5  # a new run replaces the old log only when it writes
+    fresh.write({"step": 1, "loss": 0.5})
+    fresh.write({"step": 2, "loss": 0.25})
+    records = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
+    assert [{k: v for k, v in r.items() if k != "time"} for r in records] == [{"step": 1, "loss": 0.5}, {"step": 2, "loss": 0.25}]
+    assert all(isinstance(r["time"], float) for r in records)
+    silent = _MetricsLog(None, append=True, after_step=0)  # ranks other than 0 log nothing
+    silent.write({"step": 3})
+    nested = tmp_path / "runs" / "deep" / "m.metrics.jsonl"
+    _MetricsLog(nested, append=False).write({"step": 1})
+    assert nested.is_file()

@@ -194,6 +194,9 @@ def test_generation_is_reproducible_and_near_zero_temperature_is_greedy() -> Non
     greedy = [c.ids for c in run(0.0, 0)]
     assert greedy == [c.ids for c in run(1e-6, 9)]
     assert all(ids == greedy[0] for ids in greedy)
+    sampled = [c.ids for c in run(1.0, 3)]
+    assert sampled != [c.ids for c in run(1.0, 4)]  # another seed, other samples
+    assert len({tuple(ids) for ids in sampled}) > 1 and greedy[0] not in sampled  # drawn, not the argmax
 
 
 def test_each_cell_overfits_a_tiny_text() -> None:
@@ -333,6 +336,17 @@ def test_weight_drop_is_one_mask_on_the_recurrent_matrices(monkeypatch: pytest.M
     model.eval()  # evaluation uses the whole matrices, which training left unchanged
     reference.load_state_dict(model.state_dict())
     assert torch.equal(model(ids)[0], reference.eval()(ids)[0])
+
+
+def test_weight_drop_drops_the_configured_share_of_each_recurrent_matrix() -> None:
+    """No stub: the real mask, at the rate the model was given (a call site passing another rate fails)."""
+    torch.manual_seed(0)
+    model = RNNLanguageModel(12, embed_dim=6, hidden_size=64, layers=2, dropout=0.1, weight_drop=0.3, embed_dropout=0.5)
+    model(torch.randint(1, 12, (4, 9)))[0].sum().backward()
+    for rnn in model.rnns:  # a dropped weight gets no gradient; a kept one (almost surely) some
+        dropped = float((rnn.weight_hh_l0.grad == 0).float().mean())
+        assert abs(dropped - 0.3) < 0.02, dropped  # 16,384 entries: standard error 0.004
+        assert not (rnn.weight_ih_l0.grad == 0).all(dim=1).any()  # input weights are not dropped
 
 
 def test_embedding_dropout_drops_whole_words() -> None:

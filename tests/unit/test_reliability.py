@@ -69,6 +69,16 @@ def test_an_nlu_dev_split_without_intents_is_refused(tmp_path: Path) -> None:
         treeseq.train("tagger", data, tmp_path / "m.pt", epochs=1, progress=False)
 
 
+def test_an_unwritable_output_folder_is_one_line(tmp_path: Path) -> None:
+    """An output path under a regular file: no user, root included, can create it (a read-only folder
+    stops everyone but root, so a test built on one would skip where the suite runs as root)."""
+    blocker = tmp_path / "ro"
+    blocker.write_text("a file, not a folder\n")
+    with pytest.raises(OutputError, match="ro/out.txt: cannot write"):
+        write_text_atomic("x", blocker / "out.txt")
+    assert blocker.read_text() == "a file, not a folder\n" and sorted(p.name for p in tmp_path.iterdir()) == ["ro"]
+
+
 @pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
 def test_a_read_only_folder_is_one_line(tmp_path: Path) -> None:
     folder = tmp_path / "ro"

@@ -83,3 +83,32 @@ def test_conlleval_figures_worked_out_by_hand() -> None:
     assert report.by_type["ORG"].f1 == 0.0 and report.by_type["MISC"].f1 == 0.0
     with pytest.raises(ValueError):
         conlleval([["O"]], [["O", "O"]])
+
+
+def test_tag_reading_at_the_edges_by_hand() -> None:
+    from treeseq.errors import ConfigError
+    from treeseq.tags import check_scheme, is_chunk_tag, split_tag
+
+    assert [split_tag(t) for t in ["O", "B-LOC", "B-a-b", "B-", "X-PER", "NOUN"]] == [
+        ("O", ""), ("B", "LOC"), ("B", "a-b"), ("I", "B-"), ("I", "X-PER"), ("I", "NOUN")]  # fmt: skip
+    assert [is_chunk_tag(t) for t in ["O", "S-X", "E-X", "B-", "Q-X", "NOUN", "-X"]] == [True, True, True, False, False, False, False]
+    assert not looks_like_chunks([]) and not looks_like_chunks(["B-X", "NOUN"]) and looks_like_chunks(["B-X"])
+    # conlleval reads a bare tag as inside a chunk of that type: runs of one tag are one chunk
+    assert spans(["NOUN", "NOUN", "VERB"]) == [Span(0, 2, "NOUN"), Span(2, 3, "VERB")]
+    assert spans(["B-A", "I-A", "E-A", "O"]) == [Span(0, 3, "A")]
+    assert spans(["E-A", "S-A", "I-B", "B-B"]) == [Span(0, 1, "A"), Span(1, 2, "A"), Span(2, 3, "B"), Span(3, 4, "B")]
+    assert spans(["B-A", "I-B", "I-B"]) == [Span(0, 1, "A"), Span(1, 3, "B")]
+    # IOB1 writes B- only where a chunk follows one of its own type
+    assert to_tags([Span(0, 1, "A"), Span(1, 2, "A"), Span(2, 3, "B")], 3, "iob1") == ["I-A", "B-A", "I-B"]
+    assert to_tags([Span(0, 1, "A"), Span(2, 3, "A")], 3, "iob1") == ["I-A", "O", "I-A"]
+    assert to_tags([Span(0, 3, "A")], 4, "bioes") == ["B-A", "I-A", "E-A", "O"]
+    assert is_valid([], "bio") and not is_valid(["I-A"], "bio") and not is_valid(["B-A", "I-A"], "bioes")
+    assert is_valid(["B-A", "E-A"], "bioes") and not is_valid(["B-A", "B-A"], "iob1") and is_valid(["I-A", "B-A"], "iob1")
+    with pytest.raises(ConfigError, match="tag scheme 'xyz'"):
+        check_scheme("xyz")
+
+
+def test_tags_that_are_not_chunk_tags_are_unconstrained() -> None:
+    start, trans, end = allowed_transitions(["NOUN", "B-A", "I-A"], "bio")
+    assert start.tolist() == [True, True, False] and end.all()
+    assert trans[0].tolist() == [True, True, True] and trans[:, 0].all()  # I-A may follow NOUN: no chunk rule applies

@@ -125,3 +125,25 @@ def test_uniform_dropout_keeps_the_expected_share_and_scales() -> None:
     assert torch.equal(UniformDropout(1.0).train()(x), torch.zeros_like(x))
     with pytest.raises(ValueError, match="between 0 and 1"):
         UniformDropout(1.5)
+
+
+def test_dropout_probabilities_are_checked_and_locked_dropout_keeps_one_mask_per_sequence() -> None:
+    from treeseq.nn.dropout import LockedDropout, keep_mask
+
+    for bad in (-0.1, 1.01):
+        with pytest.raises(ValueError, match="between 0 and 1"):
+            UniformDropout(bad)
+    for bad in (-0.1, 1.0):
+        with pytest.raises(ValueError, match=r"locked dropout probability must be in \[0, 1\)"):
+            LockedDropout(bad)
+    assert UniformDropout(0.0).train()(x := torch.ones(3, 4)) is x and LockedDropout(0.0).train()(x) is x
+    assert repr(UniformDropout(0.25)) == "UniformDropout(p=0.25)" and repr(LockedDropout(0.5)) == "LockedDropout(p=0.5)"
+    torch.manual_seed(0)
+    locked = LockedDropout(0.5).train()
+    x = torch.ones(30, 7, 40)
+    y = locked(x)
+    assert torch.equal(y, y[:, :1].expand_as(y))  # the same mask at every time step
+    assert set(y.unique().tolist()) == {0.0, 2.0} and abs(float((y == 0).float().mean()) - 0.5) < 0.05
+    assert locked.eval()(x) is x
+    mask = keep_mask(torch.zeros(1, dtype=torch.float64), (1000, 10), 0.2)
+    assert mask.dtype == torch.float64 and mask.shape == (1000, 10) and set(mask.unique().tolist()) == {0.0, 1.25}

@@ -5,7 +5,7 @@ sentence at beam 5, several hundred in a batch). The default CPU path (`F.linear
 BLAS with the weight in its stored layout, which at a handful of rows reaches a small share of the
 machine's rate (about 9 GFLOP/s for (5, 256) x (256, 8000) while decoding on the project's 2-core
 machine). oneDNN's linear over a weight reordered once into its blocked layout reaches 90-120 GFLOP/s
-at 5 rows and 1.3-1.6 times the BLAS rate at 300-600 rows (figures in docs/translation.md).
+at 5 rows and 1.3-1.6 times the BLAS rate at 300-600 rows (figures in docs/experiments/translation.md).
 
 `PackedLinear` keeps such a copy: fp32 or bf16 products (inputs cast to that type), fp32 results. Where
 oneDNN cannot run it (not a CPU tensor, PyTorch built without it, bf16 on a CPU without bf16 support) it

@@ -221,7 +221,7 @@ class ParserPredictor:
     device: torch.device
     max_length: int
     cell_budget: int = 32_000  # chart cells per batch: about 64 SST sentences; measured faster than larger batches
-    precision: str = "fp32"  # or bf16: autocast at inference (docs/parsing.md: speed and F1 measured)
+    precision: str = "fp32"  # or bf16: autocast at inference (docs/experiments/parsing.md: speed and F1 measured)
     workers: int = 1  # batches parsed in parallel threads (see parse_examples)
     tagger: Any = None  # a SpacyPosTagger when the parser reads part-of-speech tags
 
