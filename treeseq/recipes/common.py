@@ -212,6 +212,11 @@ class Training:
     def model_defaults(self, saved: dict | None) -> dict[str, Any] | None:
         return None
 
+    def layout_split(self) -> str | None:
+        """The training split's name, by which the data folder's layout is recognised (and another
+        family's layout refused in one line before anything is read); None to read the folder as given."""
+        return "train"
+
     def prepare(self, data_dir: Path, cfgs: Configs, saved: dict | None, setup: RunSetup) -> Any:  # pragma: no cover
         raise NotImplementedError
 
@@ -244,10 +249,13 @@ class Training:
         import torch  # noqa: PLC0415
 
         from treeseq.checkpoint import load_archive  # noqa: PLC0415
+        from treeseq.corpora.readers.layouts import check_layout  # noqa: PLC0415
         from treeseq.training.distributed import init_distributed  # noqa: PLC0415
         from treeseq.training.engine import paths_for  # noqa: PLC0415
 
         data_dir, output = Path(data_dir), Path(output)
+        if self.layout_split() is not None:
+            check_layout(data_dir, self.family.name, self.layout_split())  # type: ignore[arg-type]
         saved = load_archive(paths_for(output)[0], task=self.family.name) if resume else None
         cfgs = resolve_configs(self.family, config, overrides, options, saved, self.model_defaults(saved))
         dist_info, torch_device = init_distributed(device)

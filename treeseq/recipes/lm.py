@@ -77,6 +77,9 @@ class LMTraining(Training):
     def model_defaults(self, saved: dict | None) -> dict[str, Any]:
         return MODEL_TRAIN_DEFAULTS
 
+    def layout_split(self) -> str | None:
+        return self.train_file
+
     def prepare(self, data_dir: Path, cfgs: Configs, saved: dict | None, setup: RunSetup) -> LMData:
         model_cfg, train_cfg, data_cfg = cfgs.model, cfgs.train, cfgs.data
         train_path, dev_path = find_split(data_dir, self.train_file), find_split(data_dir, self.dev_file)

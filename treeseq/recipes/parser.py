@@ -67,6 +67,9 @@ class ParserTraining(Training):
     dev_file: str
     family = FAMILY
 
+    def layout_split(self) -> str | None:
+        return "train" if self.train_file == "train.txt" else None
+
     def prepare(self, data_dir: Path, cfgs: Configs, saved: dict | None, setup: RunSetup) -> ParserData:
         model_cfg = cfgs.model
         train_trees = binary_trees(read_trees(data_dir / self.train_file))

@@ -82,6 +82,9 @@ class TreeTraining(Training):
             self.spacy_model = self.spacy_model or saved["config"].get("data", {}).get("spacy_model")
         return {"kind": "childsum-lstm"} if self.spacy_model else None
 
+    def layout_split(self) -> str | None:
+        return "train" if self.train_file == "train.txt" else None
+
     def prepare(self, data_dir: Path, cfgs: Configs, saved: dict | None, setup: RunSetup) -> TreeData:
         model_cfg, scheme = cfgs.model, LabelScheme(cfgs.model)
         parser_archive = _parser_archive(self.parser) if self.parser else (saved.get("parser") if saved else None)
