@@ -11,6 +11,7 @@ import copy
 import dataclasses
 import itertools
 import logging
+import random
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Generic, Iterable, Iterator, Sequence, TypeVar
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 R = TypeVar("R")
+T = TypeVar("T")
 P = TypeVar("P", bound="Predictor")
 Announce = Callable[[str], None]
 
@@ -191,6 +193,17 @@ class RunSetup:
     dist_info: Any
     device: Any
     announce: Announce | None = None  # the main process's announcements (None: silent)
+
+
+def sample_limit(items: Sequence[T], limit: int | None, seed: int, what: str, where: str | Path) -> list[T]:
+    """A random sample of `limit` of `items` in their order, drawn with `seed` (every item when `limit` is
+    0 or None, or not smaller than their number); logs how many it kept. A corpus sorted by label (SST's
+    dev split) gives a fair slice this way, where its first lines would not."""
+    if not limit or limit >= len(items):
+        return list(items)
+    keep = sorted(random.Random(seed).sample(range(len(items)), limit))
+    logger.info("%s: kept %s of %s %s (a random sample, seed %s)", where, f"{limit:,}", f"{len(items):,}", what, seed)
+    return [items[i] for i in keep]
 
 
 class Training:
