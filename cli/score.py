@@ -15,7 +15,7 @@ from treeseq.errors import ConfigError
 def score(
     run: PredictRun,
     format: Annotated[Literal["text", "jsonl"], typer.Option("--format", "-f", help="text (LOGPROB<TAB>PERPLEXITY<TAB>TOKENS a line) or jsonl.")] = "text",
-    tokens: Annotated[bool, typer.Option("--tokens", help="JSONL: also every unit and its log-probability.")] = False,
+    tokens: Annotated[bool, typer.Option("--tokens", help="JSONL: also every log-probability (token_logprobs: one per unit in tokens, the last for the line's end).")] = False,
 ) -> None:
     """Score sentences with a language model: the log-probability (natural log) of each line's units
     and its end, and the perplexity per unit, each line read on its own.

@@ -51,6 +51,7 @@ def shared_options(family: str) -> list[inspect.Parameter]:
         ("schedule", Annotated[Opt[Literal["constant", "linear", "cosine", "plateau"]], typer.Option(help=f"{', '.join(SCHEDULES)} (default: {d('schedule')}).", show_default=False)], None),
         ("clip_norm", Annotated[Opt[float], typer.Option(help=f"Gradient-norm clipping, 0 off (default: {d('clip_norm')}).", show_default=False)], None),
         ("patience", Annotated[Opt[int], typer.Option(help=f"Stop after N epochs without dev improvement, 0 never (default: {d('patience')}).", show_default=False)], None),
+        ("limit", Annotated[Opt[int], typer.Option(help="Train on a random sample of N training examples, drawn with the seed (the dev split stays whole; default: all).", min=1, show_default=False)], None),
         ("checkpoint_every", Annotated[Opt[int], typer.Option(help="Also write the last checkpoint every N steps (default: at epoch ends).", show_default=False)], None),
         ("precision", Annotated[Opt[Literal["fp32", "bf16", "fp16"]], typer.Option(help=f"fp32, bf16 or fp16 (autocast) (default: {d('precision')}).", show_default=False)], None),
         ("device", Device, "auto"),

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 from treeseq.errors import ConfigError
 
-CorpusFormat = Literal["ptb-trees", "parallel-text", "atis-folders", "conllu"]
+CorpusFormat = Literal["ptb-trees", "parallel-text", "plain-text", "atis-folders", "conllu"]
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _URL_SCHEMES = ("https", "http", "file")  # http and file only for mirrors and tests; see with_mirror
@@ -183,6 +183,26 @@ def _multi30k() -> CorpusSpec:
     )
 
 
+def _multi30k_en() -> CorpusSpec:
+    """The English side of the multi30k download as a language-modelling corpus: the same files (same
+    URLs and checksums) under the names `treeseq train lm` reads."""
+    base = _multi30k()
+    names = {"train": "train.en.gz", "dev": "val.en.gz", "test": "test_2016_flickr.en.gz"}
+    return CorpusSpec(
+        name="multi30k-en",
+        description="the English side of Multi30k task 1 (a view of the multi30k download) as a "
+        "language-modelling corpus: raw cased text, one sentence a line (29,000 train / 1,014 dev / 1,000 test)",
+        licence=base.licence,
+        format="plain-text",
+        citation=base.citation,
+        homepage=base.homepage,
+        splits=("train", "dev", "test"),
+        files=tuple(FileSpec(_MULTI30K_URL + name, f"{split}.txt.gz", _MULTI30K_SHA.get(name)) for split, name in names.items()),
+        layout_note="one folder with train.txt.gz, dev.txt.gz and test.txt.gz (multi30k's train.en.gz, val.en.gz "
+        "and test_2016_flickr.en.gz); pass it as --data-dir to treeseq train lm",
+    )
+
+
 _SLOT_GATED_URL = "https://raw.githubusercontent.com/MiuLab/SlotGated-SLU/master/data/"
 _ATIS_SHA = {
     "train/label": "d0a771547665eecbdf9f96ea015ef07d1f6ee9f063e861020dafabb3c2a04377",
@@ -269,7 +289,7 @@ def _ud_english_ewt() -> CorpusSpec:
 
 
 CORPORA: dict[str, CorpusSpec] = {
-    spec.name: spec for spec in (_sst(), _multi30k(), _atis(), _snips(), _ud_english_ewt())
+    spec.name: spec for spec in (_sst(), _multi30k(), _multi30k_en(), _atis(), _snips(), _ud_english_ewt())
 }
 
 

@@ -47,6 +47,7 @@ class TrainConfig:
     log_every: int = 50
     fused: bool = False  # one fused kernel per optimizer step (faster, about 3x for Adam on CPU; not bit-identical)
     ema: float = 0.0  # > 0: dev is measured and the archive written with an exponential moving average of the weights (decay per step)
+    limit: int = 0  # > 0: train on a seeded random sample of this many training examples (dev stays whole)
     keep_last: int = 0  # > 0: also keep the last K epochs' archives (trained weights) as <stem>.epochN.pt, to average: treeseq average
 
     def __post_init__(self) -> None:
@@ -60,6 +61,8 @@ class TrainConfig:
             raise ConfigError(f"train.plateau_decay must be in (0, 1], got {self.plateau_decay}")
         if not 0 <= self.ema < 1:
             raise ConfigError(f"train.ema must be in [0, 1) (0: no average), got {self.ema}")
+        if self.limit < 0:
+            raise ConfigError(f"train.limit must be >= 0 (0: every training example), got {self.limit}")
         if self.keep_last < 0:
             raise ConfigError(f"train.keep_last must be >= 0 (0: keep no epoch archives), got {self.keep_last}")
         check_seed(self.seed, "train.seed")

@@ -163,11 +163,14 @@ MAX_LENGTH = Option("max_length", int, None, "Longest input line accepted: token
                     "default: the model's (300 for parsing, 1,000 otherwise).", stages=("load",), low=1)  # fmt: skip
 WORKERS = Option("workers", int, 1, "Parser batches run at once by this many threads (set OMP_NUM_THREADS=1 with 2+).",
                  stages=("load",), low=1, surfaces=frozenset({"cli"}))  # fmt: skip
+LIMIT = Option("limit", int, None, "Evaluate on a random sample of N examples of the split (drawn with seed 0: the same "
+               "N every time; SST's files are sorted by label, so their first lines are no fair slice).",
+               stages=("evaluate",), low=1)  # fmt: skip
 BEAM = Option("beam", int, 5, "Beam size (1: greedy).", stages=("predict", "evaluate"), low=1, high=64)
 
 FAMILIES: dict[str, FamilyOptions] = {
     "tree": FamilyOptions("tree", "classify", (
-        MAX_LENGTH, WORKERS,
+        MAX_LENGTH, WORKERS, LIMIT,
         Option("spacy_model", str, None, "Parse raw text with this spaCy pipeline (dependency trees).", stages=("load",),
                flag="--spacy-model", surfaces=frozenset({"cli"})),
         Option("brackets", bool, False, "The lines are bracketed trees, e.g. (X (X The) (X film)), labelled as given "
@@ -176,14 +179,14 @@ FAMILIES: dict[str, FamilyOptions] = {
                "pipeline) and score against the gold labels (phrases: matched spans only).", stages=("evaluate",),
                surfaces=frozenset({"cli"})),
     )),  # fmt: skip
-    "parser": FamilyOptions("parser", "parse", (MAX_LENGTH, WORKERS)),
+    "parser": FamilyOptions("parser", "parse", (MAX_LENGTH, WORKERS, LIMIT)),
     "tagger": FamilyOptions("tagger", "tag", (
-        MAX_LENGTH,
+        MAX_LENGTH, LIMIT,
         Option("tokenized", bool, False, "Text is already tokenized: split on whitespace, not spaCy."),
     )),  # fmt: skip
-    "classifier": FamilyOptions("classifier", "classify", (MAX_LENGTH,)),
+    "classifier": FamilyOptions("classifier", "classify", (MAX_LENGTH, LIMIT)),
     "translator": FamilyOptions("translator", "translate", (
-        MAX_LENGTH, BEAM,
+        MAX_LENGTH, BEAM, LIMIT,
         Option("n_best", int, 1, "Hypotheses per sentence (<= beam).", low=1, high=64),
         Option("alpha", float, 0.6, "Length penalty exponent (GNMT; 0: none).", low=0, high=10),
         Option("max_len_ratio", float, 1.5, "Output budget: ratio x source subwords + 10.", above=0, high=10),
@@ -191,7 +194,7 @@ FAMILIES: dict[str, FamilyOptions] = {
                surfaces=frozenset({"cli", "http"})),
     ), checks=(("predict", _n_best_at_most_beam),)),  # fmt: skip
     "lm": FamilyOptions("lm", "score", (
-        MAX_LENGTH,
+        MAX_LENGTH, LIMIT,
         Option("prompt", str, "", "Text to continue (default: start a new line).", stages=("generate",), short="-p"),
         Option("samples", int, 1, "How many samples.", stages=("generate",), low=1, high=1000, short="-n"),
         Option("max_tokens", int, 50, f"Most units generated per sample (at most {MAX_GENERATED:,}; a sample stops "

@@ -196,7 +196,7 @@ class TranslationHypothesis:
 
 @dataclass(frozen=True)
 class TranslationResult:
-    """The n best translations of one source sentence, best first."""
+    """The n best translations of one source sentence, best first (each record's `rank` counts from 1)."""
 
     source: str
     hypotheses: tuple[TranslationHypothesis, ...]
@@ -214,8 +214,8 @@ class TranslationResult:
     def to_dict(self) -> dict[str, Any]:
         items = []
         with_attention = self.hypotheses[0].attention is not None
-        for hyp in self.hypotheses:
-            item: dict[str, Any] = {"text": hyp.text, "score": round(hyp.score, 5), "log_prob": round(hyp.log_prob, 5)}
+        for rank, hyp in enumerate(self.hypotheses, start=1):
+            item: dict[str, Any] = {"rank": rank, "text": hyp.text, "score": round(hyp.score, 5), "log_prob": round(hyp.log_prob, 5)}
             if hyp.attention is not None:
                 item["attention"] = [[round(v, 4) for v in row] for row in hyp.attention]
             items.append(item)
@@ -245,10 +245,12 @@ class ScoreResult:
         return math.exp(-self.logprob / max(1, len(self.token_logprobs)))
 
     def to_dict(self, tokens: bool = False) -> dict[str, Any]:
-        record: dict[str, Any] = {"text": self.text, "logprob": round(self.logprob, 4), "tokens": len(self.token_logprobs),
-                                  "ppl": round(self.perplexity, 4)}  # fmt: skip
+        """`tokens`: the units the model read, as every family's record has them; `scored`: how many
+        log-probabilities the perplexity is over (the units and the line's end). With `tokens=True`
+        also `token_logprobs`, one per unit and the last for the line's end."""
+        record: dict[str, Any] = {"text": self.text, "tokens": list(self.tokens), "logprob": round(self.logprob, 4),
+                                  "ppl": round(self.perplexity, 4), "scored": len(self.token_logprobs)}  # fmt: skip
         if tokens:
-            record["units"] = list(self.tokens) + ["<eos>"]
             record["token_logprobs"] = [round(v, 4) for v in self.token_logprobs]
         return record
 
@@ -267,7 +269,7 @@ class Generation:
 
     def to_dict(self) -> dict[str, Any]:
         return {"sample": self.sample, "prompt": self.prompt, "continuation": self.continuation, "text": self.text,
-                "tokens": len(self.tokens), "logprob": round(self.logprob, 4), "ended": self.ended}  # fmt: skip
+                "tokens": list(self.tokens), "logprob": round(self.logprob, 4), "ended": self.ended}  # fmt: skip
 
 
 def chunk_slots(text: str, offsets: Offsets, spans: Sequence[Any]) -> tuple[Slot, ...]:

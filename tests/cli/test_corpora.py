@@ -95,7 +95,7 @@ def test_unknown_name_is_a_one_line_error(command: str) -> None:
     result = runner.invoke(app, [command, "penn-treebank"])
     assert result.exit_code == 2
     lines = result.output.strip().splitlines()
-    assert lines == ["error: unknown corpus 'penn-treebank'; known corpora: atis, multi30k, snips, sst, ud-english-ewt"]
+    assert lines == ["error: unknown corpus 'penn-treebank'; known corpora: atis, multi30k, multi30k-en, snips, sst, ud-english-ewt"]
 
 
 def test_bad_mirror_is_bad_input() -> None:

@@ -67,7 +67,11 @@ def test_score_is_line_aligned_and_agrees_with_jsonl(word_lm: Path, tmp_path: Pa
     records = [json.loads(line) for line in jsonl.output.splitlines()]
     assert records[1] == {} and records[2]["text"] == "[bold]red[/bold] cat"
     assert records[0]["logprob"] == pytest.approx(float(logprob), abs=1e-3)
-    assert records[0]["units"][-1] == "<eos>" and len(records[0]["token_logprobs"]) == 8
+    # "tokens" is the list of units the model read (an unknown word as <unk>), as every family's record
+    # lists its tokens; "scored" counts their log-probabilities and the line's end
+    assert records[0]["tokens"][1:] == ["dog", "runs", "in", "the", "park", "."] and records[0]["scored"] == 8
+    assert records[0]["tokens"][0] in ("A", "<unk>")
+    assert len(records[0]["token_logprobs"]) == 8
 
 
 def test_generate_is_reproducible_with_a_seed(word_lm: Path) -> None:

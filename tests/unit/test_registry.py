@@ -30,8 +30,8 @@ from treeseq.corpora.registry import CORPORA, CorpusSpec, FileSpec, MemberSpec, 
 from treeseq.errors import ConfigError, DownloadError
 
 SHARED_CORPORA = Path(__file__).resolve().parents[3] / "shared" / "corpora"
-REQUIRED = {"sst", "multi30k", "atis", "snips", "ud-english-ewt"}
-FORMATS = {"ptb-trees", "parallel-text", "atis-folders", "conllu"}
+REQUIRED = {"sst", "multi30k", "multi30k-en", "atis", "snips", "ud-english-ewt"}
+FORMATS = {"ptb-trees", "parallel-text", "plain-text", "atis-folders", "conllu"}
 HEX64 = re.compile(r"[0-9a-f]{64}")
 
 
@@ -169,6 +169,15 @@ def test_known_checksums_and_urls() -> None:
     assert dict(get_corpus("atis").outputs)["valid/seq.out"].startswith("83ccff3e")
 
 
+def test_multi30k_en_is_a_view_of_the_multi30k_download() -> None:
+    """The language-modelling corpus the README trains on: multi30k's English files, under the names
+    `train lm` reads, with the same URLs and checksums."""
+    english = {f.url: f.sha256 for f in get_corpus("multi30k").files if f.target.endswith(".en.gz")}
+    view = get_corpus("multi30k-en")
+    assert view.format == "plain-text" and set(view.targets) == {"train.txt.gz", "dev.txt.gz", "test.txt.gz"}
+    assert {f.url: f.sha256 for f in view.files} == english
+
+
 def test_checksums_match_the_shared_corpora() -> None:
     checked = 0
     for spec in CORPORA.values():
@@ -199,7 +208,7 @@ def test_malformed_entries_are_rejected(make: object) -> None:
 
 
 def test_unknown_name_lists_the_known_ones() -> None:
-    with pytest.raises(ConfigError, match="unknown corpus 'nope'; known corpora: atis, multi30k, snips, sst"):
+    with pytest.raises(ConfigError, match="unknown corpus 'nope'; known corpora: atis, multi30k, multi30k-en, snips, sst"):
         get_corpus("nope")
 
 

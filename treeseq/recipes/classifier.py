@@ -16,6 +16,7 @@ from treeseq.metrics import class_scores
 from treeseq.models.classifier import SequenceClassifier
 from treeseq.models.ensemble import ClassProbEnsemble
 from treeseq.recipes.common import (
+    sample_limit,
     Configs, Family, Predictor, RunSetup, Training, archive_entry, check_length, init_vectors, input_numbers,
 )  # fmt: skip
 from treeseq.results import ClassResult, Report, Table
@@ -78,6 +79,11 @@ class ClassifierData:
     extras: dict
 
 
+def limited_split(split: Split, limit: int | None, seed: int) -> Split:
+    """The split with a random sample of `limit` of its examples (in their order, drawn with `seed`)."""
+    return replace(split, items=sample_limit(split.items, limit, seed, "examples", split.path))
+
+
 @dataclass
 class ClassifierTraining(Training):
     """The sentence classifier family's part of a training run (see recipes.common.Training)."""
@@ -96,6 +102,7 @@ class ClassifierTraining(Training):
         data_cfg = cfgs.data if cfgs.data.tokenizer != "auto" else replace(cfgs.data, tokenizer=DEFAULT_TOKENIZER[fmt])
         labels = Labels(fmt, model_cfg.labels)
         train_split = read_split(data_dir, "train", check_label=labels.check, phrases=data_cfg.phrases)
+        train_split = limited_split(train_split, cfgs.train.limit, cfgs.train.seed)
         dev_split = read_split(data_dir, "dev", check_label=labels.check)
         train_tokens, train_names, train_items = _labelled(train_split, labels, data_cfg.tokenizer)
         dev_tokens, dev_names, _ = _labelled(dev_split, labels, data_cfg.tokenizer)
@@ -187,7 +194,8 @@ class ClassifierModel(Predictor[ClassResult]):
         return ClassResult(text, tokens, self.labels[best], probs[best], self.labels, tuple(probs), offsets)
 
 
-def evaluate(model: ClassifierModel, data_dir: str | Path, split: str = "dev", *, predictions: bool = False) -> Report:
+def evaluate(model: ClassifierModel, data_dir: str | Path, split: str = "dev", *, predictions: bool = False,
+             limit: int | None = None) -> Report:
     """Accuracy and macro-F1 (and, for 5-class SST models, binary accuracy), the confusion matrix and
     scores by class. SST is scored on whole sentences (roots)."""
     predictor = model.predictor
@@ -195,7 +203,7 @@ def evaluate(model: ClassifierModel, data_dir: str | Path, split: str = "dev", *
     if (fmt == "sst") != (predictor.format == "sst"):
         raise ConfigError(f"this model was trained on a {predictor.format} corpus; {data_dir} holds a {fmt} {split} split")
     labels = Labels(fmt, predictor.cfg.labels)
-    loaded = read_split(data_dir, split, check_label=labels.check)
+    loaded = limited_split(read_split(data_dir, split, check_label=labels.check), limit, 0)
     tokens, gold, items = _labelled(loaded, labels, predictor.tokenizer)
     warn_unseen(gold, predictor.classes, str(loaded.path))
     probs = predictor.probs(tokens)

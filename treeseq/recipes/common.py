@@ -11,6 +11,7 @@ import copy
 import dataclasses
 import itertools
 import logging
+import random
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Generic, Iterable, Iterator, Sequence, TypeVar
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 R = TypeVar("R")
+T = TypeVar("T")
 P = TypeVar("P", bound="Predictor")
 Announce = Callable[[str], None]
 
@@ -193,6 +195,17 @@ class RunSetup:
     announce: Announce | None = None  # the main process's announcements (None: silent)
 
 
+def sample_limit(items: Sequence[T], limit: int | None, seed: int, what: str, where: str | Path) -> list[T]:
+    """A random sample of `limit` of `items` in their order, drawn with `seed` (every item when `limit` is
+    0 or None, or not smaller than their number); logs how many it kept. A corpus sorted by label (SST's
+    dev split) gives a fair slice this way, where its first lines would not."""
+    if not limit or limit >= len(items):
+        return list(items)
+    keep = sorted(random.Random(seed).sample(range(len(items)), limit))
+    logger.info("%s: kept %s of %s %s (a random sample, seed %s)", where, f"{limit:,}", f"{len(items):,}", what, seed)
+    return [items[i] for i in keep]
+
+
 class Training:
     """One family's training run on the shared skeleton (`run`). A family supplies, as methods:
 
@@ -211,6 +224,11 @@ class Training:
 
     def model_defaults(self, saved: dict | None) -> dict[str, Any] | None:
         return None
+
+    def layout_split(self) -> str | None:
+        """The training split's name, by which the data folder's layout is recognised (and another
+        family's layout refused in one line before anything is read); None to read the folder as given."""
+        return "train"
 
     def prepare(self, data_dir: Path, cfgs: Configs, saved: dict | None, setup: RunSetup) -> Any:  # pragma: no cover
         raise NotImplementedError
@@ -244,10 +262,13 @@ class Training:
         import torch  # noqa: PLC0415
 
         from treeseq.checkpoint import load_archive  # noqa: PLC0415
+        from treeseq.corpora.readers.layouts import check_layout  # noqa: PLC0415
         from treeseq.training.distributed import init_distributed  # noqa: PLC0415
         from treeseq.training.engine import paths_for  # noqa: PLC0415
 
         data_dir, output = Path(data_dir), Path(output)
+        if self.layout_split() is not None:
+            check_layout(data_dir, self.family.name, self.layout_split())  # type: ignore[arg-type]
         saved = load_archive(paths_for(output)[0], task=self.family.name) if resume else None
         cfgs = resolve_configs(self.family, config, overrides, options, saved, self.model_defaults(saved))
         dist_info, torch_device = init_distributed(device)

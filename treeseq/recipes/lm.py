@@ -14,7 +14,7 @@ from treeseq.decoding.sampling import Sampling, sample_steps
 from treeseq.models.ensemble import LMEnsemble
 from treeseq.models.lm import RNNLanguageModel
 from treeseq.options import FAMILIES
-from treeseq.recipes.common import Configs, Family, Predictor, RunSetup, Training, check_length, input_numbers
+from treeseq.recipes.common import Configs, Family, Predictor, RunSetup, Training, check_length, input_numbers, sample_limit
 from treeseq.results import Generation, Report, ScoreResult
 from treeseq.text import check_unicode
 from treeseq.tasks.lm import (
@@ -77,10 +77,14 @@ class LMTraining(Training):
     def model_defaults(self, saved: dict | None) -> dict[str, Any]:
         return MODEL_TRAIN_DEFAULTS
 
+    def layout_split(self) -> str | None:
+        return self.train_file
+
     def prepare(self, data_dir: Path, cfgs: Configs, saved: dict | None, setup: RunSetup) -> LMData:
         model_cfg, train_cfg, data_cfg = cfgs.model, cfgs.train, cfgs.data
         train_path, dev_path = find_split(data_dir, self.train_file), find_split(data_dir, self.dev_file)
-        train_lines, dev_lines = read_text(train_path), read_text(dev_path)
+        train_lines = sample_limit(read_text(train_path), cfgs.train.limit, cfgs.train.seed, "lines", train_path)
+        dev_lines = read_text(dev_path)
         if saved is None and setup.announce is not None and model_cfg.unit == "subword":
             setup.announce(f"training SentencePiece ({model_cfg.vocab_size:,} pieces) on {len(train_lines):,} lines")
         units = Units.from_dict(saved["vocabs"]["units"]) if saved else Units.build(
@@ -209,11 +213,12 @@ def _added_text(units: Units, prompt: str, prompt_ids: list[int], ids: list[int]
     return (" " if prompt.strip() and not prompt[-1].isspace() else "") + units.decode(ids)
 
 
-def evaluate(model: LanguageModel, data_dir: str | Path, split: str = "dev", *, predictions: bool = False) -> Report:
+def evaluate(model: LanguageModel, data_dir: str | Path, split: str = "dev", *, predictions: bool = False,
+             limit: int | None = None) -> Report:
     """Perplexity (and bits per character) of a split read as one stream with the state carried, as
     training measures dev; `predictions` adds every line's own score."""
     path = find_split(Path(data_dir), split)
-    lines = read_text(path)
+    lines = sample_limit(read_text(path), limit, 0, "lines", path)
     encoded = model.units.encode(lines)
     metrics, tokens = model.predictor.stream_metrics(encoded, sum(len(line) + 1 for line in lines))  # + 1: the line end
     unknown = 0 if model.units.unit == "subword" else sum(i == 1 for ids in encoded for i in ids)

@@ -14,7 +14,7 @@ from treeseq.data.parsing import ParserVocabs
 from treeseq.metrics import bracket_scores
 from treeseq.models.ensemble import SpanScoreEnsemble
 from treeseq.models.parser import SpanParser
-from treeseq.recipes.common import Configs, Family, Predictor, RunSetup, Training, archive_entry, input_numbers
+from treeseq.recipes.common import Configs, Family, Predictor, RunSetup, Training, archive_entry, input_numbers, sample_limit
 from treeseq.results import ParseResult, Report
 from treeseq.tasks.parser import (
     TRAIN_DEFAULTS, ParserConfig, ParserPredictor, ParserTask, build_parser, build_vocabs, encode_tree,
@@ -67,9 +67,13 @@ class ParserTraining(Training):
     dev_file: str
     family = FAMILY
 
+    def layout_split(self) -> str | None:
+        return "train" if self.train_file == "train.txt" else None
+
     def prepare(self, data_dir: Path, cfgs: Configs, saved: dict | None, setup: RunSetup) -> ParserData:
         model_cfg = cfgs.model
         train_trees = binary_trees(read_trees(data_dir / self.train_file))
+        train_trees = sample_limit(train_trees, cfgs.train.limit, cfgs.train.seed, "trees", data_dir / self.train_file)
         dev_trees = binary_trees(read_trees(data_dir / self.dev_file))
         # One tagger run over both splits (the spaCy pipeline loads once); no tags: an empty tuple each.
         if model_cfg.pos_tags and setup.announce is not None:
@@ -135,10 +139,11 @@ class ParserModel(Predictor[ParseResult]):
         return [ParseResult(text, tree, spans) for text, tree, spans in zip(texts, trees, offsets)]
 
 
-def evaluate(model: ParserModel, data_dir: str | Path, split: str = "dev", *, predictions: bool = False) -> Report:
+def evaluate(model: ParserModel, data_dir: str | Path, split: str = "dev", *, predictions: bool = False,
+             limit: int | None = None) -> Report:
     """Unlabelled bracket precision, recall, F1 and exact match on a treebank split (its tokens as given)."""
     path = Path(data_dir) / f"{split}.txt"
-    gold = binary_trees(read_trees(path))
+    gold = sample_limit(binary_trees(read_trees(path)), limit, 0, "trees", path)
     predictor = model.predictor
     for number, tree in enumerate(gold, start=1):
         predictor.check(tree.tokens, f"{path}:{number}")

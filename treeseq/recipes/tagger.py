@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
 from treeseq.corpora.readers.conllu import UPOS, XPOS, ConlluSentence
-from treeseq.corpora.readers.tagging import check_tagged, conllu_sentences, read_split
+from treeseq.corpora.readers.tagging import Split, check_tagged, conllu_sentences, read_split
 from treeseq.data.tagging import Encoder, TaggedSentence
 from treeseq.errors import ConfigError, CorpusFormatError
 from treeseq.metrics import class_scores
 from treeseq.models.ensemble import TaggerEnsemble
 from treeseq.models.tagger import BiRNNTagger
 from treeseq.recipes.common import (
+    sample_limit,
     Configs, Family, Predictor, RunSetup, Training, archive_entry, check_length, init_vectors, input_numbers,
 )  # fmt: skip
 from treeseq.results import Report, Table, TagResult, chunk_slots
@@ -68,6 +69,15 @@ class TaggerData:
     encoder: Encoder
 
 
+def limited_split(split: Split, limit: int | None, seed: int) -> Split:
+    """The split with a random sample of `limit` of its sentences (in their order, drawn with `seed`)."""
+    keep = sample_limit(range(len(split.sentences)), limit, seed, "sentences", split.path)
+    if len(keep) == len(split.sentences):
+        return split
+    conllu = [split.conllu[i] for i in keep] if split.conllu is not None else None
+    return replace(split, sentences=[split.sentences[i] for i in keep], conllu=conllu)
+
+
 @dataclass
 class TaggerTraining(Training):
     """The tagger family's part of a training run (see recipes.common.Training)."""
@@ -79,6 +89,7 @@ class TaggerTraining(Training):
     def prepare(self, data_dir: Path, cfgs: Configs, saved: dict | None, setup: RunSetup) -> TaggerData:
         data_cfg = cfgs.data
         train_split = read_split(data_dir, "train", data_cfg.column, data_cfg.token_column, data_cfg.tag_column)
+        train_split = limited_split(train_split, cfgs.train.limit, cfgs.train.seed)
         dev_split = read_split(data_dir, "dev", data_cfg.column, data_cfg.token_column, data_cfg.tag_column)
         check_tagged(train_split.sentences, data_cfg.column)
         check_tagged(dev_split.sentences, data_cfg.column)
@@ -260,11 +271,12 @@ def _pos_tables(report: Report, sentences: Sequence[TaggedSentence], found: Sequ
                                     tuple((n, p * 100, r * 100, f * 100, g) for n, p, r, f, g in class_scores(confusion, tags)))  # fmt: skip
 
 
-def evaluate(model: TaggerModel, data_dir: str | Path, split: str = "dev", *, predictions: bool = False) -> Report:
+def evaluate(model: TaggerModel, data_dir: str | Path, split: str = "dev", *, predictions: bool = False,
+             limit: int | None = None) -> Report:
     """Token accuracy; chunk P/R/F1 overall and by type (conlleval); intent and frame accuracy for NLU."""
     predictor = model.predictor
     data = predictor.data_cfg
-    loaded = read_split(Path(data_dir), split, data.column, data.token_column, data.tag_column)
+    loaded = limited_split(read_split(Path(data_dir), split, data.column, data.token_column, data.tag_column), limit, 0)
     check_tagged(loaded.sentences, data.column)
     check_labels(loaded.sentences, predictor.encoder, predictor.kind)
     found = predictor.predict(loaded.sentences)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 import math
 from pathlib import Path
 from typing import Any, Sequence
@@ -15,7 +15,7 @@ from treeseq.errors import CorpusFormatError
 from treeseq.models.ensemble import Seq2SeqEnsemble
 from treeseq.models.seq2seq import Seq2Seq
 from treeseq.options import FAMILIES
-from treeseq.recipes.common import Configs, Family, Predictor, RunSetup, Training, archive_entry, check_length, input_numbers
+from treeseq.recipes.common import Configs, Family, Predictor, RunSetup, Training, archive_entry, check_length, input_numbers, sample_limit
 from treeseq.results import Report, TranslationHypothesis, TranslationResult
 from treeseq.tasks.translator import (
     TRAIN_DEFAULTS, Codec, DecodeConfig, Translation, TranslatorDataConfig, TranslatorModelConfig, TranslatorPredictor,
@@ -67,6 +67,7 @@ class TranslatorTraining(Training):
     def prepare(self, data_dir: Path, cfgs: Configs, saved: dict | None, setup: RunSetup) -> TranslatorData:
         data_cfg = cfgs.data
         train_data = read_split(data_dir, "train", data_cfg.src, data_cfg.tgt, data_cfg.strict)
+        train_data = replace(train_data, pairs=sample_limit(train_data.pairs, cfgs.train.limit, cfgs.train.seed, "sentence pairs", train_data.source))
         dev_data = read_split(data_dir, "val", data_cfg.src, data_cfg.tgt, data_cfg.strict)
         if saved is None and setup.announce is not None:
             setup.announce(f"training SentencePiece ({data_cfg.subword_type}, {data_cfg.vocab_size:,} pieces) on {len(train_data.pairs):,} pairs")
@@ -159,10 +160,11 @@ def _result(found: Translation) -> TranslationResult:
 
 
 def evaluate(model: TranslatorModel, data_dir: str | Path, split: str = "val", *, beam: int = DEFAULTS["beam"],
-             predictions: bool = False) -> Report:  # fmt: skip
+             predictions: bool = False, limit: int | None = None) -> Report:  # fmt: skip
     """sacrebleu BLEU (cased and lowercased) and chrF with their signatures, on NAME.SRC/NAME.TGT."""
     predictor = model.predictor
     data = read_split(Path(data_dir), split, predictor.data_cfg.src, predictor.data_cfg.tgt)
+    data = replace(data, pairs=sample_limit(data.pairs, limit, 0, "sentence pairs", data.source))
     start = time.perf_counter()
     with torch.no_grad():
         scores, outputs = predictor.evaluate(data.pairs, DecodeConfig(beam_size=beam))

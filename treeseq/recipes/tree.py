@@ -15,7 +15,7 @@ from treeseq.errors import ConfigError, CorpusFormatError
 from treeseq.metrics import class_scores
 from treeseq.models.ensemble import ClassProbEnsemble
 from treeseq.models.tree import TreeClassifier
-from treeseq.recipes.common import Configs, Family, Predictor, RunSetup, Training, archive_entry, init_vectors, input_numbers
+from treeseq.recipes.common import Configs, Family, Predictor, RunSetup, Training, archive_entry, init_vectors, input_numbers, sample_limit
 from treeseq.results import Report, Table, TreeNode, TreeResult
 from treeseq.tasks.tree import LabelScheme, TreeModelConfig, TreePredictor, TreeTask, build_model, encode, prepare_trees
 from treeseq.tokenize import detokenize, raw_form, tokenize_with_offsets
@@ -82,6 +82,9 @@ class TreeTraining(Training):
             self.spacy_model = self.spacy_model or saved["config"].get("data", {}).get("spacy_model")
         return {"kind": "childsum-lstm"} if self.spacy_model else None
 
+    def layout_split(self) -> str | None:
+        return "train" if self.train_file == "train.txt" else None
+
     def prepare(self, data_dir: Path, cfgs: Configs, saved: dict | None, setup: RunSetup) -> TreeData:
         model_cfg, scheme = cfgs.model, LabelScheme(cfgs.model)
         parser_archive = _parser_archive(self.parser) if self.parser else (saved.get("parser") if saved else None)
@@ -90,6 +93,7 @@ class TreeTraining(Training):
         if self.spacy_model:  # one pipeline for both splits
             train_trees, dev_trees = _spacy_trees(self.spacy_model, model_cfg, train_trees, dev_trees)
         train_trees, dev_trees = ([t for t in prepare_trees(trees, model_cfg) if scheme.keeps(t)] for trees in (train_trees, dev_trees))
+        train_trees = sample_limit(train_trees, cfgs.train.limit, cfgs.train.seed, "trees", data_dir / self.train_file)
         for trees, name in ((train_trees, self.train_file), (dev_trees, self.dev_file)):
             if not trees:
                 why = " (labels binary drops sentences whose root is neutral)" if model_cfg.labels == "binary" else ""
@@ -241,7 +245,7 @@ class TreeModel(Predictor[TreeResult]):
 
 
 def evaluate(model: TreeModel, data_dir: str | Path, split: str = "dev", *, parse: bool = False,
-             predictions: bool = False) -> Report:  # fmt: skip
+             predictions: bool = False, limit: int | None = None) -> Report:  # fmt: skip
     """Root and all-phrase accuracy (fine, and binary for 5-class models) and the root confusion matrix.
 
     Args:
@@ -251,7 +255,7 @@ def evaluate(model: TreeModel, data_dir: str | Path, split: str = "dev", *, pars
     """
     predictor = model.predictor
     path = Path(data_dir) / f"{split}.txt"
-    gold = read_trees(path, predictor.scheme.check)
+    gold = sample_limit(read_trees(path, predictor.scheme.check), limit, 0, "trees", path)
     with torch.no_grad():
         report = predictor.evaluate_parsed(gold) if parse else predictor.evaluate(gold)
     classes = report.classes

@@ -129,7 +129,7 @@ function classView(section, record) {
 
 function scoreView(section, record) {
   section.append(el("div", null, record.text));
-  section.append(el("div", "muted", `log-probability ${record.logprob} · perplexity ${record.ppl} · ${record.tokens} tokens`));
+  section.append(el("div", "muted", `log-probability ${record.logprob} · perplexity ${record.ppl} · ${record.tokens.length} tokens`));
 }
 
 async function run(event) {
