@@ -11,6 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from treeseq.cli.common import Verbose, cli_errors, console, err_console
+from treeseq.cli.helpstyle import Command
 from treeseq.corpora.download import FileReport, corpus_dir, default_cache_dir, download_corpus, missing_files, with_mirror
 from treeseq.corpora.registry import CORPORA, CorpusSpec, FileSpec, get_corpus
 
@@ -34,7 +35,7 @@ CacheDir = Annotated[
 Format = Annotated[Literal["text", "jsonl"], typer.Option("--format", "-f", help="text (a table) or jsonl (one record a corpus).")]
 
 
-@app.command("list")
+@app.command("list", cls=Command)
 def list_corpora(cache_dir: CacheDir = None, format: Format = "text") -> None:
     """List the registered corpora and whether each is already in the cache.
 
@@ -59,7 +60,7 @@ def list_corpora(cache_dir: CacheDir = None, format: Format = "text") -> None:
     console.print(table)
 
 
-@app.command()
+@app.command(cls=Command)
 def info(name: CorpusName, cache_dir: CacheDir = None, format: Format = "text", verbose: Verbose = False) -> None:
     """Show everything about one corpus: licence, citation, URLs with sha256, the --data-dir folder.
 
@@ -97,7 +98,7 @@ def info(name: CorpusName, cache_dir: CacheDir = None, format: Format = "text", 
             console.print(f"  {escape(line)}")
 
 
-@app.command()
+@app.command(cls=Command)
 def download(
     name: CorpusName,
     cache_dir: CacheDir = None,
@@ -109,7 +110,12 @@ def download(
     timeout: Annotated[float, typer.Option(help="Seconds to wait for a connection or for data.")] = 30.0,
     verbose: Verbose = False,
 ) -> None:
-    """Download a corpus, verify its checksums and print the folder to pass as --data-dir."""
+    """Download a corpus, verify its checksums and print the folder to pass as --data-dir.
+
+    Files already there with the right checksum are kept (--force downloads them again).
+
+    Example: treeseq corpora download sst && treeseq train tree --data-dir ~/.cache/treeseq/corpora/sst --output runs/sst.pt
+    """
     with cli_errors(verbose):
         spec = get_corpus(name)
         if mirror is not None:

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from treeseq.cli import average, classify, corpora, curve, evaluate, generate, parse, score, serve, tag, train, translate
+from treeseq.cli.helpstyle import Command
 
 app = typer.Typer(
     name="treeseq",
@@ -18,17 +19,17 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 PREDICT, TRAIN, DATA = "Predict from raw text or files", "Train and evaluate", "Corpora"
-app.command("classify", rich_help_panel=PREDICT)(classify.classify)
-app.command("parse", rich_help_panel=PREDICT)(parse.parse)
-app.command("tag", rich_help_panel=PREDICT)(tag.tag)
-app.command("translate", rich_help_panel=PREDICT)(translate.translate)
-app.command("generate", rich_help_panel=PREDICT)(generate.generate)
-app.command("score", rich_help_panel=PREDICT)(score.score)
-app.command("serve", rich_help_panel="Serve over HTTP")(serve.serve)
+app.command("classify", cls=Command, rich_help_panel=PREDICT)(classify.classify)
+app.command("parse", cls=Command, rich_help_panel=PREDICT)(parse.parse)
+app.command("tag", cls=Command, rich_help_panel=PREDICT)(tag.tag)
+app.command("translate", cls=Command, rich_help_panel=PREDICT)(translate.translate)
+app.command("generate", cls=Command, rich_help_panel=PREDICT)(generate.generate)
+app.command("score", cls=Command, rich_help_panel=PREDICT)(score.score)
+app.command("serve", cls=Command, rich_help_panel="Serve over HTTP")(serve.serve)
 app.add_typer(train.app, name="train", rich_help_panel=TRAIN)
-app.command("evaluate", rich_help_panel=TRAIN)(evaluate.evaluate)
-app.command("average", rich_help_panel=TRAIN)(average.average)
-app.command("curve", rich_help_panel=TRAIN)(curve.curve)
+app.command("evaluate", cls=Command, rich_help_panel=TRAIN)(evaluate.evaluate)
+app.command("average", cls=Command, rich_help_panel=TRAIN)(average.average)
+app.command("curve", cls=Command, rich_help_panel=TRAIN)(curve.curve)
 app.add_typer(corpora.app, name="corpora", rich_help_panel=DATA)
 
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Callable, Literal, Optional
 import typer
 
 from treeseq.cli.common import DataDir, Device, Verbose, cli_errors, console, err_console, setup_logging
+from treeseq.cli.helpstyle import Command
 from treeseq.config import FAMILY_TRAIN_DEFAULTS, OPTIMIZERS, SCHEDULES, TrainConfig
 from treeseq.errors import ConfigError
 
@@ -68,6 +69,18 @@ def shared_options(family: str) -> list[inspect.Parameter]:
             for name, annotation, default in specs]  # fmt: skip
 
 
+# The model defaults the shared model options' help shows, by family (the command line reads no model
+# code when it starts; tests/cli/test_command_surface.py checks these against the families' configs).
+MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
+    "tree": {"embed_dim": 300, "hidden_size": 150, "dropout": 0.5},
+    "parser": {"embed_dim": 100, "hidden_size": 200, "dropout": 0.3},
+    "tagger": {"embed_dim": 100, "hidden_size": 200, "dropout": 0.33},
+    "classifier": {"embed_dim": 100, "hidden_size": 150, "dropout": 0.5},
+    "translator": {"embed_dim": 256, "hidden_size": 512, "dropout": 0.3},
+    "lm": {"embed_dim": 256, "hidden_size": 256, "dropout": 0.3},
+}
+
+
 def train_command(app: typer.Typer, family: str) -> Callable[[Callable[..., dict]], Callable[..., None]]:
     """Register `treeseq train FAMILY`: the decorated function takes the family's own options and returns
     them as `treeseq.train` options (converted where needed); the shared options are added here."""
@@ -89,7 +102,7 @@ def train_command(app: typer.Typer, family: str) -> Callable[[Callable[..., dict
         command.__signature__ = inspect.Signature(head + [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in own] + shared)  # type: ignore[attr-defined]
         command.__annotations__ = {p.name: p.annotation for p in command.__signature__.parameters.values()}  # type: ignore[attr-defined]
         del command.__wrapped__  # Typer reads __signature__, not the wrapped function's
-        app.command(family)(command)
+        app.command(family, cls=Command.with_defaults(MODEL_DEFAULTS.get(family, {})))(command)
         return command
 
     return register

@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # Top to bottom: a module may import from its own layer and the layers below it, never above.
 LAYERS = ("cli", "serve", "spacy_components", "api", "recipes", "tasks", "training", "decoding", "models", "nn", "adapters", "corpora", "data",
           "core", "errors")  # fmt: skip
-CLI_SHARED = {"treeseq.cli", "treeseq.cli.common", "treeseq.cli.training", "treeseq.cli.predicting", "treeseq.cli.main"}
+CLI_SHARED = {"treeseq.cli", "treeseq.cli.common", "treeseq.cli.training", "treeseq.cli.predicting", "treeseq.cli.helpstyle", "treeseq.cli.main"}
 
 
 def module_files() -> dict[str, Path]:
