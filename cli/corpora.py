@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import typer
 from rich.markup import escape
@@ -12,7 +12,6 @@ from rich.table import Table
 
 from treeseq.cli.common import Verbose, cli_errors, console, err_console
 from treeseq.cli.helpstyle import Command
-from treeseq.corpora.download import FileReport, corpus_dir, default_cache_dir, download_corpus, missing_files, with_mirror
 from treeseq.corpora.registry import CORPORA, CorpusSpec, FileSpec, get_corpus
 
 app = typer.Typer(
@@ -32,6 +31,13 @@ CacheDir = Annotated[
 ]
 
 
+def _download() -> Any:
+    """treeseq.corpora.download, imported when a command needs it (it loads http and urllib: slower start-up)."""
+    import treeseq.corpora.download as download  # noqa: PLC0415
+
+    return download
+
+
 Format = Annotated[Literal["text", "jsonl"], typer.Option("--format", "-f", help="text (a table) or jsonl (one record a corpus).")]
 
 
@@ -44,10 +50,10 @@ def list_corpora(cache_dir: CacheDir = None, format: Format = "text") -> None:
     if format == "jsonl":
         for spec in CORPORA.values():
             record = {"name": spec.name, "format": spec.format, "splits": list(spec.splits), "licence": spec.licence,
-                      "downloaded": _download_state(spec, cache_dir), "data_dir": str(corpus_dir(spec, cache_dir))}  # fmt: skip
+                      "downloaded": _download_state(spec, cache_dir), "data_dir": str(_download().corpus_dir(spec, cache_dir))}  # fmt: skip
             typer.echo(json.dumps(record, ensure_ascii=False))
         return
-    table = Table(title=f"corpora (cache: {escape(str(cache_dir or default_cache_dir()))})", title_justify="left")
+    table = Table(title=f"corpora (cache: {escape(str(cache_dir or _download().default_cache_dir()))})", title_justify="left")
     table.add_column("name", no_wrap=True)
     table.add_column("format", no_wrap=True)
     table.add_column("splits")
@@ -68,7 +74,7 @@ def info(name: CorpusName, cache_dir: CacheDir = None, format: Format = "text", 
     """
     with cli_errors(verbose):
         spec = get_corpus(name)
-    folder = corpus_dir(spec, cache_dir)
+    folder = _download().corpus_dir(spec, cache_dir)
     if format == "jsonl":
         files = [{"target": f.target, "url": f.url, "sha256": f.sha256,
                   "members": [{"target": m.target, "member": m.member, "sha256": m.sha256} for m in f.members]}
@@ -119,13 +125,13 @@ def download(
     with cli_errors(verbose):
         spec = get_corpus(name)
         if mirror is not None:
-            spec = with_mirror(spec, mirror)
-        folder = download_corpus(spec, cache_dir, force=force, timeout=timeout, report=_print_report)
+            spec = _download().with_mirror(spec, mirror)
+        folder = _download().download_corpus(spec, cache_dir, force=force, timeout=timeout, report=_print_report)
     console.print(escape(str(folder)))
 
 
 def _download_state(spec: CorpusSpec, cache_dir: Path | None) -> str:
-    missing = len(missing_files(spec, cache_dir))
+    missing = len(_download().missing_files(spec, cache_dir))
     total = len(spec.targets)
     if missing == 0:
         return "yes"
@@ -144,7 +150,7 @@ def _describe_file(spec: FileSpec) -> list[str]:
     return lines
 
 
-def _print_report(result: FileReport) -> None:
+def _print_report(result: Any) -> None:  # a treeseq.corpora.download.FileReport
     action = "downloaded" if result.downloaded else "already present"
     if result.verified:
         err_console.print(f"{escape(result.target)}: {action}, sha256 ok", soft_wrap=True)

@@ -109,3 +109,15 @@ def test_ensemble_benchmark_prints_a_ratio_per_family() -> None:
     assert [r.get("family") for r in records[:-1]] == ["classifier", "lm"]
     assert all(r["members"] == 2 and r["ensemble_s"] > 0 and r["members_s"] > 0 for r in records[:-1])
     assert records[-1]["metric"] == "worst_ratio" and records[-1]["value"] == max(r["ratio"] for r in records[:-1])
+
+
+def test_startup_benchmark_times_every_predicting_command_and_loads_spacy_only_to_tokenize() -> None:
+    cmd = [sys.executable, str(ROOT / "benchmarks" / "startup.py"), "--runs", "1"]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=True)
+    records = [json.loads(line) for line in done.stdout.splitlines()]
+    rows, summary = {r["command"]: r for r in records[:-1]}, records[-1]
+    assert set(rows) == {"classify (tree)", "classify (sentence)", "parse", "tag", "tag --tokenized", "translate", "score", "generate"}
+    # spaCy's tokenizer cuts raw text for the tree models, the parser, the tagger and word-level LMs only
+    assert {name for name, r in rows.items() if r["imports_spacy"]} == {"classify (tree)", "parse", "tag", "score"}
+    assert all(abs(r["own_seconds"] - (r["seconds"] - r["baseline_seconds"])) < 0.002 for r in rows.values())
+    assert summary["summary"] and summary["worst_own_seconds"] == max(r["own_seconds"] for r in rows.values())

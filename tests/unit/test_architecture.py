@@ -134,3 +134,14 @@ def test_help_and_corpora_list_start_without_torch() -> None:
     for argv in (["--help"], ["corpora", "list"], ["train", "tree", "--help"]):
         done = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, env={**os.environ, "COLUMNS": "120"})
         assert done.stdout.strip().splitlines()[-1] == "LOADED []", (argv, done.stdout[-300:], done.stderr[-300:])
+
+
+def test_the_size_table_of_the_architecture_page_is_current() -> None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("code_sizes", ROOT / "benchmarks" / "code_sizes.py")
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    page = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    shown = page.partition(module.BEGIN + "\n")[2].partition(module.END)[0]
+    assert shown == module.table(ROOT), "docs/architecture.md: the size table is stale; run python benchmarks/code_sizes.py --write"
