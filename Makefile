@@ -6,7 +6,7 @@ TORCH_VERSION ?= 2.13.0
 SAMPLE := corpora/samples/sentiment
 RUNS ?= runs
 
-.PHONY: setup demo test test-fast bench clean samples mutate
+.PHONY: setup demo test test-fast lint bench clean samples mutate
 
 setup: $(VENV)/.installed
 
@@ -27,8 +27,12 @@ demo: setup
 	$(BIN)/treeseq classify --model $(RUNS)/demo.pt --trees < $(SAMPLE)/examples.txt
 	$(BIN)/treeseq evaluate --model $(RUNS)/demo.pt --data-dir $(SAMPLE) --split test
 
-test: setup
+test: setup lint
 	$(BIN)/python -m pytest -p no:cacheprovider
+
+# The linter's rules are in pyproject.toml ([tool.ruff]); `make test` fails on a finding.
+lint: setup
+	$(BIN)/ruff check treeseq cli corpora tests benchmarks
 
 test-fast: setup
 	$(BIN)/python -m pytest -p no:cacheprovider -m "not slow"

@@ -35,7 +35,16 @@ from treeseq.checkpoint import load_archive  # noqa: E402
 from treeseq.config import TrainConfig  # noqa: E402
 from treeseq.data.lm import StreamBatch, Units, token_stream  # noqa: E402
 from treeseq.decoding.sampling import Sampling, continue_prompt  # noqa: E402
-from treeseq.tasks.lm import LMDataConfig, LMModelConfig, LMPredictor, LMTask, build_model, find_split, read_text, segment_loss  # noqa: E402
+from treeseq.tasks.lm import (  # noqa: E402
+    LMDataConfig,
+    LMModelConfig,
+    LMPredictor,
+    LMTask,
+    build_model,
+    find_split,
+    read_text,
+    segment_loss,
+)
 
 DEFAULT_DATA = ROOT.parent / "shared" / "corpora" / "multi30k-en"
 GATES = {"lstm": 4, "gru": 3, "rnn": 1, "irnn": 1}

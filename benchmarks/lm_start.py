@@ -32,7 +32,16 @@ sys.path.insert(0, str(ROOT))
 
 from treeseq.config import TrainConfig  # noqa: E402
 from treeseq.data.lm import Units, to_classes, token_stream  # noqa: E402
-from treeseq.tasks.lm import TRAIN_DEFAULTS, LMDataConfig, LMModelConfig, LMTask, build_model, find_split, read_text, stream_nll  # noqa: E402
+from treeseq.tasks.lm import (  # noqa: E402
+    TRAIN_DEFAULTS,
+    LMDataConfig,
+    LMModelConfig,
+    LMTask,
+    build_model,
+    find_split,
+    read_text,
+    stream_nll,
+)
 from treeseq.training.engine import TrainState, fit  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "corpora" / "multi30k-en"
@@ -72,7 +81,7 @@ def main() -> None:
                 model.init_output_bias(counts)
             losses: list[float] = []
 
-            def record(state: TrainState, step: dict) -> None:
+            def record(state: TrainState, step: dict, losses: list = losses) -> None:
                 losses.append(step["loss"])
                 state.stop_requested = len(losses) >= args.steps
 

@@ -34,16 +34,21 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from treeseq.corpora.readers.ptb import read_trees  # noqa: E402
 from treeseq.checkpoint import load_archive  # noqa: E402
 from treeseq.config import TrainConfig  # noqa: E402
-from treeseq.decoding.cky import spans_to_tree, tree_spans  # noqa: E402
+from treeseq.corpora.readers.ptb import read_trees  # noqa: E402
 from treeseq.data.parsing import batch_examples  # noqa: E402
+from treeseq.decoding.cky import spans_to_tree, tree_spans  # noqa: E402
+from treeseq.decoding.cky_reference import cky_decode_per_cell  # noqa: E402
 from treeseq.device import autocast_dtype  # noqa: E402
 from treeseq.metrics import bracket_scores  # noqa: E402
-from treeseq.decoding.cky_reference import cky_decode_per_cell  # noqa: E402
 from treeseq.tasks.parser import (  # noqa: E402
-    ParserConfig, ParserPredictor, ParserTask, build_parser, build_vocabs, parse_examples,
+    ParserConfig,
+    ParserPredictor,
+    ParserTask,
+    build_parser,
+    build_vocabs,
+    parse_examples,
 )  # fmt: skip
 from treeseq.tasks.tree import TreeModelConfig, TreePredictor, TreeTask, build_model  # noqa: E402
 from treeseq.tokenize import detokenize, tokenize  # noqa: E402

@@ -25,7 +25,6 @@ import contextlib
 import json
 import os
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -85,7 +84,7 @@ class Connection:
         self.reader, self.writer, self.host = reader, writer, host
 
     @classmethod
-    async def open(cls, url: str) -> "Connection":
+    async def open(cls, url: str) -> Connection:
         host, port = url.removeprefix("http://").split(":")
         reader, writer = await asyncio.open_connection(host, int(port), limit=1 << 24)
         return cls(reader, writer, host)
@@ -194,7 +193,7 @@ def main() -> None:
             treeseq.train("tagger", ROOT / "corpora/samples/nlu", archive, epochs=1, hidden_size=64, embed_dim=50,
                           progress=False, device="cpu")  # fmt: skip
         model = treeseq.load(archive, "cpu")
-        lines = [l.strip() for l in (ROOT / "corpora/samples/parallel/train.en").read_text(encoding="utf-8").splitlines() if l.strip()]
+        lines = [t.strip() for t in (ROOT / "corpora/samples/parallel/train.en").read_text(encoding="utf-8").splitlines() if t.strip()]
         model.predict(lines[:64])  # warm-up: the tokenizer loads on first use
         server, url = start_server(archive, args.threads, args.max_wait_ms, args.processes,
                                    {"--max-queue-wait-ms": args.max_queue_wait_ms, "--max-batch-tokens": args.max_batch_tokens})

@@ -27,12 +27,16 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from treeseq.checkpoint import load_archive  # noqa: E402
 from treeseq.corpora.readers.conllu import UPOS, read_conllu, write_conllu  # noqa: E402
 from treeseq.corpora.readers.tagging import conllu_sentences, find_split, read_split  # noqa: E402
-from treeseq.checkpoint import load_archive  # noqa: E402
 from treeseq.nn.crf import CRF  # noqa: E402
 from treeseq.tasks.tagger import (  # noqa: E402
-    TaggerDataConfig, TaggerModelConfig, TaggerPredictor, build_encoder, build_model,
+    TaggerDataConfig,
+    TaggerModelConfig,
+    TaggerPredictor,
+    build_encoder,
+    build_model,
 )  # fmt: skip
 
 DEFAULT_DATA = ROOT.parent / "shared" / "corpora" / "ud-english-ewt"

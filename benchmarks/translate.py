@@ -30,12 +30,18 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from treeseq.corpora.readers.parallel import read_split  # noqa: E402
 from treeseq.checkpoint import load_archive  # noqa: E402
+from treeseq.corpora.readers.parallel import read_split  # noqa: E402
 from treeseq.data.parallel import collate_pairs, pair_batches  # noqa: E402
 from treeseq.nn.packed import PackedLinear  # noqa: E402
 from treeseq.tasks.translator import (  # noqa: E402
-    DecodeConfig, TranslatorDataConfig, TranslatorModelConfig, TranslatorPredictor, build_codec, build_model, decode_ids,
+    DecodeConfig,
+    TranslatorDataConfig,
+    TranslatorModelConfig,
+    TranslatorPredictor,
+    build_codec,
+    build_model,
+    decode_ids,
 )  # fmt: skip
 
 
@@ -76,7 +82,7 @@ def product_rates(vocab: int, embed: int = 256) -> None:
     for rows in (5, 565):
         x = torch.randn(rows, embed)
         rates = {}
-        for name, fn in (("linear", lambda: torch.nn.functional.linear(x, weight, bias)), ("packed", lambda: packed(x))):
+        for name, fn in (("linear", lambda x=x: torch.nn.functional.linear(x, weight, bias)), ("packed", lambda x=x: packed(x))):
             fn()
             reps, start = 50, time.perf_counter()
             for _ in range(reps):

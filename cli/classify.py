@@ -7,7 +7,7 @@ import io
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Literal, Any, Optional
+from typing import Annotated, Any, Literal, Optional
 
 import typer
 
@@ -71,6 +71,7 @@ def _render(result: Any, format: str, colour: bool) -> str:
     if format == "brackets":
         return result.brackets() + "\n"
     from rich.console import Console  # noqa: PLC0415
+
     from treeseq.render import render_tree  # noqa: PLC0415
 
     buffer = io.StringIO()

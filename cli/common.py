@@ -7,7 +7,7 @@ import logging
 import sys
 import traceback
 from pathlib import Path
-from typing import Literal, Annotated, Any, Callable, Iterable, Iterator, Optional, TextIO
+from typing import Annotated, Any, Callable, Iterable, Iterator, Literal, Optional, TextIO
 
 import typer
 from rich.console import Console

@@ -7,7 +7,20 @@ from typing import Annotated
 
 import typer
 
-from treeseq.cli import average, classify, corpora, curve, evaluate, generate, parse, score, serve, tag, train, translate
+from treeseq.cli import (
+    average,
+    classify,
+    corpora,
+    curve,
+    evaluate,
+    generate,
+    parse,
+    score,
+    serve,
+    tag,
+    train,
+    translate,
+)
 from treeseq.cli.helpstyle import Command
 
 app = typer.Typer(

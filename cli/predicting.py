@@ -22,8 +22,25 @@ from typing import Annotated, Any, Callable, Optional, TextIO
 import typer
 
 from treeseq.cli.common import (
-    BatchSize, DataDir, Device, InputFile, ModelFile, OutputFile, PredictPrecision, Quiet, SkipBad, Texts, Threads, Verbose,
-    cli_errors, input_lines, model_family, output_file, quiet_logs, set_threads, write_stream,
+    BatchSize,
+    DataDir,
+    Device,
+    InputFile,
+    ModelFile,
+    OutputFile,
+    PredictPrecision,
+    Quiet,
+    SkipBad,
+    Texts,
+    Threads,
+    Verbose,
+    cli_errors,
+    input_lines,
+    model_family,
+    output_file,
+    quiet_logs,
+    set_threads,
+    write_stream,
 )  # fmt: skip
 from treeseq.errors import CheckpointError
 from treeseq.options import FAMILIES, Option, Stage

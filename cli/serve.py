@@ -6,7 +6,17 @@ from typing import Annotated, Literal
 
 import typer
 
-from treeseq.cli.common import Device, MaxLength, Quiet, Threads, Verbose, cli_errors, quiet_logs, set_threads, setup_logging
+from treeseq.cli.common import (
+    Device,
+    MaxLength,
+    Quiet,
+    Threads,
+    Verbose,
+    cli_errors,
+    quiet_logs,
+    set_threads,
+    setup_logging,
+)
 
 
 def serve(
@@ -41,7 +51,8 @@ def serve(
     Example: treeseq serve --model sst=runs/sst.pt --model ewt=runs/ewt.pt --port 8000
     """
     with cli_errors(verbose):
-        from treeseq.serve.server import parse_model_specs, serve as run  # noqa: PLC0415
+        from treeseq.serve.server import parse_model_specs  # noqa: PLC0415
+        from treeseq.serve.server import serve as run
 
         specs = parse_model_specs(model)
         setup_logging(verbose)

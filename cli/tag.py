@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Annotated, Literal, Any
+from typing import Annotated, Any, Literal
 
 import typer
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from pathlib import Path
-from typing import Annotated, Literal, Any, Optional
+from typing import Annotated, Any, Literal, Optional
 
 import typer
 

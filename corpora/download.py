@@ -24,8 +24,8 @@ from typing import IO, Callable, Iterable, Iterator
 from urllib.parse import urlsplit, urlunsplit
 
 from treeseq.corpora.registry import CorpusSpec, FileSpec, MemberSpec
-from treeseq.version import __version__
 from treeseq.errors import ConfigError, DownloadError
+from treeseq.version import __version__
 
 logger = logging.getLogger(__name__)
 

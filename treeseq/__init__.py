@@ -13,7 +13,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from treeseq.errors import CheckpointError, ConfigError, CorpusFormatError, ShapeError, TreeseqError
-
 from treeseq.version import __version__
 
 # Public names that live in modules loaded on first use.
@@ -39,8 +38,17 @@ _LAZY = {
 if TYPE_CHECKING:
     from treeseq.api import average, evaluate, load, train
     from treeseq.results import (
-        ClassResult, Generation, ParseResult, Report, ScoreResult, Slot, TagResult, TranslationHypothesis, TranslationResult,
-        TreeNode, TreeResult,
+        ClassResult,
+        Generation,
+        ParseResult,
+        Report,
+        ScoreResult,
+        Slot,
+        TagResult,
+        TranslationHypothesis,
+        TranslationResult,
+        TreeNode,
+        TreeResult,
     )  # fmt: skip
     from treeseq.trees import Tree
 

@@ -44,7 +44,7 @@ def render_tree(
     spans = tree.spans()
     out = Text()
     last_child: dict[int, bool] = {}
-    for node, kids in enumerate(tree.children):
+    for kids in tree.children:
         for position, kid in enumerate(kids):
             last_child[kid] = position == len(kids) - 1
     open_columns: list[bool] = []  # per ancestor depth: does a guide continue below?

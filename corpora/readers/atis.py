@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from treeseq.files import read_lines
 from treeseq.data.tagging import TaggedSentence
 from treeseq.errors import CorpusFormatError
+from treeseq.files import read_lines
 from treeseq.tags import is_chunk_tag
 
 FILES = ("seq.in", "seq.out", "label")

@@ -8,9 +8,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterable
 
-from treeseq.files import read_lines
 from treeseq.data.tagging import TaggedSentence
 from treeseq.errors import CorpusFormatError
+from treeseq.files import read_lines
 
 
 def read_columns(path: str | Path, token_column: int = 0, tag_column: int = -1) -> list[TaggedSentence]:

@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from treeseq.files import read_lines
 from treeseq.errors import CorpusFormatError
+from treeseq.files import read_lines
 from treeseq.trees import Tree
 
 ID, FORM, LEMMA, UPOS, XPOS, FEATS, HEAD, DEPREL, DEPS, MISC = range(10)

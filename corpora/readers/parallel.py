@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from itertools import zip_longest
 from pathlib import Path
 
-from treeseq.files import read_lines
 from treeseq.data.parallel import SentencePair
 from treeseq.errors import CorpusFormatError
+from treeseq.files import read_lines
 
 logger = logging.getLogger(__name__)
 

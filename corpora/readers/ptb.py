@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable, Iterable
 
-from treeseq.files import read_lines
 from treeseq.errors import CorpusFormatError
+from treeseq.files import read_lines
 from treeseq.trees import BracketError, Tree
 
 LabelCheck = Callable[[str | None], "str | None"]  # returns a problem, or None when the label is fine

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 import treeseq
 from treeseq.cli.main import app
-from treeseq.errors import ConfigError, CorpusFormatError
+from treeseq.errors import CorpusFormatError
 
 runner = CliRunner()
 SAMPLES = Path(__file__).resolve().parents[2] / "corpora" / "samples"
@@ -111,7 +111,7 @@ def test_a_label_holding_a_line_break_is_refused_in_training(tmp_path: Path, lay
         if layout == "tsv":
             (data / f"{split}.tsv").write_text("".join(f"{label}\t{text}\n" for label, text in rows), encoding="utf-8")
         else:
-            (data / f"{split}.jsonl").write_text("".join(json.dumps({"text": t, "label": l}) + "\n" for l, t in rows), encoding="utf-8")
+            (data / f"{split}.jsonl").write_text("".join(json.dumps({"text": t, "label": label}) + "\n" for label, t in rows), encoding="utf-8")
     result = runner.invoke(app, ["train", "classifier", "--data-dir", str(data), "--output", str(tmp_path / "c.pt"), "--quiet"])
     one_line_error(result, f"train.{layout}:3: the label", "holds a line break", "a label is one line")
     assert not (tmp_path / "c.pt").exists()

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from treeseq.cli.main import app
 from treeseq.checkpoint import load_archive
+from treeseq.cli.main import app
 
 runner = CliRunner()
 PARSER = ["train", "parser", "--epochs", "2", "--set", "model.hidden_size=24", "--set", "model.mlp_size=24",

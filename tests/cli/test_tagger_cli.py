@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from treeseq.cli.main import app
 from treeseq.checkpoint import load_archive
+from treeseq.cli.main import app
 
 runner = CliRunner()
 SAMPLES = Path(__file__).resolve().parents[2] / "corpora" / "samples"

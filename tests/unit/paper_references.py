@@ -90,7 +90,7 @@ def tree_node_states(model: torch.nn.Module, tree: Tree, word_ids: Sequence[int]
             b_i, b_o, b_u, b_f = blocks(cell.from_word.bias.detach().double(), 4)
             u_i, u_o, u_u = blocks(cell.from_children.weight.detach().double(), 3)
             u_f = cell.forget_from_child.weight.detach().double()
-            wx = (lambda w: w @ x) if x is not None else (lambda w: torch.zeros(w.shape[0], dtype=torch.float64))
+            wx = (lambda w, x=x: w @ x) if x is not None else (lambda w: torch.zeros(w.shape[0], dtype=torch.float64))
             h_sum = sum((hidden[k] for k in kids), torch.zeros(u_i.shape[1], dtype=torch.float64))
             i = sigmoid(wx(w_i) + u_i @ h_sum + b_i)
             o = sigmoid(wx(w_o) + u_o @ h_sum + b_o)

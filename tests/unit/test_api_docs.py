@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import itertools
 import os
 import re
@@ -13,7 +12,6 @@ import pytest
 
 import treeseq
 from treeseq.errors import CheckpointError, ConfigError, CorpusFormatError
-from treeseq.trees import Tree
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "corpora" / "samples"

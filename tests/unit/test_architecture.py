@@ -6,8 +6,9 @@ import ast
 import os
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
+
+import tomllib
 
 ROOT = Path(__file__).resolve().parents[2]
 # Top to bottom: a module may import from its own layer and the layers below it, never above.

@@ -11,7 +11,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from treeseq.corpora.readers.classification import (
-    find_split, parse_tsv_lines, read_intents, read_split, read_text_jsonl, read_tsv, tree_items, write_tsv,
+    find_split,
+    parse_tsv_lines,
+    read_intents,
+    read_split,
+    read_text_jsonl,
+    read_tsv,
+    tree_items,
+    write_tsv,
 )  # fmt: skip
 from treeseq.corpora.readers.ptb import read_trees
 from treeseq.data.classification import ClassExample, LabelledText, collate

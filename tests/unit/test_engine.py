@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from treeseq.corpora.readers.ptb import read_trees
 from treeseq.checkpoint import FORMAT_VERSION, load_archive, save_atomic
 from treeseq.config import TrainConfig
+from treeseq.corpora.readers.ptb import read_trees
 from treeseq.errors import CheckpointError
 from treeseq.tasks.tree import LabelScheme, TreeModelConfig, TreePredictor, TreeTask, build_model, encode
 from treeseq.training.engine import TrainState, fit, paths_for

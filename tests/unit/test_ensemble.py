@@ -109,7 +109,7 @@ def _tag_distributions(model: Any, tokens: list[str]) -> tuple[torch.Tensor, tor
 def test_softmax_tags_are_the_argmax_of_the_mean_probabilities(runs: dict[str, list[Path]]) -> None:
     ensemble, singles = disagreeing(runs["pos"])
     texts = ["The film is good .", "A man walks his dog in the park ."]
-    for text, result in zip(texts, ensemble.predict(texts)):
+    for result in ensemble.predict(texts):
         probs = torch.stack([torch.softmax(_tag_distributions(m, list(result.tokens))[0], -1) for m in singles]).mean(0)
         assert list(result.tags) == [ensemble.labels[i] for i in probs.argmax(-1).tolist()]
         expected = probs.max(-1).values
@@ -144,7 +144,7 @@ def test_crf_tags_are_viterbi_over_the_mean_scores_and_intents_the_mean_probabil
     start = mean_of("start").masked_fill(~first.start_ok, inf).tolist()
     trans = mean_of("transitions").masked_fill(~first.trans_ok, inf).tolist()
     end = mean_of("end").masked_fill(~first.end_ok, inf).tolist()
-    for text, result in zip(SENTENCES, ensemble.predict(SENTENCES)):
+    for result in ensemble.predict(SENTENCES):
         found = [_tag_distributions(m, list(result.tokens)) for m in singles]
         emissions = torch.stack([scores for scores, _ in found]).mean(0).tolist()
         assert list(result.tags) == [ensemble.labels[i] for i in _viterbi(emissions, start, trans, end)]

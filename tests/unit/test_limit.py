@@ -11,8 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import treeseq
-from treeseq.recipes.common import sample_limit
 from treeseq.corpora.readers.ptb import read_trees
+from treeseq.recipes.common import sample_limit
 
 SAMPLES = Path(__file__).resolve().parents[2] / "corpora" / "samples"
 QUIET = {"progress": False, "device": "cpu"}

@@ -4,12 +4,12 @@ decoding path and the padded BiRNN), the three attentions, the attentional decod
 
 from __future__ import annotations
 
+import paper_references as ref
 import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import paper_references as ref
 from treeseq.data.trees import TreeExample, batch_trees
 from treeseq.models.seq2seq import Seq2Seq
 from treeseq.models.tree import MODEL_KINDS, TreeClassifier

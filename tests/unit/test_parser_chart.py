@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-import itertools
 import functools
+import itertools
 
 import torch
 from hypothesis import given, settings
@@ -13,7 +13,7 @@ from treeseq.decoding.cky_reference import cky_decode_per_cell
 from treeseq.trees import Tree
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def all_trees(i: int, j: int) -> tuple[frozenset, ...]:
     """Every binary tree over [i, j) as a set of spans (brute force)."""
     if j - i == 1:

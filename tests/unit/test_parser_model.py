@@ -5,11 +5,18 @@ import random
 import torch
 
 from treeseq.config import TrainConfig
-from treeseq.decoding.cky import spans_to_tree, tree_spans
 from treeseq.data.batching import budget_batches
+from treeseq.decoding.cky import spans_to_tree, tree_spans
 from treeseq.nn.rnn import reverse_within
 from treeseq.tasks.parser import (
-    TRAIN_DEFAULTS, ParserConfig, ParserPredictor, ParserTask, build_parser, build_vocabs, encode_tree, hinge_loss,
+    TRAIN_DEFAULTS,
+    ParserConfig,
+    ParserPredictor,
+    ParserTask,
+    build_parser,
+    build_vocabs,
+    encode_tree,
+    hinge_loss,
 )  # fmt: skip
 from treeseq.trees import Tree
 

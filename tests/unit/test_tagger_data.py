@@ -10,9 +10,10 @@ from treeseq.corpora.readers.columns import read_columns, write_columns
 from treeseq.corpora.readers.conllu import FORM, UPOS, read_conllu, write_conllu
 from treeseq.corpora.readers.jsonl import read_jsonl
 from treeseq.corpora.readers.tagging import conllu_sentences, find_split, read_split
-from treeseq.tokenize import blank_tokens as tokenize, whitespace_tokens
 from treeseq.data.batching import budget_batches, pooled_batches
 from treeseq.errors import CorpusFormatError
+from treeseq.tokenize import blank_tokens as tokenize
+from treeseq.tokenize import whitespace_tokens
 
 SAMPLES = Path(__file__).resolve().parents[2] / "corpora" / "samples"
 

@@ -10,12 +10,19 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from treeseq.corpora.readers.atis import read_atis
 from treeseq.corpora.readers.tagging import read_split
 from treeseq.data.tagging import collate
-from treeseq.nn.rnn import BiRNN, recurrent_layer
 from treeseq.nn.char_encoder import CharCNN, CharLSTM
-from treeseq.tasks.tagger import (
-    TaggerModelConfig, build_encoder, build_model, encode_sentences, predict_examples, score, tagging_loss, task_kind,
-)  # fmt: skip
+from treeseq.nn.rnn import BiRNN, recurrent_layer
 from treeseq.tags import is_valid
+from treeseq.tasks.tagger import (
+    TaggerModelConfig,
+    build_encoder,
+    build_model,
+    encode_sentences,
+    predict_examples,
+    score,
+    tagging_loss,
+    task_kind,
+)  # fmt: skip
 
 SAMPLES = Path(__file__).resolve().parents[2] / "corpora" / "samples"
 TINY = TaggerModelConfig(word_dim=24, char_dim=8, char_out=16, hidden_size=32, layers=1, dropout=0.0, word_dropout=0.0)

@@ -3,9 +3,9 @@ against the per-node reference and against plain autograd through the same level
 
 from __future__ import annotations
 
-
 import pytest
 import torch
+from test_tree_models import examples, right_branching_example  # noqa: E402
 from torch import Tensor
 
 from treeseq.data.trees import TreeBatch, TreeExample, batch_trees
@@ -13,9 +13,6 @@ from treeseq.models.tree import MODEL_KINDS, TreeClassifier
 from treeseq.models.tree_reference import reference_logits
 from treeseq.trees import Tree
 from treeseq.vocab import Vocab
-
-
-from test_tree_models import examples, right_branching_example  # noqa: E402
 
 
 def dependency_examples() -> tuple[list[TreeExample], Vocab]:

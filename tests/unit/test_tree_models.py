@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-
 import pytest
 import torch
 
@@ -13,7 +12,7 @@ from treeseq.vocab import Vocab
 
 
 def examples(trees: list[Tree], vocab: Vocab) -> list[TreeExample]:
-    return [TreeExample(t, tuple(vocab.encode(t.tokens)), tuple(-1 if l is None else int(l) for l in t.labels)) for t in trees]
+    return [TreeExample(t, tuple(vocab.encode(t.tokens)), tuple(-1 if label is None else int(label) for label in t.labels)) for t in trees]
 
 
 def right_branching_example(tokens: int = 2000) -> tuple[Tree, Vocab, TreeExample]:
@@ -47,7 +46,7 @@ def test_level_schedule_invariants(sample: tuple[list[TreeExample], Vocab]) -> N
     for level in batch.levels[1:]:
         assert level.child_index is not None and int(level.child_index.max()) < level.start  # children computed earlier
     assert sorted(batch.order.tolist()) == list(range(batch.num_nodes))
-    gold = torch.tensor([l for e in exs for l in e.labels])
+    gold = torch.tensor([label for e in exs for label in e.labels])
     assert torch.equal(batch.labels[batch.order], gold)
     offsets = torch.tensor([0] + [len(e.tree) for e in exs]).cumsum(0)
     assert torch.equal(batch.roots, batch.order[offsets[1:] - 1])

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from treeseq.errors import ConfigError
 from treeseq.adapters.spacy_trees import INSTALL_HINT
+from treeseq.errors import ConfigError
 from treeseq.tokenize import raw_form
 
 KEEP = ("tok2vec", "tagger")

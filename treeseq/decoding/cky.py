@@ -24,7 +24,6 @@ from treeseq.errors import ShapeError
 from treeseq.trees import Tree
 
 
-
 def cky_chart(scores: Tensor) -> tuple[Tensor, Tensor]:
     """Fill the inside chart for every sentence of a padded batch.
 

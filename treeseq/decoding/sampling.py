@@ -3,6 +3,7 @@ temperature 0, reproducible with a seeded generator; and the loop that continues
 
 from __future__ import annotations
 
+import collections
 from dataclasses import dataclass
 from typing import Iterator, Sequence
 
@@ -10,8 +11,8 @@ import torch
 from torch import Tensor
 
 from treeseq.errors import ConfigError
-from treeseq.options import FAMILIES
 from treeseq.models.lm import RNNLanguageModel, select_rows
+from treeseq.options import FAMILIES
 
 
 @dataclass(frozen=True)
@@ -99,7 +100,6 @@ def continue_prompt(model: RNNLanguageModel, prompt: Sequence[int], samples: int
                     sampling: Sampling, generator: torch.Generator | None = None) -> list[Continuation]:  # fmt: skip
     """`samples` continuations of a prompt (token ids, starting with the line-start <eos>), each up to
     `max_tokens` ids or its <eos>; all samples run as one batch (`sample_steps` to the end)."""
-    out: list[Continuation] = []
-    for out in sample_steps(model, prompt, samples, max_tokens, eos_id, sampling, generator):
-        pass
-    return out
+    steps = sample_steps(model, prompt, samples, max_tokens, eos_id, sampling, generator)
+    last = collections.deque(steps, maxlen=1)  # the last step's continuations
+    return last[0] if last else []

@@ -16,13 +16,31 @@ from treeseq.metrics import class_scores
 from treeseq.models.classifier import SequenceClassifier
 from treeseq.models.ensemble import ClassProbEnsemble
 from treeseq.recipes.common import (
+    Configs,
+    Family,
+    Predictor,
+    RunSetup,
+    Training,
+    archive_entry,
+    check_length,
+    init_vectors,
+    input_numbers,
     sample_limit,
-    Configs, Family, Predictor, RunSetup, Training, archive_entry, check_length, init_vectors, input_numbers,
 )  # fmt: skip
 from treeseq.results import ClassResult, Report, Table
 from treeseq.tasks.classifier import (
-    DEFAULT_TOKENIZER, TRAIN_DEFAULTS, ClassifierDataConfig, ClassifierModelConfig, ClassifierPredictor, ClassifierTask,
-    Labels, build_model, item_tokens, score, tokenize_texts, warn_unseen,
+    DEFAULT_TOKENIZER,
+    TRAIN_DEFAULTS,
+    ClassifierDataConfig,
+    ClassifierModelConfig,
+    ClassifierPredictor,
+    ClassifierTask,
+    Labels,
+    build_model,
+    item_tokens,
+    score,
+    tokenize_texts,
+    warn_unseen,
 )  # fmt: skip
 from treeseq.training.engine import FitResult
 from treeseq.vocab import Vocab

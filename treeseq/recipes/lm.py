@@ -14,12 +14,30 @@ from treeseq.decoding.sampling import Sampling, sample_steps
 from treeseq.models.ensemble import LMEnsemble
 from treeseq.models.lm import RNNLanguageModel
 from treeseq.options import FAMILIES
-from treeseq.recipes.common import Configs, Family, Predictor, RunSetup, Training, check_length, input_numbers, sample_limit
+from treeseq.recipes.common import (
+    Configs,
+    Family,
+    Predictor,
+    RunSetup,
+    Training,
+    check_length,
+    input_numbers,
+    sample_limit,
+)
 from treeseq.results import Generation, Report, ScoreResult
-from treeseq.text import check_unicode
 from treeseq.tasks.lm import (
-    MODEL_TRAIN_DEFAULTS, TRAIN_DEFAULTS, LMDataConfig, LMModelConfig, LMPredictor, LMTask, build_model, check_stream, find_split, read_text,
+    MODEL_TRAIN_DEFAULTS,
+    TRAIN_DEFAULTS,
+    LMDataConfig,
+    LMModelConfig,
+    LMPredictor,
+    LMTask,
+    build_model,
+    check_stream,
+    find_split,
+    read_text,
 )  # fmt: skip
+from treeseq.text import check_unicode
 from treeseq.training.engine import FitResult
 
 FAMILY = Family("lm", LMModelConfig, LMDataConfig, tuple(TRAIN_DEFAULTS.items()))

@@ -6,18 +6,32 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-
 from treeseq.corpora.readers.ptb import read_trees
-from treeseq.device import resolve_device
-from treeseq.decoding.cky import tree_spans
 from treeseq.data.parsing import ParserVocabs
+from treeseq.decoding.cky import tree_spans
+from treeseq.device import resolve_device
 from treeseq.metrics import bracket_scores
 from treeseq.models.ensemble import SpanScoreEnsemble
 from treeseq.models.parser import SpanParser
-from treeseq.recipes.common import Configs, Family, Predictor, RunSetup, Training, archive_entry, input_numbers, sample_limit
+from treeseq.recipes.common import (
+    Configs,
+    Family,
+    Predictor,
+    RunSetup,
+    Training,
+    archive_entry,
+    input_numbers,
+    sample_limit,
+)
 from treeseq.results import ParseResult, Report
 from treeseq.tasks.parser import (
-    TRAIN_DEFAULTS, ParserConfig, ParserPredictor, ParserTask, build_parser, build_vocabs, encode_tree,
+    TRAIN_DEFAULTS,
+    ParserConfig,
+    ParserPredictor,
+    ParserTask,
+    build_parser,
+    build_vocabs,
+    encode_tree,
     tag_sentences,
 )  # fmt: skip
 from treeseq.tokenize import tokenize_with_offsets

@@ -15,16 +15,34 @@ from treeseq.metrics import class_scores
 from treeseq.models.ensemble import TaggerEnsemble
 from treeseq.models.tagger import BiRNNTagger
 from treeseq.recipes.common import (
+    Configs,
+    Family,
+    Predictor,
+    RunSetup,
+    Training,
+    archive_entry,
+    check_length,
+    init_vectors,
+    input_numbers,
     sample_limit,
-    Configs, Family, Predictor, RunSetup, Training, archive_entry, check_length, init_vectors, input_numbers,
 )  # fmt: skip
 from treeseq.results import Report, Table, TagResult, chunk_slots
 from treeseq.tags import spans
-from treeseq.tokenize import blank_tokens, whitespace_tokens
 from treeseq.tasks.tagger import (
-    TRAIN_DEFAULTS, Prediction, TaggerDataConfig, TaggerModelConfig, TaggerPredictor, TaggerTask, build_encoder,
-    build_model, check_labels, encode_sentences, score, task_kind,
+    TRAIN_DEFAULTS,
+    Prediction,
+    TaggerDataConfig,
+    TaggerModelConfig,
+    TaggerPredictor,
+    TaggerTask,
+    build_encoder,
+    build_model,
+    check_labels,
+    encode_sentences,
+    score,
+    task_kind,
 )  # fmt: skip
+from treeseq.tokenize import blank_tokens, whitespace_tokens
 from treeseq.training.engine import FitResult
 from treeseq.vocab import Vocab
 

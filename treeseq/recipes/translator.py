@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, replace
-import math
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -15,11 +15,29 @@ from treeseq.errors import CorpusFormatError
 from treeseq.models.ensemble import Seq2SeqEnsemble
 from treeseq.models.seq2seq import Seq2Seq
 from treeseq.options import FAMILIES
-from treeseq.recipes.common import Configs, Family, Predictor, RunSetup, Training, archive_entry, check_length, input_numbers, sample_limit
+from treeseq.recipes.common import (
+    Configs,
+    Family,
+    Predictor,
+    RunSetup,
+    Training,
+    archive_entry,
+    check_length,
+    input_numbers,
+    sample_limit,
+)
 from treeseq.results import Report, TranslationHypothesis, TranslationResult
 from treeseq.tasks.translator import (
-    TRAIN_DEFAULTS, Codec, DecodeConfig, Translation, TranslatorDataConfig, TranslatorModelConfig, TranslatorPredictor,
-    TranslatorTask, build_codec, build_model,
+    TRAIN_DEFAULTS,
+    Codec,
+    DecodeConfig,
+    Translation,
+    TranslatorDataConfig,
+    TranslatorModelConfig,
+    TranslatorPredictor,
+    TranslatorTask,
+    build_codec,
+    build_model,
 )  # fmt: skip
 from treeseq.training.engine import FitResult
 

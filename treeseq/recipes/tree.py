@@ -15,7 +15,17 @@ from treeseq.errors import ConfigError, CorpusFormatError
 from treeseq.metrics import class_scores
 from treeseq.models.ensemble import ClassProbEnsemble
 from treeseq.models.tree import TreeClassifier
-from treeseq.recipes.common import Configs, Family, Predictor, RunSetup, Training, archive_entry, init_vectors, input_numbers, sample_limit
+from treeseq.recipes.common import (
+    Configs,
+    Family,
+    Predictor,
+    RunSetup,
+    Training,
+    archive_entry,
+    init_vectors,
+    input_numbers,
+    sample_limit,
+)
 from treeseq.results import Report, Table, TreeNode, TreeResult
 from treeseq.tasks.tree import LabelScheme, TreeModelConfig, TreePredictor, TreeTask, build_model, encode, prepare_trees
 from treeseq.tokenize import detokenize, raw_form, tokenize_with_offsets

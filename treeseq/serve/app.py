@@ -33,9 +33,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from treeseq.errors import ConfigError, TreeseqError
 from treeseq.files import JSONProblem, parse_json
+from treeseq.options import FAMILIES, Option
 from treeseq.serve.batching import InProcess, Limits, ModelWorker, Outcome, Overloaded, Runner
 from treeseq.serve.guard import Guard, error_response
-from treeseq.options import FAMILIES, Option
 from treeseq.serve.summary import model_summary
 from treeseq.text import BLANK_PATTERN, is_blank, unicode_problem
 

@@ -15,7 +15,7 @@ neither torch nor a model until a component first runs.
 
 from __future__ import annotations
 
-from typing import List, Union
+from typing import Union
 
 from spacy.language import Language
 
@@ -26,14 +26,14 @@ COMMON = {"model": "", "device": "cpu", "batch_size": 64}
 
 
 @Language.factory("treeseq_tagger", default_config={**COMMON}, assigns=["token.pos", "token.tag", "doc.spans", "doc.cats"])
-def make_tagger(nlp: Language, name: str, model: Union[str, List[str]], device: str, batch_size: int) -> TaggerComponent:
+def make_tagger(nlp: Language, name: str, model: Union[str, list[str]], device: str, batch_size: int) -> TaggerComponent:
     """A treeseq tagger: parts of speech on the doc's tokens, or slots (and the intent) of an NLU model."""
     return TaggerComponent(nlp, name, model, device, batch_size)
 
 
 @Language.factory("treeseq_tree", default_config={**COMMON, "per_sentence": True},
                   assigns=["doc._.tree", "doc._.trees", "doc.spans", "doc.cats"])  # fmt: skip
-def make_tree(nlp: Language, name: str, model: Union[str, List[str]], device: str, batch_size: int, per_sentence: bool) -> TreeComponent:
+def make_tree(nlp: Language, name: str, model: Union[str, list[str]], device: str, batch_size: int, per_sentence: bool) -> TreeComponent:
     """A treeseq tree classifier (with the parser its archive carries): every constituent labelled."""
     return TreeComponent(nlp, name, model, device, batch_size, per_sentence)
 
@@ -41,7 +41,7 @@ def make_tree(nlp: Language, name: str, model: Union[str, List[str]], device: st
 @Language.factory("treeseq_translator", default_config={**COMMON, "per_sentence": True, "beam": TRANSLATOR_DEFAULTS["beam"],
                                                         "n_best": TRANSLATOR_DEFAULTS["n_best"]},
                   assigns=["doc._.translation", "doc._.translations"])  # fmt: skip
-def make_translator(nlp: Language, name: str, model: Union[str, List[str]], device: str, batch_size: int, per_sentence: bool, beam: int,
+def make_translator(nlp: Language, name: str, model: Union[str, list[str]], device: str, batch_size: int, per_sentence: bool, beam: int,
                     n_best: int) -> TranslatorComponent:  # fmt: skip
     """A treeseq translator: each doc's translation."""
     return TranslatorComponent(nlp, name, model, device, batch_size, per_sentence, beam=beam, n_best=n_best)

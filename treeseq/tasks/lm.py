@@ -19,7 +19,17 @@ from torch import Tensor, nn
 
 from treeseq.checkpoint import make_archive
 from treeseq.config import FAMILY_TRAIN_DEFAULTS, TrainConfig, choice
-from treeseq.data.lm import UNITS, Segment, StreamBatch, Units, batchify, collate_segments, segments, to_classes, token_stream
+from treeseq.data.lm import (
+    UNITS,
+    Segment,
+    StreamBatch,
+    Units,
+    batchify,
+    collate_segments,
+    segments,
+    to_classes,
+    token_stream,
+)
 from treeseq.device import autocast, check_inference_precision, epoch_rng
 from treeseq.errors import ConfigError, CorpusFormatError
 from treeseq.files import read_lines

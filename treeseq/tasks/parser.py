@@ -18,15 +18,18 @@ from torch import Tensor, nn
 
 from treeseq.checkpoint import make_archive
 from treeseq.config import FAMILY_TRAIN_DEFAULTS, TrainConfig
+from treeseq.data.batching import budget_batches
+from treeseq.data.parsing import (
+    ParseBatch,
+    ParseExample,
+    ParserVocabs,
+    batch_examples,
+    span_mask,
+)  # fmt: skip
+from treeseq.decoding.cky import cky_decode, preorder_to_tree, tree_spans
 from treeseq.device import autocast, epoch_rng
 from treeseq.errors import ConfigError, CorpusFormatError
 from treeseq.metrics import bracket_scores
-from treeseq.data.batching import budget_batches
-from treeseq.data.parsing import span_mask
-from treeseq.decoding.cky import cky_decode, preorder_to_tree, tree_spans
-from treeseq.data.parsing import (
-    ParseBatch, ParseExample, ParserVocabs, batch_examples,
-)  # fmt: skip
 from treeseq.models.parser import SpanParser
 from treeseq.trees import Tree
 from treeseq.vocab import Vocab

@@ -19,14 +19,18 @@ from treeseq.checkpoint import make_archive
 from treeseq.config import FAMILY_TRAIN_DEFAULTS, TrainConfig, choice
 from treeseq.data.batching import budget_batches, pooled_batches
 from treeseq.data.tagging import (
-    Encoder, TaggedSentence, TaggingBatch, TaggingExample, collate,
+    Encoder,
+    TaggedSentence,
+    TaggingBatch,
+    TaggingExample,
+    collate,
 )  # fmt: skip
 from treeseq.device import autocast, check_inference_precision, epoch_rng
 from treeseq.errors import ConfigError, CorpusFormatError
-from treeseq.models.tagger import OUTPUTS, BiRNNTagger
-from treeseq.nn.rnn import RNNS
-from treeseq.nn.char_encoder import CHAR_KINDS
 from treeseq.metrics import ChunkReport, conlleval
+from treeseq.models.tagger import OUTPUTS, BiRNNTagger
+from treeseq.nn.char_encoder import CHAR_KINDS
+from treeseq.nn.rnn import RNNS
 from treeseq.tags import SCHEMES, allowed_transitions, convert, looks_like_chunks
 from treeseq.vocab import Vocab
 

@@ -16,7 +16,7 @@ from torch import Tensor, nn
 
 from treeseq.checkpoint import make_archive
 from treeseq.config import FAMILY_TRAIN_DEFAULTS, TrainConfig, choice
-from treeseq.data.parallel import PairExample, Seq2SeqBatch, SentencePair, collate_pairs, collate_sources, pair_batches
+from treeseq.data.parallel import PairExample, SentencePair, Seq2SeqBatch, collate_pairs, collate_sources, pair_batches
 from treeseq.decoding import Hypothesis
 from treeseq.decoding.beam import beam_search
 from treeseq.decoding.greedy import greedy_search

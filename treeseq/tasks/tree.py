@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import re
-
 from dataclasses import asdict, dataclass
 from typing import Sequence
 
 import torch
 from torch import Tensor, nn
 
+from treeseq.adapters.spacy_trees import SpacyTrees, transfer_labels
 from treeseq.checkpoint import make_archive
 from treeseq.config import TrainConfig, choice
 from treeseq.data.batching import pooled_batches
@@ -18,7 +18,6 @@ from treeseq.device import autocast, autocast_dtype, check_inference_precision, 
 from treeseq.errors import ConfigError, CorpusFormatError
 from treeseq.metrics import accuracy, confusion_matrix
 from treeseq.models.tree import MODEL_KINDS, TreeClassifier
-from treeseq.adapters.spacy_trees import SpacyTrees, transfer_labels
 from treeseq.tasks.parser import ParserPredictor
 from treeseq.tokenize import detokenize, tokenize
 from treeseq.trees import Tree

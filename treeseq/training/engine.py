@@ -23,10 +23,10 @@ from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 
 from treeseq.checkpoint import load_archive, save_atomic
-from treeseq.files import write_text_atomic
 from treeseq.config import TrainConfig
 from treeseq.device import autocast, rng_state, seed_everything, set_rng_state
 from treeseq.errors import CheckpointError
+from treeseq.files import write_text_atomic
 from treeseq.training.average import WeightAverage
 from treeseq.training.distributed import DistInfo, all_reduce_sum, shard
 from treeseq.training.optim import Optimizers, build_optimizers, grad_norm_clip, lr_factor
@@ -485,7 +485,14 @@ def _progress(enabled: Any, unit: str) -> Iterator[_Bar]:
         yield _Bar(None, unit)
         return
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     columns = (
         TextColumn("{task.description}"),
