@@ -2,22 +2,22 @@
 
 A data folder is one of: a UD treebank (`*-ud-train.conllu`, `*-ud-dev.conllu`, `*-ud-test.conllu`),
 an ATIS/SNIPS folder (`train/`, `valid/`, `test/`, each with `seq.in`, `seq.out` and `label`), JSONL
-files (`train.jsonl`, ...) or CoNLL column files (`train.conll` or `train.txt`, ...). `dev` and
-`valid` name the same split.
+files (`train.jsonl`, ...) or CoNLL column files (`train.conll` or `train.txt`, ...), or a layout
+registered with `register_tagging_format` (docs/contributing.md). `dev` and `valid` name the same split.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 from treeseq.corpora.readers.atis import is_atis_folder, read_atis
 from treeseq.corpora.readers.columns import read_columns
 from treeseq.corpora.readers.conllu import UPOS, XPOS, ConlluSentence, read_conllu
 from treeseq.corpora.readers.jsonl import read_jsonl
 from treeseq.data.tagging import TaggedSentence
-from treeseq.errors import CorpusFormatError
+from treeseq.errors import ConfigError, CorpusFormatError
 
 ALIASES = {"dev": ("dev", "valid", "validation"), "valid": ("valid", "dev", "validation")}
 CONLLU_COLUMNS = {"upos": UPOS, "xpos": XPOS}
@@ -33,8 +33,71 @@ class Split:
     conllu: list[ConlluSentence] | None = None
 
 
+@dataclass(frozen=True)
+class ReadOptions:
+    """What a reader may need besides the path: the CoNLL-U column to tag, the columns of a column file."""
+
+    column: str = "upos"
+    token_column: int = 0
+    tag_column: int = -1
+
+
+@dataclass(frozen=True)
+class TaggingFormat:
+    """A tagging corpus layout, registered by name (`register_tagging_format`).
+
+    `find(data_dir, name)` gives the file or folder of the split called `name` (train, dev, valid, ...)
+    in `data_dir`, or None; `read(path, options)` gives its sentences as a `Split`; `expected` says in
+    the error for a missing split how this layout names it (`{split}.jsonl`).
+    """
+
+    name: str
+    find: Callable[[Path, str], "Path | None"]
+    read: Callable[[Path, ReadOptions], Split]
+    expected: str
+
+
+TAGGING_FORMATS: dict[str, TaggingFormat] = {}
+
+
+def register_tagging_format(name: str, find: Callable[[Path, str], "Path | None"],
+                            read: Callable[[Path, ReadOptions], Split], expected: str) -> None:  # fmt: skip
+    """Make a tagging corpus layout readable by `train tagger`, `evaluate` and every tagger surface.
+    Layouts are tried in the order they were registered (the built-in ones first).
+
+    Raises:
+        ConfigError: the name is taken.
+    """
+    if name in TAGGING_FORMATS:
+        raise ConfigError(f"tagging format {name!r} is already registered")
+    TAGGING_FORMATS[name] = TaggingFormat(name, find, read, expected)
+
+
+def _file(suffixes: tuple[str, ...]) -> Callable[[Path, str], "Path | None"]:
+    def find(data_dir: Path, name: str) -> Path | None:
+        return next((data_dir / f"{name}{s}" for s in suffixes if (data_dir / f"{name}{s}").is_file()), None)
+
+    return find
+
+
+def _read_conllu(path: Path, options: ReadOptions) -> Split:
+    conllu = read_conllu(path)
+    return Split("conllu", path, conllu_sentences(conllu, options.column, str(path)), conllu)
+
+
+register_tagging_format("conllu", lambda d, name: next(iter(sorted(d.glob(f"*-ud-{name}.conllu"))), None), _read_conllu,
+                        "*-ud-{split}.conllu")  # fmt: skip
+register_tagging_format("atis", lambda d, name: d / name if is_atis_folder(d / name) else None,
+                        lambda path, _: Split("atis", path, read_atis(path)), "{split}/seq.in + seq.out + label")  # fmt: skip
+register_tagging_format("jsonl", _file((".jsonl",)), lambda path, _: Split("jsonl", path, read_jsonl(path)), "{split}.jsonl")
+register_tagging_format("columns", _file((".conll", ".txt")),
+                        lambda path, o: Split("columns", path, read_columns(path, o.token_column, o.tag_column)),
+                        "{split}.conll")  # fmt: skip
+
+
 def find_split(data_dir: Path, split: str) -> tuple[str, Path]:
-    """(format, path) of a split inside `data_dir`.
+    """(format, path) of a split inside `data_dir`: the first registered layout that has it, under the
+    split's name or an alias (dev, valid, validation).
 
     Raises:
         CorpusFormatError: no file or folder for that split.
@@ -43,31 +106,18 @@ def find_split(data_dir: Path, split: str) -> tuple[str, Path]:
     if not data_dir.is_dir():
         raise CorpusFormatError(f"{data_dir}: no such data folder")
     for name in ALIASES.get(split, (split,)):
-        found = sorted(data_dir.glob(f"*-ud-{name}.conllu"))
-        if found:
-            return "conllu", found[0]
-        if is_atis_folder(data_dir / name):
-            return "atis", data_dir / name
-        for suffix, kind in ((".jsonl", "jsonl"), (".conll", "columns"), (".txt", "columns")):
-            if (data_dir / f"{name}{suffix}").is_file():
-                return kind, data_dir / f"{name}{suffix}"
-    raise CorpusFormatError(
-        f"{data_dir}: no {split} split (expected *-ud-{split}.conllu, {split}/seq.in + seq.out + label, "
-        f"{split}.jsonl or {split}.conll)"
-    )
+        for layout in TAGGING_FORMATS.values():
+            found = layout.find(data_dir, name)
+            if found is not None:
+                return layout.name, found
+    expected = [layout.expected.format(split=split) for layout in TAGGING_FORMATS.values()]
+    raise CorpusFormatError(f"{data_dir}: no {split} split (expected {', '.join(expected[:-1])} or {expected[-1]})")
 
 
 def read_split(data_dir: Path, split: str, column: str = "upos", token_column: int = 0, tag_column: int = -1) -> Split:
     """Read a split of a tagging corpus (see the module docstring for the layouts)."""
     kind, path = find_split(data_dir, split)
-    if kind == "conllu":
-        conllu = read_conllu(path)
-        return Split(kind, path, conllu_sentences(conllu, column, str(path)), conllu)
-    if kind == "atis":
-        return Split(kind, path, read_atis(path))
-    if kind == "jsonl":
-        return Split(kind, path, read_jsonl(path))
-    return Split(kind, path, read_columns(path, token_column, tag_column))
+    return TAGGING_FORMATS[kind].read(path, ReadOptions(column, token_column, tag_column))
 
 
 def conllu_sentences(sentences: Sequence[ConlluSentence], column: str, source: str) -> list[TaggedSentence]:
