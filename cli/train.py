@@ -14,9 +14,14 @@ from typing import Annotated, Any, Literal, Optional
 import typer
 
 from treeseq.cli.training import DevFile, SpacyVectors, TrainFile, Vectors, train_command
+from treeseq.options import ATTENTION_KINDS, RECURRENT_CELLS, TREE_KINDS
 
 app = typer.Typer(help="Train a model (tree classifier, parser, tagger, translator, language model) on a corpus folder.", no_args_is_help=True)
 Opt = Optional
+# Choices from the library's own names (treeseq/options.py; tests check them against the registries).
+TreeKind = Literal[TREE_KINDS]  # type: ignore[valid-type]
+Cell = Literal[RECURRENT_CELLS]  # type: ignore[valid-type]
+AttentionKind = Literal[ATTENTION_KINDS]  # type: ignore[valid-type]
 
 # Model options with one spelling in every family.
 EmbedDim = Annotated[Opt[int], typer.Option("--embed-dim", help="Word (or subword) embedding size.", min=1, show_default=False)]
@@ -26,7 +31,7 @@ Dropout = Annotated[Opt[float], typer.Option("--dropout", help="Dropout rate.", 
 
 @train_command(app, "tree")
 def train_tree(
-    model_kind: Annotated[Opt[Literal["rnn", "rntn", "binary-lstm", "childsum-lstm"]], typer.Option("--model-kind", help="rnn, rntn, binary-lstm or childsum-lstm (default: binary-lstm; childsum-lstm with --spacy-model).", show_default=False)] = None,
+    model_kind: Annotated[Opt[TreeKind], typer.Option("--model-kind", help="rnn, rntn, binary-lstm or childsum-lstm (default: binary-lstm; childsum-lstm with --spacy-model).", show_default=False)] = None,
     labels: Annotated[Opt[Literal["fine", "binary"]], typer.Option(help="fine (all classes) or binary (SST: neutral dropped) (default: fine).", show_default=False)] = None,
     embed_dim: EmbedDim = None,
     hidden_size: HiddenSize = None,
@@ -52,7 +57,7 @@ def train_tree(
 @train_command(app, "classifier")
 def train_classifier(
     encoder: Annotated[Opt[Literal["last", "mean", "max", "attention", "textrnn", "rcnn"]], typer.Option(help="Sentence vector: last (both directions' last states), mean or max (pooled states), attention (learned query), textrnn (BiRNN, then an RNN's last state) or rcnn (Lai et al. 2015) (default: last).", show_default=False)] = None,
-    rnn: Annotated[Opt[Literal["lstm", "gru", "rnn", "irnn"]], typer.Option(help="lstm, gru, rnn (tanh) or irnn (ReLU, identity init) (default: lstm).", show_default=False)] = None,
+    rnn: Annotated[Opt[Cell], typer.Option(help="lstm, gru, rnn (tanh) or irnn (ReLU, identity init) (default: lstm).", show_default=False)] = None,
     layers: Annotated[Opt[int], typer.Option(help="Stacked recurrent layers (default: 1).", min=1, show_default=False)] = None,
     bidirectional: Annotated[Opt[bool], typer.Option("--bidirectional/--unidirectional", help="Read both directions (default: bidirectional).", show_default=False)] = None,
     embed_dim: EmbedDim = None,
@@ -102,7 +107,7 @@ def train_parser(
 
 @train_command(app, "tagger")
 def train_tagger(
-    rnn: Annotated[Opt[Literal["lstm", "gru", "rnn", "irnn"]], typer.Option(help="lstm, gru, rnn (tanh) or irnn (ReLU, identity init) (default: lstm).", show_default=False)] = None,
+    rnn: Annotated[Opt[Cell], typer.Option(help="lstm, gru, rnn (tanh) or irnn (ReLU, identity init) (default: lstm).", show_default=False)] = None,
     layers: Annotated[Opt[int], typer.Option(help="Stacked bidirectional layers (default: 2).", min=1, show_default=False)] = None,
     embed_dim: EmbedDim = None,
     hidden_size: HiddenSize = None,
@@ -128,7 +133,7 @@ def train_tagger(
 @train_command(app, "lm")
 def train_lm(
     unit: Annotated[Opt[Literal["word", "char", "subword"]], typer.Option(help="word (capped vocabulary, <unk>), char (every character) or subword (SentencePiece in the archive) (default: word).", show_default=False)] = None,
-    rnn: Annotated[Opt[Literal["lstm", "gru", "rnn", "irnn"]], typer.Option(help="lstm, gru, rnn (tanh) or irnn (ReLU, identity init) (default: lstm).", show_default=False)] = None,
+    rnn: Annotated[Opt[Cell], typer.Option(help="lstm, gru, rnn (tanh) or irnn (ReLU, identity init) (default: lstm).", show_default=False)] = None,
     layers: Annotated[Opt[int], typer.Option(help="Stacked recurrent layers (default: 2).", min=1, show_default=False)] = None,
     embed_dim: EmbedDim = None,
     hidden_size: HiddenSize = None,
@@ -159,7 +164,7 @@ def train_translator(
     src: Annotated[Opt[str], typer.Option(help="Source language suffix (default: de).", show_default=False)] = None,
     tgt: Annotated[Opt[str], typer.Option(help="Target language suffix (default: en).", show_default=False)] = None,
     rnn: Annotated[Opt[Literal["gru", "lstm", "rnn", "irnn"]], typer.Option(help="gru, lstm, rnn (tanh) or irnn (ReLU, identity init) (default: gru).", show_default=False)] = None,
-    attention: Annotated[Opt[Literal["bahdanau", "dot", "general"]], typer.Option(help="bahdanau, dot or general (default: general).", show_default=False)] = None,
+    attention: Annotated[Opt[AttentionKind], typer.Option(help="bahdanau, dot or general (default: general).", show_default=False)] = None,
     embed_dim: EmbedDim = None,
     hidden_size: HiddenSize = None,
     dropout: Dropout = None,

@@ -52,7 +52,7 @@ class TaggingFormat:
     """
 
     name: str
-    find: Callable[[Path, str], "Path | None"]
+    find: Callable[[Path, str], Path | None]
     read: Callable[[Path, ReadOptions], Split]
     expected: str
 
@@ -60,7 +60,7 @@ class TaggingFormat:
 TAGGING_FORMATS: dict[str, TaggingFormat] = {}
 
 
-def register_tagging_format(name: str, find: Callable[[Path, str], "Path | None"],
+def register_tagging_format(name: str, find: Callable[[Path, str], Path | None],
                             read: Callable[[Path, ReadOptions], Split], expected: str) -> None:  # fmt: skip
     """Make a tagging corpus layout readable by `train tagger`, `evaluate` and every tagger surface.
     Layouts are tried in the order they were registered (the built-in ones first).
@@ -73,7 +73,7 @@ def register_tagging_format(name: str, find: Callable[[Path, str], "Path | None"
     TAGGING_FORMATS[name] = TaggingFormat(name, find, read, expected)
 
 
-def _file(suffixes: tuple[str, ...]) -> Callable[[Path, str], "Path | None"]:
+def _file(suffixes: tuple[str, ...]) -> Callable[[Path, str], Path | None]:
     def find(data_dir: Path, name: str) -> Path | None:
         return next((data_dir / f"{name}{s}" for s in suffixes if (data_dir / f"{name}{s}").is_file()), None)
 

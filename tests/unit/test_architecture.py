@@ -146,3 +146,14 @@ def test_the_size_table_of_the_architecture_page_is_current() -> None:
     page = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
     shown = page.partition(module.BEGIN + "\n")[2].partition(module.END)[0]
     assert shown == module.table(ROOT), "docs/architecture.md: the size table is stale; run python benchmarks/code_sizes.py --write"
+
+
+def test_the_declared_names_are_the_registries() -> None:
+    """The command line's choices come from treeseq/options.py (read without torch); they must be the
+    registries' names, so a newcomer who registers a kind and forgets the declaration is told here."""
+    from treeseq.models.tree import MODEL_KINDS
+    from treeseq.nn.attention import ATTENTIONS
+    from treeseq.nn.rnn import CELLS
+    from treeseq.options import ATTENTION_KINDS, RECURRENT_CELLS, TREE_KINDS
+
+    assert ATTENTION_KINDS == tuple(ATTENTIONS) and RECURRENT_CELLS == tuple(CELLS) and TREE_KINDS == MODEL_KINDS
