@@ -11,7 +11,7 @@ chart cells) with the chart vectorized over sentences, starts and split points, 
 trees in level-batched passes of up to 256. --workers threads parse batches at once and classify
 shares of the trees (each thread with --threads intra-op threads). The baseline runs each sentence
 alone in the main thread: a batch of one through the BiLSTM, the per-cell chart loop of
-`treeseq.decoding.cky_reference`, and the classifier on one tree. The batched pipeline runs once per
+`tests/unit/cky_reference.py`, and the classifier on one tree. The batched pipeline runs once per
 --precision (bf16: autocast for the parser; for the classifier too with --classifier-precision bf16);
 for each it also reports the trees and root labels that differ from the first run (fp32), and the
 dev bracket F1 of the parser on the gold tokens.
@@ -39,8 +39,11 @@ from treeseq.config import TrainConfig  # noqa: E402
 from treeseq.corpora.readers.ptb import read_trees  # noqa: E402
 from treeseq.data.parsing import batch_examples  # noqa: E402
 from treeseq.decoding.cky import spans_to_tree, tree_spans  # noqa: E402
-from treeseq.decoding.cky_reference import cky_decode_per_cell  # noqa: E402
 from treeseq.device import autocast_dtype  # noqa: E402
+
+sys.path.insert(0, str(ROOT / "tests" / "unit"))  # the slow reference decoder lives with the tests
+from cky_reference import cky_decode_per_cell  # noqa: E402
+
 from treeseq.metrics import bracket_scores  # noqa: E402
 from treeseq.tasks.parser import (  # noqa: E402
     ParserConfig,

@@ -71,7 +71,6 @@ TESTS: dict[str, list[str]] = {
     "models.tree": [REFS, f"{UNIT}tree_models.py", f"{UNIT}tree_fast_backward.py"],
     "decoding.beam": [f"{UNIT}beam.py", f"{UNIT}seq2seq.py"],
     "decoding.cky": [f"{UNIT}parser_chart.py", f"{UNIT}parser_model.py"],
-    "decoding.forced": [f"{UNIT}beam.py", f"{UNIT}seq2seq.py"],
     "decoding.greedy": [f"{UNIT}beam.py", f"{UNIT}seq2seq.py"],
     "decoding.sampling": [f"{UNIT}lm.py"],
     "decoding.seq2seq_inference": [f"{UNIT}seq2seq.py", f"{UNIT}beam.py"],

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import pytest
 import torch
+from forced_reference import forced_log_probs
 
 from treeseq.decoding.beam import beam_search
-from treeseq.decoding.forced import forced_log_probs
 from treeseq.decoding.greedy import greedy_search
 from treeseq.decoding.seq2seq_inference import InferenceDecoder
 from treeseq.models.seq2seq import Seq2Seq

@@ -4,12 +4,12 @@ import functools
 import itertools
 
 import torch
+from cky_reference import cky_decode_per_cell
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from treeseq.data.parsing import span_mask
 from treeseq.decoding.cky import cky_decode, preorder_to_tree, spans_to_tree, tree_spans
-from treeseq.decoding.cky_reference import cky_decode_per_cell
 from treeseq.trees import Tree
 
 

@@ -7,10 +7,10 @@ import pytest
 import torch
 from test_tree_models import examples, right_branching_example  # noqa: E402
 from torch import Tensor
+from tree_reference import reference_logits
 
 from treeseq.data.trees import TreeBatch, TreeExample, batch_trees
 from treeseq.models.tree import MODEL_KINDS, TreeClassifier
-from treeseq.models.tree_reference import reference_logits
 from treeseq.trees import Tree
 from treeseq.vocab import Vocab
 

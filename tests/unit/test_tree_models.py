@@ -2,10 +2,10 @@ from __future__ import annotations
 
 import pytest
 import torch
+from tree_reference import reference_logits
 
 from treeseq.data.trees import TreeExample, batch_trees
 from treeseq.models.tree import MODEL_KINDS, TreeClassifier
-from treeseq.models.tree_reference import reference_logits
 from treeseq.nn.dropout import UniformDropout
 from treeseq.trees import Tree
 from treeseq.vocab import Vocab
