@@ -37,8 +37,8 @@ from treeseq.data.lm import StreamBatch, Units, token_stream  # noqa: E402
 from treeseq.decoding.sampling import Sampling, continue_prompt  # noqa: E402
 from treeseq.tasks.lm import (  # noqa: E402
     LMDataConfig,
+    LMInference,
     LMModelConfig,
-    LMPredictor,
     LMTask,
     build_model,
     find_split,
@@ -124,8 +124,8 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     if args.model is not None:
-        predictor = LMPredictor.from_archive(load_archive(args.model, task="lm"), torch.device("cpu"))
-        cfg, units, data_cfg, model = predictor.cfg, predictor.units, predictor.data_cfg, predictor.model
+        inference = LMInference.from_archive(load_archive(args.model, task="lm"), torch.device("cpu"))
+        cfg, units, data_cfg, model = inference.cfg, inference.units, inference.data_cfg, inference.model
         lines = read_text(find_split(args.data_dir, "train")) if args.data_dir else ["a b c"] * 2000
     else:
         cfg, data_cfg = LMModelConfig(), LMDataConfig()

@@ -47,13 +47,13 @@ from cky_reference import cky_decode_per_cell  # noqa: E402
 from treeseq.metrics import bracket_scores  # noqa: E402
 from treeseq.tasks.parser import (  # noqa: E402
     ParserConfig,
-    ParserPredictor,
+    ParserInference,
     ParserTask,
     build_parser,
     build_vocabs,
     parse_examples,
 )  # fmt: skip
-from treeseq.tasks.tree import TreeModelConfig, TreePredictor, TreeTask, build_model  # noqa: E402
+from treeseq.tasks.tree import TreeInference, TreeModelConfig, TreeTask, build_model  # noqa: E402
 from treeseq.tokenize import detokenize, tokenize  # noqa: E402
 from treeseq.vocab import Vocab  # noqa: E402
 
@@ -65,7 +65,7 @@ def emit(**record: object) -> None:
     print(json.dumps({"bench": "parse", **record}), flush=True)
 
 
-def load_models(parser_path: Path, classifier_path: Path, texts: list[str]) -> tuple[ParserPredictor, TreePredictor, str]:
+def load_models(parser_path: Path, classifier_path: Path, texts: list[str]) -> tuple[ParserInference, TreeInference, str]:
     """The archives when present, else random models of the default sizes over the texts' words."""
     cpu = torch.device("cpu")
     sentences = [tokenize(t) for t in texts]
@@ -84,11 +84,11 @@ def load_models(parser_path: Path, classifier_path: Path, texts: list[str]) -> t
         vocab = Vocab.build((w for s in sentences for w in s), lowercase=True)
         tree_archive = TreeTask(cfg_t, TrainConfig(), vocab, [], []).archive(build_model(cfg_t, len(vocab)))
         source += " + random classifier"
-    return ParserPredictor.from_archive(parser_archive, cpu), TreePredictor.from_archive(tree_archive, cpu), source
+    return ParserInference.from_archive(parser_archive, cpu), TreeInference.from_archive(tree_archive, cpu), source
 
 
 def batched(
-    parser: ParserPredictor, classifier: TreePredictor, texts: list[str], classify_bf16: bool
+    parser: ParserInference, classifier: TreeInference, texts: list[str], classify_bf16: bool
 ) -> tuple[float, list]:
     start = time.perf_counter()
     trees = parser.parse_tokens([tokenize(t) for t in texts])
@@ -96,7 +96,7 @@ def batched(
     return time.perf_counter() - start, results
 
 
-def classify(classifier: TreePredictor, trees: list, workers: int, bf16: bool) -> list:
+def classify(classifier: TreeInference, trees: list, workers: int, bf16: bool) -> list:
     """The classifier over all trees: `workers` threads, each predicting a share of the trees."""
 
     def run(chunk: list) -> list:
@@ -111,7 +111,7 @@ def classify(classifier: TreePredictor, trees: list, workers: int, bf16: bool) -
         return [result for part in pool.map(run, chunks) for result in part]
 
 
-def dev_f1(parser: ParserPredictor, gold: list) -> float:
+def dev_f1(parser: ParserInference, gold: list) -> float:
     """Unlabeled bracket F1 on the gold tokens (the training log's dev metric), in percent."""
     examples = parser.encode([t.tokens for t in gold])
     spans = parse_examples(parser.model, examples, parser.vocabs, parser.device, parser.cell_budget,
@@ -121,7 +121,7 @@ def dev_f1(parser: ParserPredictor, gold: list) -> float:
 
 
 @torch.no_grad()
-def per_sentence(parser: ParserPredictor, classifier: TreePredictor, texts: list[str]) -> tuple[float, list]:
+def per_sentence(parser: ParserInference, classifier: TreeInference, texts: list[str]) -> tuple[float, list]:
     start = time.perf_counter()
     out = []
     for text in texts:

@@ -33,8 +33,8 @@ from treeseq.corpora.readers.tagging import conllu_sentences, find_split, read_s
 from treeseq.nn.crf import CRF  # noqa: E402
 from treeseq.tasks.tagger import (  # noqa: E402
     TaggerDataConfig,
+    TaggerInference,
     TaggerModelConfig,
-    TaggerPredictor,
     build_encoder,
     build_model,
 )  # fmt: skip
@@ -46,45 +46,45 @@ def emit(**record: object) -> None:
     print(json.dumps({"bench": "tagger", **record}), flush=True)
 
 
-def load_predictor(model: Path | None, data_dir: Path) -> TaggerPredictor:
+def load_predictor(model: Path | None, data_dir: Path) -> TaggerInference:
     if model is not None:
-        return TaggerPredictor.from_archive(load_archive(model, task="tagger"), torch.device("cpu"))
+        return TaggerInference.from_archive(load_archive(model, task="tagger"), torch.device("cpu"))
     cfg = TaggerModelConfig().resolved("pos")
     encoder = build_encoder(read_split(data_dir, "train").sentences, cfg, "pos")
     network = build_model(cfg, encoder, "pos").eval()
-    return TaggerPredictor(network, cfg, TaggerDataConfig(), encoder, "pos")
+    return TaggerInference(network, cfg, TaggerDataConfig(), encoder, "pos")
 
 
-def tag_file(predictor: TaggerPredictor, path: Path, out: io.StringIO) -> tuple[int, float]:
+def tag_file(inference: TaggerInference, path: Path, out: io.StringIO) -> tuple[int, float]:
     """Read, tag and write a CoNLL-U file as `treeseq tag --format conllu` does: (words, UPOS accuracy)."""
     sentences = read_conllu(path)
-    predictions = predictor.predict(conllu_sentences(sentences, "upos", str(path)))
+    predictions = inference.predict(conllu_sentences(sentences, "upos", str(path)))
     out.write(write_conllu(s.with_column(UPOS, p.tags) for s, p in zip(sentences, predictions)))
     pairs = [(g, t) for s, p in zip(sentences, predictions) for g, t in zip(s.column(UPOS), p.tags)]
     return len(pairs), sum(g == t for g, t in pairs) / max(1, len(pairs))
 
 
-def time_batched(predictor: TaggerPredictor, path: Path, precision: str, repeats: int = 2) -> dict:
+def time_batched(inference: TaggerInference, path: Path, precision: str, repeats: int = 2) -> dict:
     """Best of `repeats` timed passes (after a warm-up) of read + tag + write."""
-    predictor.precision = precision
-    tag_file(predictor, path, io.StringIO())
+    inference.precision = precision
+    tag_file(inference, path, io.StringIO())
     best = math.inf
     for _ in range(repeats):
         start = time.perf_counter()
-        words, accuracy = tag_file(predictor, path, io.StringIO())
+        words, accuracy = tag_file(inference, path, io.StringIO())
         best = min(best, time.perf_counter() - start)
-    predictor.precision = "fp32"
+    inference.precision = "fp32"
     return {"words": words, "words_per_s": round(words / best), "seconds": round(best, 3), "upos_acc": round(accuracy, 4)}
 
 
-def one_at_a_time(predictor: TaggerPredictor, path: Path, limit: int) -> tuple[int, float]:
+def one_at_a_time(inference: TaggerInference, path: Path, limit: int) -> tuple[int, float]:
     """Words and seconds for reading, tagging and writing the first `limit` sentences one by one."""
     start = time.perf_counter()
     sentences = read_conllu(path)[:limit]
     tagged = conllu_sentences(sentences, "upos", str(path))
     out, words = io.StringIO(), 0
     for conllu, sentence in zip(sentences, tagged):
-        prediction = predictor.predict([sentence])[0]
+        prediction = inference.predict([sentence])[0]
         out.write(write_conllu([conllu.with_column(UPOS, prediction.tags)]))
         words += len(sentence.tokens)
     return words, time.perf_counter() - start
@@ -153,18 +153,18 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    predictor = load_predictor(args.model, args.data_dir)
+    inference = load_predictor(args.model, args.data_dir)
     _, dev = find_split(args.data_dir, "dev")
     model = str(args.model or "untrained default config")
-    fp32 = time_batched(predictor, dev, "fp32")
+    fp32 = time_batched(inference, dev, "fp32")
     emit(mode="batched", precision="fp32", data=str(dev), threads=args.threads, model=model,
          includes="read + tag + write CoNLL-U", **fp32)  # fmt: skip
     from treeseq.device import autocast_dtype  # noqa: PLC0415
 
-    bf16 = time_batched(predictor, dev, "bf16") if autocast_dtype("cpu", "bf16") is not None else {"words_per_s": None}
+    bf16 = time_batched(inference, dev, "bf16") if autocast_dtype("cpu", "bf16") is not None else {"words_per_s": None}
     emit(mode="batched", precision="bf16", threads=args.threads,
          **(bf16 if bf16["words_per_s"] is not None else {"skipped": "this CPU has no bf16 units"}))  # fmt: skip
-    single_words, seconds = one_at_a_time(predictor, dev, args.single_sentences)
+    single_words, seconds = one_at_a_time(inference, dev, args.single_sentences)
     single = single_words / seconds
     emit(mode="one-sentence-at-a-time", precision="fp32", sentences=args.single_sentences, words=single_words,
          words_per_s=round(single))  # fmt: skip

@@ -37,8 +37,8 @@ from treeseq.nn.packed import PackedLinear  # noqa: E402
 from treeseq.tasks.translator import (  # noqa: E402
     DecodeConfig,
     TranslatorDataConfig,
+    TranslatorInference,
     TranslatorModelConfig,
-    TranslatorPredictor,
     build_codec,
     build_model,
     decode_ids,
@@ -124,8 +124,8 @@ def main() -> None:
             emit(metric="train_tgt_tokens_per_s", precision=precision, decoder=path, value=round(rate, 1),
                  share_of_matmul_rate=round(rate * flops_per_token / peak, 4), matmul_gflops=round(peak / 1e9, 1))  # fmt: skip
     if args.model.is_file():
-        predictor = TranslatorPredictor.from_archive(load_archive(args.model, task="translator"), torch.device("cpu"))
-        model, codec, source = predictor.model, predictor.codec, str(args.model)
+        inference = TranslatorInference.from_archive(load_archive(args.model, task="translator"), torch.device("cpu"))
+        model, codec, source = inference.model, inference.codec, str(args.model)
     else:
         source = "untrained"
     model.eval()

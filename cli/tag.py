@@ -79,7 +79,7 @@ def _conllu(result: Any, tagger: Any) -> str:
     """Raw text tokenized into a CoNLL-U sentence, the model's column (UPOS or XPOS) filled."""
     if result is None:
         return ""
-    column = 3 if tagger.predictor.data_cfg.column == "upos" else 4
+    column = 3 if tagger.inference.data_cfg.column == "upos" else 4
     rows = []
     for index, (token, label) in enumerate(zip(result.tokens, result.tags), start=1):
         cells = [str(index), token] + ["_"] * 8

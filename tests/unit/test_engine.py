@@ -12,7 +12,7 @@ from treeseq.checkpoint import FORMAT_VERSION, load_archive, save_atomic
 from treeseq.config import TrainConfig
 from treeseq.corpora.readers.ptb import read_trees
 from treeseq.errors import CheckpointError
-from treeseq.tasks.tree import LabelScheme, TreeModelConfig, TreePredictor, TreeTask, build_model, encode
+from treeseq.tasks.tree import LabelScheme, TreeInference, TreeModelConfig, TreeTask, build_model, encode
 from treeseq.training.engine import TrainState, fit, paths_for
 from treeseq.training.optim import build_optimizers
 from treeseq.vocab import Vocab
@@ -107,10 +107,10 @@ def test_archive_round_trip_predicts_identically(sample_dir: Path, tmp_path: Pat
     model = build_model(MODEL, len(task.vocab))
     model.eval()
     save_atomic(task.archive(model), tmp_path / "m.pt")
-    predictor = TreePredictor.from_archive(load_archive(tmp_path / "m.pt", task="tree"), torch.device("cpu"))
+    inference = TreeInference.from_archive(load_archive(tmp_path / "m.pt", task="tree"), torch.device("cpu"))
     trees = read_trees(sample_dir / "test.txt")[:10]
-    batch = predictor.batches(predictor.encode(trees))[0]
-    torch.testing.assert_close(predictor.model(batch), model(batch), atol=0, rtol=0)
+    batch = inference.batches(inference.encode(trees))[0]
+    torch.testing.assert_close(inference.model(batch), model(batch), atol=0, rtol=0)
 
 
 def test_archive_errors_are_one_line(tmp_path: Path) -> None:

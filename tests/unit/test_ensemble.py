@@ -59,9 +59,9 @@ def disagreeing(paths: list[Path], scale: float = 0.5) -> tuple[Any, list[Any]]:
     generator = torch.Generator().manual_seed(7)
     with torch.no_grad():
         for model in singles:
-            for parameter in model.predictor.model.parameters():
+            for parameter in model.inference.model.parameters():
                 parameter.add_(torch.randn(parameter.shape, generator=generator) * scale)
-            for module in model.predictor.model.modules():  # padding rows stay zero: padding must not leak
+            for module in model.inference.model.modules():  # padding rows stay zero: padding must not leak
                 if isinstance(module, torch.nn.Embedding) and module.padding_idx is not None:
                     module.weight[module.padding_idx].zero_()
     return type(singles[0]).ensemble(singles), singles
@@ -96,9 +96,9 @@ def _tag_distributions(model: Any, tokens: list[str]) -> tuple[torch.Tensor, tor
     """One member's tag scores (T, K) and intent logits (I,) for one sentence, batch of one."""
     from treeseq.data.tagging import TaggedSentence, collate
 
-    predictor = model.predictor
-    batch = collate([predictor.encoder.encode(TaggedSentence(tuple(tokens)), with_labels=False)], predictor.encoder)
-    network = predictor.model
+    inference = model.inference
+    batch = collate([inference.encoder.encode(TaggedSentence(tuple(tokens)), with_labels=False)], inference.encoder)
+    network = inference.model
     with torch.no_grad():
         states = network.encode(batch)
         scores = network.tag_scores(states)[0].double()
@@ -134,7 +134,7 @@ def _viterbi(emissions: list[list[float]], start: list[float], trans: list[list[
 
 def test_crf_tags_are_viterbi_over_the_mean_scores_and_intents_the_mean_probabilities(runs: dict[str, list[Path]]) -> None:
     ensemble, singles = disagreeing(runs["nlu"], scale=1.0)
-    crfs = [m.predictor.model.crf for m in singles]
+    crfs = [m.inference.model.crf for m in singles]
     inf = float("-inf")
 
     def mean_of(name: str) -> torch.Tensor:
@@ -178,9 +178,9 @@ def test_parser_decodes_the_members_mean_span_scores(runs: dict[str, list[Path]]
     for tokens, result in zip(sentences, ensemble.predict(sentences)):
         scores = []
         for m in singles:
-            batch = batch_examples(m.predictor.encode([tokens]), m.predictor.vocabs, with_gold=False)
+            batch = batch_examples(m.inference.encode([tokens]), m.inference.vocabs, with_gold=False)
             with torch.no_grad():
-                scores.append(m.predictor.model(*batch.inputs)[0].double())
+                scores.append(m.inference.model(*batch.inputs)[0].double())
         mean = torch.stack(scores).mean(0).tolist()
         assert set(result.spans()) == {s for s in _best_tree(mean, len(tokens)) if s[1] - s[0] > 1}
         assert any(set(result.spans()) != {s for s in _best_tree(one.tolist(), len(tokens)) if s[1] - s[0] > 1} for one in scores)
@@ -191,16 +191,16 @@ def test_translator_greedy_steps_take_the_mean_next_token_probability(runs: dict
     from treeseq.subwords import EOS_ID
 
     ensemble, singles = disagreeing(runs["translator"], scale=0.1)
-    codec = singles[0].predictor.codec
+    codec = singles[0].inference.codec
     for text in ["Ein kleiner hund schläft im park .", "Zwei große katzen spielen ."]:
         source = codec.src.encode([text])[0]
         ids = torch.tensor([source])
-        states = [m.predictor.model.encode(ids, torch.tensor([len(source)])) for m in singles]
+        states = [m.inference.model.encode(ids, torch.tensor([len(source)])) for m in singles]
         prev, out, total = torch.tensor([BOS_ID]), [], 0.0
         with torch.no_grad():
             budget = int(len(source) * 1.5) + 10  # the output budget; its last step must end the sentence
             for t in range(budget):
-                steps = [m.predictor.model.decode_step(prev, s) for m, s in zip(singles, states)]
+                steps = [m.inference.model.decode_step(prev, s) for m, s in zip(singles, states)]
                 states = [s for _, s, _ in steps]
                 probs = torch.stack([lp[0].double().exp() for lp, _, _ in steps]).mean(0)
                 token = EOS_ID if t == budget - 1 else int(probs.argmax())
@@ -219,11 +219,11 @@ def test_translator_forced_scores_are_the_log_of_the_mean_per_token(runs: dict[s
 
     ensemble, singles = treeseq.load(runs["translator"], "cpu"), members(runs["translator"])
     sources, references = ["Ein hund .", "Drei kleine katze frisst im park ."], ["A dog .", "Three little cats eat in the park ."]
-    codec = singles[0].predictor.codec
+    codec = singles[0].inference.codec
     for src, ref, value in zip(sources, references, ensemble.score(sources, references)):
         batch = collate_pairs([PairExample(tuple(codec.src.encode([src])[0]), tuple(codec.tgt.encode([ref])[0]))])
         with torch.no_grad():
-            per_token = torch.stack([m.predictor.model.target_token_log_probs(batch.src_ids, batch.src_lengths, batch.tgt_in,
+            per_token = torch.stack([m.inference.model.target_token_log_probs(batch.src_ids, batch.src_lengths, batch.tgt_in,
                                                                               batch.tgt_out)[0].double() for m in singles])  # fmt: skip
         expected = float((per_token.exp().mean(0)).log().sum())
         assert value == pytest.approx(expected, abs=1e-4)
@@ -240,7 +240,7 @@ def test_language_model_scores_and_greedy_generation_use_the_mean_probability(ru
     prompt = [units.eos_id, *units.encode(["a little"])[0]]
     states: list[Any] = [None] * len(singles)
     with torch.no_grad():
-        outs = [m.predictor.model(torch.tensor([prompt])) for m in singles]
+        outs = [m.inference.model(torch.tensor([prompt])) for m in singles]
         last = [scores[0, -1] for scores, _ in outs]
         states = [s for _, s in outs]
         expected_ids = []
@@ -250,7 +250,7 @@ def test_language_model_scores_and_greedy_generation_use_the_mean_probability(ru
             if token == units.eos_id:
                 break
             expected_ids.append(token)
-            stepped = [m.predictor.model.step(torch.tensor([token]), s) for m, s in zip(singles, states)]
+            stepped = [m.inference.model.step(torch.tensor([token]), s) for m, s in zip(singles, states)]
             last, states = [s[0] for s, _ in stepped], [s for _, s in stepped]
     found = ensemble.generate("a little", temperature=0, max_tokens=8)[0]
     assert list(found.tokens) == units.pieces(expected_ids)

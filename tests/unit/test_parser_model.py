@@ -11,7 +11,7 @@ from treeseq.nn.rnn import reverse_within
 from treeseq.tasks.parser import (
     TRAIN_DEFAULTS,
     ParserConfig,
-    ParserPredictor,
+    ParserInference,
     ParserTask,
     build_parser,
     build_vocabs,
@@ -81,8 +81,8 @@ def test_parser_overfits_a_tiny_treebank_exactly() -> None:
     task = ParserTask(cfg, TrainConfig(**{**TRAIN_DEFAULTS, "batch_size": 8}), vocabs, examples, examples)
     model = overfit(task, build_parser, examples)
     assert task.evaluate(model)["exact"] == 1.0
-    predictor = ParserPredictor.from_archive(task.archive(model), torch.device("cpu"))
-    parsed = predictor.parse_tokens([list(t.tokens) for t in trees])
+    inference = ParserInference.from_archive(task.archive(model), torch.device("cpu"))
+    parsed = inference.parse_tokens([list(t.tokens) for t in trees])
     assert [set(tree_spans(p)) for p in parsed] == [set(tree_spans(t)) for t in trees]
 
 
@@ -115,12 +115,12 @@ def test_threaded_and_bf16_prediction() -> None:
     vocabs = build_vocabs([t.tokens for t in trees], cfg)
     archive = ParserTask(cfg, TrainConfig(), vocabs, [], []).archive(build_parser(cfg, vocabs))
     sentences = [list(t.tokens) for t in trees]
-    one = ParserPredictor.from_archive(archive, torch.device("cpu"))
+    one = ParserInference.from_archive(archive, torch.device("cpu"))
     one.cell_budget = 300  # many small batches
-    two = ParserPredictor.from_archive(archive, torch.device("cpu"), workers=2)
+    two = ParserInference.from_archive(archive, torch.device("cpu"), workers=2)
     two.cell_budget = 300
     assert [t.children for t in two.parse_tokens(sentences)] == [t.children for t in one.parse_tokens(sentences)]
-    bf16 = ParserPredictor.from_archive(archive, torch.device("cpu"), precision="bf16")
+    bf16 = ParserInference.from_archive(archive, torch.device("cpu"), precision="bf16")
     assert all(t.is_binary() and len(t.tokens) == len(s) for t, s in zip(bf16.parse_tokens(sentences), sentences))
 
 

@@ -15,7 +15,7 @@ from treeseq.errors import ConfigError
 from treeseq.tasks.parser import (
     TRAIN_DEFAULTS,
     ParserConfig,
-    ParserPredictor,
+    ParserInference,
     ParserTask,
     build_parser,
     build_vocabs,
@@ -71,7 +71,7 @@ def test_tagged_parser_trains_round_trips_and_reads_its_tags() -> None:
     other[:, 1:-1] = torch.where(other[:, 1:-1] > 1, 2, other[:, 1:-1])  # every tag replaced by one tag
     with torch.no_grad():
         assert not torch.allclose(model(*batch.inputs), model(batch.word_ids, batch.char_ids, batch.lengths, other))
-    predictor = ParserPredictor.from_archive(task.archive(model), torch.device("cpu"))
-    assert predictor.tagger is not None
-    parsed = predictor.parse_tokens([list(t.tokens) for t in trees])
+    inference = ParserInference.from_archive(task.archive(model), torch.device("cpu"))
+    assert inference.tagger is not None
+    parsed = inference.parse_tokens([list(t.tokens) for t in trees])
     assert [set(tree_spans(p)) for p in parsed] == [set(tree_spans(t)) for t in trees]

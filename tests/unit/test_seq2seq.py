@@ -16,8 +16,8 @@ from treeseq.nn.rnn import RNNS
 from treeseq.tasks.translator import (
     DecodeConfig,
     TranslatorDataConfig,
+    TranslatorInference,
     TranslatorModelConfig,
-    TranslatorPredictor,
     TranslatorTask,
     build_codec,
     build_model,
@@ -84,13 +84,13 @@ def test_tiny_model_overfits_the_sample_and_round_trips_through_the_archive(tmp_
     model = build_model(model_cfg, codec)
     task = TranslatorTask(model_cfg, data_cfg, train_cfg, codec, examples, pairs[:12])
     fit(task, model, train_cfg, tmp_path / "m.pt", torch.device("cpu"), show_progress=False)
-    predictor = TranslatorPredictor.from_archive(load_archive(tmp_path / "m.pt", task="translator"), torch.device("cpu"))
-    outputs = [t.texts[0] for t in predictor.translate([p.src for p in pairs[:12]], DecodeConfig(beam_size=3))]
+    inference = TranslatorInference.from_archive(load_archive(tmp_path / "m.pt", task="translator"), torch.device("cpu"))
+    outputs = [t.texts[0] for t in inference.translate([p.src for p in pairs[:12]], DecodeConfig(beam_size=3))]
     assert outputs == [p.tgt for p in pairs[:12]]
-    save_atomic(task.archive(predictor.model), tmp_path / "again.pt")
-    again = TranslatorPredictor.from_archive(load_archive(tmp_path / "again.pt"), torch.device("cpu"))
+    save_atomic(task.archive(inference.model), tmp_path / "again.pt")
+    again = TranslatorInference.from_archive(load_archive(tmp_path / "again.pt"), torch.device("cpu"))
     src = [p.src for p in pairs[:5]]
-    assert predictor.score(src, outputs[:5]) == again.score(src, outputs[:5])
+    assert inference.score(src, outputs[:5]) == again.score(src, outputs[:5])
 
 
 def test_collate_splits_targets_into_decoder_input_and_output() -> None:
@@ -212,7 +212,7 @@ def test_an_attention_kind_registered_from_outside_trains_and_translates(tmp_pat
         treeseq.train("translator", SAMPLE, output, epochs=1, hidden_size=16, embed_dim=16, vocab_size=300,
                       batch_size=600, attention="scaled-dot-test", overrides=["data.dev_subset=5"], progress=False)  # fmt: skip
         model = treeseq.load(output)
-        assert isinstance(model.predictor.model.attention, ScaledDot)
+        assert isinstance(model.inference.model.attention, ScaledDot)
         assert model.config.attention == "scaled-dot-test"
         assert len(model.predict(["Ein hund .", "Zwei katzen ."], beam=2)) == 2
     finally:

@@ -1,10 +1,10 @@
 """Ensembles: several trained networks of one family that predict as one.
 
-Each class here stands where a family's network stands in its predictor and returns what that network
+Each class here stands where a family's network stands in its inference and returns what that network
 returns, so that decoding, evaluation and every surface run unchanged. How the members combine:
 
 - classifiers over classes (tree nodes, sentences): the mean of the members' class probabilities.
-  `forward` returns the log of that mean, so the predictors' softmax gives the mean itself;
+  `forward` returns the log of that mean, so the batched inference's softmax gives the mean itself;
 - taggers: with a softmax output, the mean of the members' tag probabilities; with a CRF, Viterbi over
   the members' averaged emission, transition, start and end scores (a product of experts); the intent,
   the mean of the intent probabilities;

@@ -18,7 +18,7 @@ from treeseq.models.ensemble import ClassProbEnsemble
 from treeseq.recipes.common import (
     Configs,
     Family,
-    Predictor,
+    LoadedModel,
     RunSetup,
     Training,
     archive_entry,
@@ -32,8 +32,8 @@ from treeseq.tasks.classifier import (
     DEFAULT_TOKENIZER,
     TRAIN_DEFAULTS,
     ClassifierDataConfig,
+    ClassifierInference,
     ClassifierModelConfig,
-    ClassifierPredictor,
     ClassifierTask,
     Labels,
     build_model,
@@ -160,7 +160,7 @@ class ClassifierTraining(Training):
                 f"vocabulary {len(data.vocab)}")  # fmt: skip
 
 
-class ClassifierModel(Predictor[ClassResult]):
+class ClassifierModel(LoadedModel[ClassResult]):
     """A loaded sentence classifier: sentences (raw text or token lists) in, one class each out."""
 
     family = "classifier"
@@ -169,20 +169,20 @@ class ClassifierModel(Predictor[ClassResult]):
 
     max_length = MAX_TOKENS
 
-    predictor_class = ClassifierPredictor
+    inference_class = ClassifierInference
 
     @property
     def labels(self) -> tuple[str, ...]:
-        return self.predictor.classes
+        return self.inference.classes
 
     @property
     def config(self) -> ClassifierModelConfig:
-        return self.predictor.cfg
+        return self.inference.cfg
 
     @property
     def tokenizer(self) -> str:
         """How raw text is cut, as the training data was: treebank, blank (spaCy) or whitespace."""
-        return self.predictor.tokenizer
+        return self.inference.tokenizer
 
     def predict(self, inputs: Sequence[str | Sequence[str]], *, source: str = "<input>",
                 line_numbers: Sequence[int] | None = None) -> list[ClassResult]:  # fmt: skip
@@ -204,7 +204,7 @@ class ClassifierModel(Predictor[ClassResult]):
             else:
                 rows.append((None, tuple(item), None))
             check_length(len(rows[-1][1]), self.max_length, f"{source}:{number}", "tokens", "classifier")
-        probs = self.predictor.probs([tokens for _, tokens, _ in rows]) if rows else torch.zeros(0, len(self.labels))
+        probs = self.inference.probs([tokens for _, tokens, _ in rows]) if rows else torch.zeros(0, len(self.labels))
         return [self._result(text, tokens, offsets, p) for (text, tokens, offsets), p in zip(rows, probs.tolist())]
 
     def _result(self, text: str | None, tokens: tuple[str, ...], offsets: Any, probs: list[float]) -> ClassResult:
@@ -216,23 +216,23 @@ def evaluate(model: ClassifierModel, data_dir: str | Path, split: str = "dev", *
              limit: int | None = None) -> Report:
     """Accuracy and macro-F1 (and, for 5-class SST models, binary accuracy), the confusion matrix and
     scores by class. SST is scored on whole sentences (roots)."""
-    predictor = model.predictor
+    inference = model.inference
     fmt, _ = find_split(data_dir, split)
-    if (fmt == "sst") != (predictor.format == "sst"):
-        raise ConfigError(f"this model was trained on a {predictor.format} corpus; {data_dir} holds a {fmt} {split} split")
-    labels = Labels(fmt, predictor.cfg.labels)
+    if (fmt == "sst") != (inference.format == "sst"):
+        raise ConfigError(f"this model was trained on a {inference.format} corpus; {data_dir} holds a {fmt} {split} split")
+    labels = Labels(fmt, inference.cfg.labels)
     loaded = limited_split(read_split(data_dir, split, check_label=labels.check), limit, 0)
-    tokens, gold, items = _labelled(loaded, labels, predictor.tokenizer)
-    warn_unseen(gold, predictor.classes, str(loaded.path))
-    probs = predictor.probs(tokens)
-    scored = score(gold, probs, predictor.classes)
+    tokens, gold, items = _labelled(loaded, labels, inference.tokenizer)
+    warn_unseen(gold, inference.classes, str(loaded.path))
+    probs = inference.probs(tokens)
+    scored = score(gold, probs, inference.classes)
     names = scored.classes
     confusion = Table("confusion (rows: gold, columns: predicted)", ("gold \\ pred", *names),
                       tuple((name, *row) for name, row in zip(names, scored.confusion)))  # fmt: skip
     by_class = Table("scores by class", ("class", "precision", "recall", "F1", "gold"),
                      tuple((n, p * 100, r * 100, f * 100, g) for n, p, r, f, g in class_scores(scored.confusion, names)))  # fmt: skip
     report = Report("classifier", str(loaded.path), {k: v * 100 for k, v in scored.metrics.items()},
-                    {"sentences": scored.sentences, "unseen_labels": scored.unseen, "classes": list(predictor.classes)},
+                    {"sentences": scored.sentences, "unseen_labels": scored.unseen, "classes": list(inference.classes)},
                     {"confusion": confusion, "by_class": by_class})  # fmt: skip
     if predictions:
         report.predictions = [model._result(item.text, t, None, p) for item, t, p in zip(items, tokens, probs.tolist())]

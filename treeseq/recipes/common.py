@@ -27,7 +27,7 @@ logger = logging.getLogger(__name__)
 
 R = TypeVar("R")
 T = TypeVar("T")
-P = TypeVar("P", bound="Predictor")
+P = TypeVar("P", bound="LoadedModel")
 Announce = Callable[[str], None]
 
 
@@ -301,24 +301,24 @@ class LineResult(Generic[R]):
     error: str | None = None
 
 
-class Predictor(Generic[R]):
+class LoadedModel(Generic[R]):
     """The public face of a loaded model: `predict` a list, `predict_iter` a stream, in input order.
 
     Attributes:
-        predictor: the family's predictor over tensors (treeseq.tasks.*).
+        inference: the family's inference over tensors (treeseq.tasks.*).
         path: the archive it was loaded from.
     """
 
     family: str = ""
-    max_length: int = 0  # the longest input a family takes by default (0: the predictor's own limit)
-    predictor_class: Any = None  # the family's predictor over tensors, for the shared `from_archive`
+    max_length: int = 0  # the longest input a family takes by default (0: the inference's own limit)
+    inference_class: Any = None  # the family's inference over tensors, for the shared `from_archive`
     ensemble_network: Any = None  # the family's ensemble network (treeseq.models.ensemble)
     # What ensemble members must share, each (what, archive -> value); the vocabularies always.
     ensemble_match: tuple[tuple[str, Callable[[dict], Any]], ...] = ()
     members: tuple[Path | None, ...] = ()  # an ensemble's member archives (empty for one model)
 
-    def __init__(self, predictor: Any, path: Path | None = None, max_length: int | None = None) -> None:
-        self.predictor, self.path = predictor, path
+    def __init__(self, inference: Any, path: Path | None = None, max_length: int | None = None) -> None:
+        self.inference, self.path = inference, path
         if max_length:
             self.max_length = max_length
 
@@ -328,15 +328,15 @@ class Predictor(Generic[R]):
         """The model of a loaded archive (see `treeseq.load`), on `device`, at `precision`."""
         from treeseq.device import resolve_device  # noqa: PLC0415
 
-        return cls(cls.predictor_class.from_archive(archive, resolve_device(device), precision), path, max_length)
+        return cls(cls.inference_class.from_archive(archive, resolve_device(device), precision), path, max_length)
 
     @classmethod
     def ensemble(cls: type[P], members: Sequence[P], path: Path | None = None) -> P:
         """One model that predicts as the combination of `members` (loaded models of this family whose
         archives `treeseq.load` has checked against each other), with their results' types."""
         out = copy.copy(members[0])
-        network = cls.ensemble_network([m.predictor.model for m in members]).eval()
-        out.predictor = dataclasses.replace(members[0].predictor, model=network)
+        network = cls.ensemble_network([m.inference.model for m in members]).eval()
+        out.inference = dataclasses.replace(members[0].inference, model=network)
         out.path, out.members = path, tuple(m.path for m in members)
         return out
 

@@ -17,7 +17,7 @@ from treeseq.options import FAMILIES
 from treeseq.recipes.common import (
     Configs,
     Family,
-    Predictor,
+    LoadedModel,
     RunSetup,
     Training,
     check_length,
@@ -29,8 +29,8 @@ from treeseq.tasks.lm import (
     MODEL_TRAIN_DEFAULTS,
     TRAIN_DEFAULTS,
     LMDataConfig,
+    LMInference,
     LMModelConfig,
-    LMPredictor,
     LMTask,
     build_model,
     check_stream,
@@ -134,22 +134,22 @@ class LMTraining(Training):
                 f"{cfgs.train.batch_size} streams x bptt {cfgs.data.bptt}")  # fmt: skip
 
 
-class LanguageModel(Predictor[ScoreResult]):
+class LanguageModel(LoadedModel[ScoreResult]):
     """A loaded language model: `predict` (or `score`) scores lines, `generate` continues a prompt."""
 
     family = "lm"
     ensemble_network = LMEnsemble
     max_length = MAX_TOKENS
 
-    predictor_class = LMPredictor
+    inference_class = LMInference
 
     @property
     def config(self) -> LMModelConfig:
-        return self.predictor.cfg
+        return self.inference.cfg
 
     @property
     def units(self) -> Units:
-        return self.predictor.units
+        return self.inference.units
 
     def predict(self, inputs: Sequence[str], *, source: str = "<input>", line_numbers: Sequence[int] | None = None) -> list[ScoreResult]:
         """Each line's log-probability and perplexity, the line read on its own from a fresh state.
@@ -162,7 +162,7 @@ class LanguageModel(Predictor[ScoreResult]):
         encoded = self.units.encode(lines)
         for number, ids in zip(numbers, encoded):
             check_length(len(ids), self.max_length, f"{source}:{number}", "tokens", "language model")
-        scores = self.predictor.score(encoded) if lines else []
+        scores = self.inference.score(encoded) if lines else []
         return [ScoreResult(line, tuple(self.units.pieces(s.ids)), tuple(s.token_logprobs)) for line, s in zip(lines, scores)]
 
     score = predict
@@ -190,14 +190,14 @@ class LanguageModel(Predictor[ScoreResult]):
         prompt_ids = units.encode([prompt])[0] if prompt.strip() else []
         if prompt_ids:  # an empty prompt starts a new line
             check_length(len(prompt_ids), self.max_length, "prompt", "tokens", "language model")
-        generator = torch.Generator(device=self.predictor.device)
+        generator = torch.Generator(device=self.inference.device)
         if seed is None:
             generator.seed()  # a fresh seed for this generator alone; the global random state stays as it is
         else:
             generator.manual_seed(seed)
         found: list[Any] = []
         shown, count = "", 0
-        for found in sample_steps(self.predictor.model, [units.eos_id, *prompt_ids], samples, max_tokens, units.eos_id,
+        for found in sample_steps(self.inference.model, [units.eos_id, *prompt_ids], samples, max_tokens, units.eos_id,
                                   sampling, generator):  # fmt: skip
             if on_text is not None and len(found[0].ids) > count:
                 count = len(found[0].ids)
@@ -238,7 +238,7 @@ def evaluate(model: LanguageModel, data_dir: str | Path, split: str = "dev", *, 
     path = find_split(Path(data_dir), split)
     lines = sample_limit(read_text(path), limit, 0, "lines", path)
     encoded = model.units.encode(lines)
-    metrics, tokens = model.predictor.stream_metrics(encoded, sum(len(line) + 1 for line in lines))  # + 1: the line end
+    metrics, tokens = model.inference.stream_metrics(encoded, sum(len(line) + 1 for line in lines))  # + 1: the line end
     unknown = 0 if model.units.unit == "subword" else sum(i == 1 for ids in encoded for i in ids)
     info = {"lines": len(lines), "tokens": tokens, "unit": model.units.unit, "unknown": unknown}
     report = Report("lm", str(path), {k: v for k, v in metrics.items() if k != "nll"}, info)

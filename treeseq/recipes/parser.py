@@ -16,7 +16,7 @@ from treeseq.models.parser import SpanParser
 from treeseq.recipes.common import (
     Configs,
     Family,
-    Predictor,
+    LoadedModel,
     RunSetup,
     Training,
     archive_entry,
@@ -27,7 +27,7 @@ from treeseq.results import ParseResult, Report
 from treeseq.tasks.parser import (
     TRAIN_DEFAULTS,
     ParserConfig,
-    ParserPredictor,
+    ParserInference,
     ParserTask,
     build_parser,
     build_vocabs,
@@ -117,7 +117,7 @@ def binary_trees(trees: Sequence[Tree]) -> list[Tree]:
     return [t if t.is_binary() else t.binarize() for t in trees]
 
 
-class ParserModel(Predictor[ParseResult]):
+class ParserModel(LoadedModel[ParseResult]):
     """A loaded span parser: raw sentences (or token lists) in, unlabelled binary trees out."""
 
     family = "parser"
@@ -127,11 +127,11 @@ class ParserModel(Predictor[ParseResult]):
     @classmethod
     def from_archive(cls, archive: dict, device: str = "auto", precision: str = "fp32", *, max_length: int | None = None,
                      workers: int = 1, path: Path | None = None) -> ParserModel:  # fmt: skip
-        return cls(ParserPredictor.from_archive(archive, resolve_device(device), max_length, precision, workers), path)
+        return cls(ParserInference.from_archive(archive, resolve_device(device), max_length, precision, workers), path)
 
     @property
     def config(self) -> ParserConfig:
-        return self.predictor.cfg
+        return self.inference.cfg
 
     def predict(self, inputs: Sequence[str | Sequence[str]], source: str = "<input>",
                 line_numbers: Sequence[int] | None = None) -> list[ParseResult]:  # fmt: skip
@@ -148,8 +148,8 @@ class ParserModel(Predictor[ParseResult]):
                 sentences.append(tokens), offsets.append(tuple(spans)), texts.append(item)
             else:
                 sentences.append(list(item)), offsets.append(None), texts.append(None)
-            self.predictor.check(sentences[-1], f"{source}:{number}")
-        trees = self.predictor.parse_tokens(sentences, source)
+            self.inference.check(sentences[-1], f"{source}:{number}")
+        trees = self.inference.parse_tokens(sentences, source)
         return [ParseResult(text, tree, spans) for text, tree, spans in zip(texts, trees, offsets)]
 
 
@@ -158,10 +158,10 @@ def evaluate(model: ParserModel, data_dir: str | Path, split: str = "dev", *, pr
     """Unlabelled bracket precision, recall, F1 and exact match on a treebank split (its tokens as given)."""
     path = Path(data_dir) / f"{split}.txt"
     gold = sample_limit(binary_trees(read_trees(path)), limit, 0, "trees", path)
-    predictor = model.predictor
+    inference = model.inference
     for number, tree in enumerate(gold, start=1):
-        predictor.check(tree.tokens, f"{path}:{number}")
-    found = predictor.parse_tokens([t.tokens for t in gold], str(path))
+        inference.check(tree.tokens, f"{path}:{number}")
+    found = inference.parse_tokens([t.tokens for t in gold], str(path))
     scores = bracket_scores([tree_spans(t) for t in found], [tree_spans(t) for t in gold], [len(t.tokens) for t in gold])
     report = Report("parser", str(path), {k: v * 100 for k, v in scores.items()}, {"sentences": len(gold)})
     if predictions:

@@ -17,7 +17,7 @@ from treeseq.models.tagger import BiRNNTagger
 from treeseq.recipes.common import (
     Configs,
     Family,
-    Predictor,
+    LoadedModel,
     RunSetup,
     Training,
     archive_entry,
@@ -32,8 +32,8 @@ from treeseq.tasks.tagger import (
     TRAIN_DEFAULTS,
     Prediction,
     TaggerDataConfig,
+    TaggerInference,
     TaggerModelConfig,
-    TaggerPredictor,
     TaggerTask,
     build_encoder,
     build_model,
@@ -161,7 +161,7 @@ def token_sentence(tokens: Sequence[str]) -> TaggedSentence:
     return TaggedSentence(tuple(tokens), offsets=tuple(offsets))
 
 
-class TaggerModel(Predictor[TagResult]):
+class TaggerModel(LoadedModel[TagResult]):
     """A loaded tagger: sentences (raw text or token lists) in, tags (and intent + slots) out."""
 
     family = "tagger"
@@ -170,24 +170,24 @@ class TaggerModel(Predictor[TagResult]):
 
     max_length = MAX_TOKENS
 
-    predictor_class = TaggerPredictor
+    inference_class = TaggerInference
 
     @property
     def kind(self) -> str:
         """pos, slots or nlu."""
-        return self.predictor.kind
+        return self.inference.kind
 
     @property
     def labels(self) -> tuple[str, ...]:
-        return tuple(self.predictor.encoder.tags)
+        return tuple(self.inference.encoder.tags)
 
     @property
     def intents(self) -> tuple[str, ...]:
-        return tuple(self.predictor.encoder.intents)
+        return tuple(self.inference.encoder.intents)
 
     @property
     def config(self) -> TaggerModelConfig:
-        return self.predictor.cfg
+        return self.inference.cfg
 
     def predict(self, inputs: Sequence[str | Sequence[str]], tokenized: bool = False, *, source: str = "<input>",
                 line_numbers: Sequence[int] | None = None) -> list[TagResult]:  # fmt: skip
@@ -206,7 +206,7 @@ class TaggerModel(Predictor[TagResult]):
             sentences[index] = sentence
         for number, sentence in zip(numbers, sentences):
             check_length(len(sentence.tokens), self.max_length, f"{source}:{number}", "tokens", "tagger")
-        predictions = self.predictor.predict(sentences) if sentences else []
+        predictions = self.inference.predict(sentences) if sentences else []
         return [self._result(text, s, p) for text, s, p in zip(texts, sentences, predictions)]
 
     def _result(self, text: str, sentence: TaggedSentence, prediction: Prediction) -> TagResult:
@@ -239,10 +239,10 @@ class TaggerModel(Predictor[TagResult]):
         """
         if self.kind != "pos":
             raise ConfigError(f"a {self.kind} model writes chunk tags, not a CoNLL-U part-of-speech column")
-        column = self.predictor.data_cfg.column
+        column = self.inference.data_cfg.column
         for sentence in sentences:
             check_length(len(sentence.word_lines), self.max_length, f"{source}:{sentence.first_line_no}", "words", "tagger")
-        predictions = self.predictor.predict(conllu_sentences(sentences, column, source))
+        predictions = self.inference.predict(conllu_sentences(sentences, column, source))
         return [s.with_column(CONLLU_COLUMNS[column], p.tags) for s, p in zip(sentences, predictions)]
 
 
@@ -292,17 +292,17 @@ def _pos_tables(report: Report, sentences: Sequence[TaggedSentence], found: Sequ
 def evaluate(model: TaggerModel, data_dir: str | Path, split: str = "dev", *, predictions: bool = False,
              limit: int | None = None) -> Report:
     """Token accuracy; chunk P/R/F1 overall and by type (conlleval); intent and frame accuracy for NLU."""
-    predictor = model.predictor
-    data = predictor.data_cfg
+    inference = model.inference
+    data = inference.data_cfg
     loaded = limited_split(read_split(Path(data_dir), split, data.column, data.token_column, data.tag_column), limit, 0)
     check_tagged(loaded.sentences, data.column)
-    check_labels(loaded.sentences, predictor.encoder, predictor.kind)
-    found = predictor.predict(loaded.sentences)
-    scored = score(loaded.sentences, found, predictor.kind)
+    check_labels(loaded.sentences, inference.encoder, inference.kind)
+    found = inference.predict(loaded.sentences)
+    scored = score(loaded.sentences, found, inference.kind)
     report = Report("tagger", str(loaded.path), {k: v * 100 for k, v in scored.metrics.items()},
                     {"sentences": scored.sentences, "tokens": scored.tokens})  # fmt: skip
-    if predictor.kind == "pos":
-        _pos_tables(report, loaded.sentences, found, predictor.encoder)
+    if inference.kind == "pos":
+        _pos_tables(report, loaded.sentences, found, inference.encoder)
     if scored.chunks is not None:
         rows = [(name, s.precision * 100, s.recall * 100, s.f1 * 100, s.gold, s.predicted)
                 for name, s in sorted(scored.chunks.by_type.items())]  # fmt: skip

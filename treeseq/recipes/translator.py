@@ -18,7 +18,7 @@ from treeseq.options import FAMILIES
 from treeseq.recipes.common import (
     Configs,
     Family,
-    Predictor,
+    LoadedModel,
     RunSetup,
     Training,
     archive_entry,
@@ -33,8 +33,8 @@ from treeseq.tasks.translator import (
     DecodeConfig,
     Translation,
     TranslatorDataConfig,
+    TranslatorInference,
     TranslatorModelConfig,
-    TranslatorPredictor,
     TranslatorTask,
     build_codec,
     build_model,
@@ -109,7 +109,7 @@ class TranslatorTraining(Training):
                 f"{len(data.examples)} train / {len(data.dev.pairs)} dev pairs, subwords {len(codec.src)}/{len(codec.tgt)}")
 
 
-class TranslatorModel(Predictor[TranslationResult]):
+class TranslatorModel(LoadedModel[TranslationResult]):
     """A loaded translator: raw text in, raw text out (beam search by default)."""
 
     family = "translator"
@@ -118,15 +118,15 @@ class TranslatorModel(Predictor[TranslationResult]):
 
     max_length = MAX_SUBWORDS
 
-    predictor_class = TranslatorPredictor
+    inference_class = TranslatorInference
 
     @property
     def config(self) -> TranslatorModelConfig:
-        return self.predictor.model_cfg
+        return self.inference.model_cfg
 
     @property
     def languages(self) -> tuple[str, str]:
-        return self.predictor.data_cfg.src, self.predictor.data_cfg.tgt
+        return self.inference.data_cfg.src, self.inference.data_cfg.tgt
 
     def predict(self, inputs: Sequence[str], beam: int = DEFAULTS["beam"], n_best: int = DEFAULTS["n_best"],
                 alpha: float = DEFAULTS["alpha"], max_len_ratio: float = DEFAULTS["max_len_ratio"],
@@ -148,10 +148,10 @@ class TranslatorModel(Predictor[TranslationResult]):
         numbers = input_numbers(inputs, source, line_numbers)
         # A subword covers at least one byte, so only lines longer in bytes than the limit need encoding here.
         long = [(n, text) for n, text in zip(numbers, inputs) if len(text.encode("utf-8")) > self.max_length]
-        for (number, _), pieces in zip(long, self.predictor.codec.src.encode([text for _, text in long])):
+        for (number, _), pieces in zip(long, self.inference.codec.src.encode([text for _, text in long])):
             if len(pieces) > self.max_length:
                 check_length(len(pieces), self.max_length, f"{source}:{number}", "subwords", "translator")
-        return [_result(t) for t in self.predictor.translate(list(inputs), cfg, attention)]
+        return [_result(t) for t in self.inference.translate(list(inputs), cfg, attention)]
 
     def cost(self, inputs: Sequence[str], beam: int = DEFAULTS["beam"], n_best: int = DEFAULTS["n_best"],
              alpha: float = DEFAULTS["alpha"], max_len_ratio: float = DEFAULTS["max_len_ratio"],
@@ -159,14 +159,14 @@ class TranslatorModel(Predictor[TranslationResult]):
         """The worst case of `predict` with these options: every beam hypothesis decodes the whole output
         budget (max_len_ratio x S + 10 steps) and attends over all S source subwords at each step
         (the attention kept in memory, and answered with `attention`), summed over the sentences."""
-        sizes = [len(pieces) for pieces in self.predictor.codec.src.encode(list(inputs))] if inputs else []
+        sizes = [len(pieces) for pieces in self.inference.codec.src.encode(list(inputs))] if inputs else []
         return sum(beam * (math.ceil(max_len_ratio * size) + 10) * max(size, 1) for size in sizes)
 
     def score(self, sources: Sequence[str], references: Sequence[str]) -> list[float]:
         """Each reference's log-probability given its source (forced decoding)."""
         if len(sources) != len(references):
             raise CorpusFormatError(f"{len(references)} references for {len(sources)} sources")
-        return self.predictor.score(list(sources), list(references))
+        return self.inference.score(list(sources), list(references))
 
 
 def _result(found: Translation) -> TranslationResult:
@@ -180,16 +180,16 @@ def _result(found: Translation) -> TranslationResult:
 def evaluate(model: TranslatorModel, data_dir: str | Path, split: str = "val", *, beam: int = DEFAULTS["beam"],
              predictions: bool = False, limit: int | None = None) -> Report:  # fmt: skip
     """sacrebleu BLEU (cased and lowercased) and chrF with their signatures, on NAME.SRC/NAME.TGT."""
-    predictor = model.predictor
-    data = read_split(Path(data_dir), split, predictor.data_cfg.src, predictor.data_cfg.tgt)
+    inference = model.inference
+    data = read_split(Path(data_dir), split, inference.data_cfg.src, inference.data_cfg.tgt)
     data = replace(data, pairs=sample_limit(data.pairs, limit, 0, "sentence pairs", data.source))
     start = time.perf_counter()
     with torch.no_grad():
-        scores, outputs = predictor.evaluate(data.pairs, DecodeConfig(beam_size=beam))
+        scores, outputs = inference.evaluate(data.pairs, DecodeConfig(beam_size=beam))
     seconds = time.perf_counter() - start
     metrics = {k: float(v) for k, v in scores.items() if not isinstance(v, str)}
     signatures = {k: v for k, v in scores.items() if isinstance(v, str)}
-    info = {"sentences": len(data.pairs), "beam": beam, "precision": predictor.precision, "seconds": round(seconds, 2),
+    info = {"sentences": len(data.pairs), "beam": beam, "precision": inference.precision, "seconds": round(seconds, 2),
             **signatures}  # fmt: skip
     report = Report("translator", data.source, metrics, info)
     if predictions:

@@ -18,7 +18,7 @@ from treeseq.models.tree import TreeClassifier
 from treeseq.recipes.common import (
     Configs,
     Family,
-    Predictor,
+    LoadedModel,
     RunSetup,
     Training,
     archive_entry,
@@ -27,7 +27,7 @@ from treeseq.recipes.common import (
     sample_limit,
 )
 from treeseq.results import Report, Table, TreeNode, TreeResult
-from treeseq.tasks.tree import LabelScheme, TreeModelConfig, TreePredictor, TreeTask, build_model, encode, prepare_trees
+from treeseq.tasks.tree import LabelScheme, TreeInference, TreeModelConfig, TreeTask, build_model, encode, prepare_trees
 from treeseq.tokenize import detokenize, raw_form, tokenize_with_offsets
 from treeseq.training.engine import FitResult
 from treeseq.trees import Tree
@@ -156,7 +156,7 @@ def _spacy_trees(name: str, cfg: TreeModelConfig, *splits: list) -> tuple[list, 
     return tuple(spacy.labelled(trees) for trees in splits)
 
 
-class TreeModel(Predictor[TreeResult]):
+class TreeModel(LoadedModel[TreeResult]):
     """A loaded tree classifier: raw sentences (parsed first) or `Tree`s in, labelled trees out."""
 
     family = "tree"
@@ -171,7 +171,7 @@ class TreeModel(Predictor[TreeResult]):
     def ensemble(cls, members: Sequence[TreeModel], path: Path | None = None) -> TreeModel:
         """The members' ensemble; the parsers they carry (when they differ) parse raw text as an ensemble too."""
         out = super().ensemble(members, path)
-        parsers = [m.predictor.parser for m in members if m.predictor.parser is not None]
+        parsers = [m.inference.parser for m in members if m.inference.parser is not None]
         distinct = [p for i, p in enumerate(parsers) if not any(_same_weights(p.model, q.model) for q in parsers[:i])]
         if len(distinct) > 1:
             from treeseq.recipes.parser import ParserModel  # noqa: PLC0415
@@ -181,22 +181,22 @@ class TreeModel(Predictor[TreeResult]):
                 raise ConfigError("the members carry parsers with different vocabularies or tag sets; they cannot parse as one")
 
             joined = ParserModel.ensemble([ParserModel(p) for p in distinct])
-            out.predictor = replace(out.predictor, parser=joined.predictor)
+            out.inference = replace(out.inference, parser=joined.inference)
         return out
 
     @classmethod
     def from_archive(cls, archive: dict, device: str = "auto", precision: str = "fp32", *, max_length: int | None = None,
                      spacy_model: str | None = None, workers: int = 1, path: Path | None = None) -> TreeModel:  # fmt: skip
-        predictor = TreePredictor.from_archive(archive, resolve_device(device), max_length, spacy_model, precision, workers)
-        return cls(predictor, path)
+        inference = TreeInference.from_archive(archive, resolve_device(device), max_length, spacy_model, precision, workers)
+        return cls(inference, path)
 
     @property
     def labels(self) -> tuple[str, ...]:
-        return self.predictor.scheme.classes
+        return self.inference.scheme.classes
 
     @property
     def config(self) -> TreeModelConfig:
-        return self.predictor.cfg
+        return self.inference.cfg
 
     def predict(self, inputs: Sequence[str | Tree], batch_size: int = 256, source: str = "<input>",
                 line_numbers: Sequence[int] | None = None, brackets: bool = False) -> list[TreeResult]:  # fmt: skip
@@ -227,16 +227,16 @@ class TreeModel(Predictor[TreeResult]):
                 trees.append(item)
                 continue
             tokens, spans = tokenize_with_offsets(item)
-            self.predictor.check_sentence(tokens, f"{source}:{numbers[index]}")
+            self.inference.check_sentence(tokens, f"{source}:{numbers[index]}")
             texts.append(item)
             words.append(tuple(item[a:b] for a, b in spans))
             offsets.append(tuple(spans))
             trees.append(None)
             raw[index] = tokens
         if raw:
-            for index, tree in zip(raw, self.predictor.trees_from_tokens(list(raw.values()), source)):
+            for index, tree in zip(raw, self.inference.trees_from_tokens(list(raw.values()), source)):
                 trees[index] = tree
-        labelled = self.predictor.predict(trees, batch_size)  # type: ignore[arg-type]
+        labelled = self.inference.predict(trees, batch_size)  # type: ignore[arg-type]
         return [self._result(text, tree, probs, w, o)
                 for text, (tree, probs), w, o in zip(texts, labelled, words, offsets)]  # fmt: skip
 
@@ -263,11 +263,11 @@ def evaluate(model: TreeModel, data_dir: str | Path, split: str = "dev", *, pars
             gold labels (phrases: matched spans only).
         predictions: also return the labelled trees of the evaluated sentences.
     """
-    predictor = model.predictor
+    inference = model.inference
     path = Path(data_dir) / f"{split}.txt"
-    gold = sample_limit(read_trees(path, predictor.scheme.check), limit, 0, "trees", path)
+    gold = sample_limit(read_trees(path, inference.scheme.check), limit, 0, "trees", path)
     with torch.no_grad():
-        report = predictor.evaluate_parsed(gold) if parse else predictor.evaluate(gold)
+        report = inference.evaluate_parsed(gold) if parse else inference.evaluate(gold)
     classes = report.classes
     confusion = Table("root confusion (rows: gold, columns: predicted)", ("gold \\ pred", *classes),
                       tuple((name, *row) for name, row in zip(classes, report.confusion)))  # fmt: skip
@@ -277,6 +277,6 @@ def evaluate(model: TreeModel, data_dir: str | Path, split: str = "dev", *, pars
                  {"sentences": report.sentences, "classes": list(classes), "confusion": report.confusion},
                  {"confusion": confusion, "by_class": by_class})  # fmt: skip
     if predictions:
-        kept = [t for t in gold if predictor.scheme.keeps(t)]
+        kept = [t for t in gold if inference.scheme.keeps(t)]
         out.predictions = model.predict([detokenize(t.tokens) for t in kept] if parse else kept)
     return out

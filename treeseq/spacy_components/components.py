@@ -165,7 +165,7 @@ class TaggerComponent(TreeseqComponent):
         inputs = [[doc[i].text for i in keep] for doc, keep in zip(docs, kept) if keep]
         lines = [number for number, keep in zip(numbers, kept) if keep]
         results = iter(self.treeseq_model.predict(inputs, source=self.name, line_numbers=lines) if inputs else [])
-        column = getattr(self.treeseq_model.predictor.data_cfg, "column", "upos")
+        column = getattr(self.treeseq_model.inference.data_cfg, "column", "upos")
         for doc, keep in zip(docs, kept):
             if not keep:
                 continue

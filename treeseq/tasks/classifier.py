@@ -1,5 +1,5 @@
 """Sentence classification: configs, class names, tokenization of raw text, the training task,
-scoring and the predictor over tensors.
+scoring and the inference over tensors.
 
 Classes come from the corpus: SST's five sentiment classes (or two with `labels=binary`, neutral
 sentences dropped, as the tree models do), else the distinct labels of the training split, sorted.
@@ -242,7 +242,7 @@ class ClassifierTask:
 
 
 @dataclass
-class ClassifierPredictor:
+class ClassifierInference:
     """A trained classifier loaded from its archive."""
 
     model: SequenceClassifier
@@ -255,7 +255,7 @@ class ClassifierPredictor:
     precision: str = "fp32"
 
     @classmethod
-    def from_archive(cls, archive: dict, device: torch.device, precision: str = "fp32") -> ClassifierPredictor:
+    def from_archive(cls, archive: dict, device: torch.device, precision: str = "fp32") -> ClassifierInference:
         check_inference_precision(precision)
         cfg = ClassifierModelConfig(**archive["config"]["model"])
         data_cfg = ClassifierDataConfig(**archive["config"]["data"])

@@ -3,7 +3,7 @@ segments and cut between them; perplexity measured over a split read as one stre
 
 Dev perplexity is measured the way training sees text: the split as one stream (`data.eval_streams`
 rows, 1 by default), in segments of `data.eval_bptt` steps with the state carried, every token and
-every <eos> predicted. Scoring single lines (`LMPredictor.score`) starts each line from a fresh state
+every <eos> predicted. Scoring single lines (`LMInference.score`) starts each line from a fresh state
 after a line-start <eos>, the context every line of the training stream also has.
 """
 
@@ -269,7 +269,7 @@ ROW_MULTIPLE = 8  # score: batches of 8, 16, 24, ... rows, whatever the number o
 
 
 @dataclass
-class LMPredictor:
+class LMInference:
     """A trained language model loaded from its archive."""
 
     model: RNNLanguageModel
@@ -279,7 +279,7 @@ class LMPredictor:
     precision: str = "fp32"
 
     @classmethod
-    def from_archive(cls, archive: dict, device: torch.device, precision: str = "fp32") -> LMPredictor:
+    def from_archive(cls, archive: dict, device: torch.device, precision: str = "fp32") -> LMInference:
         check_inference_precision(precision)
         cfg = LMModelConfig(**archive["config"]["model"])
         units = Units.from_dict(archive["vocabs"]["units"])

@@ -215,7 +215,7 @@ def parse_examples(
 
 
 @dataclass
-class ParserPredictor:
+class ParserInference:
     """A trained parser loaded from its archive: token lists (or raw text) in, unlabelled binary trees out."""
 
     model: SpanParser
@@ -231,7 +231,7 @@ class ParserPredictor:
     @classmethod
     def from_archive(
         cls, archive: dict, device: torch.device, max_length: int | None = None, precision: str = "fp32", workers: int = 1
-    ) -> ParserPredictor:
+    ) -> ParserInference:
         cfg = ParserConfig(**archive["config"]["model"])
         vocabs = ParserVocabs.from_dict(archive["vocabs"])
         model = build_parser(cfg, vocabs)

@@ -313,7 +313,7 @@ def tagger_archive(model: nn.Module, kind: str, cfg: TaggerModelConfig, train_cf
 
 
 @dataclass
-class TaggerPredictor:
+class TaggerInference:
     """A trained tagger loaded from its archive."""
 
     model: BiRNNTagger
@@ -324,7 +324,7 @@ class TaggerPredictor:
     precision: str = "fp32"  # or bf16: inference under bfloat16 autocast
 
     @classmethod
-    def from_archive(cls, archive: dict, device: torch.device, precision: str = "fp32") -> TaggerPredictor:
+    def from_archive(cls, archive: dict, device: torch.device, precision: str = "fp32") -> TaggerInference:
         cfg = TaggerModelConfig(**archive["config"]["model"])
         data_cfg = TaggerDataConfig(**archive["config"]["data"])
         vocabs = archive["vocabs"]

@@ -286,7 +286,7 @@ class TranslatorTask:
 
 
 @dataclass
-class TranslatorPredictor:
+class TranslatorInference:
     """A trained translator loaded from its archive: raw text in, raw text out."""
 
     model: Seq2Seq
@@ -296,7 +296,7 @@ class TranslatorPredictor:
     precision: str = "fp32"
 
     @classmethod
-    def from_archive(cls, archive: dict, device: torch.device, precision: str = "fp32") -> TranslatorPredictor:
+    def from_archive(cls, archive: dict, device: torch.device, precision: str = "fp32") -> TranslatorInference:
         check_inference_precision(precision)
         model_cfg = TranslatorModelConfig(**archive["config"]["model"])
         data_cfg = TranslatorDataConfig(**archive["config"]["data"])

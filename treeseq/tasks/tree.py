@@ -18,7 +18,7 @@ from treeseq.device import autocast, autocast_dtype, check_inference_precision, 
 from treeseq.errors import ConfigError, CorpusFormatError
 from treeseq.metrics import accuracy, confusion_matrix
 from treeseq.models.tree import MODEL_KINDS, TreeClassifier
-from treeseq.tasks.parser import ParserPredictor
+from treeseq.tasks.parser import ParserInference
 from treeseq.tokenize import detokenize, tokenize
 from treeseq.trees import Tree
 from treeseq.vocab import Vocab
@@ -230,7 +230,7 @@ class TreeTask:
 
 
 @dataclass
-class TreePredictor:
+class TreeInference:
     """A trained tree classifier loaded from its archive."""
 
     model: TreeClassifier
@@ -238,7 +238,7 @@ class TreePredictor:
     vocab: Vocab
     scheme: LabelScheme
     device: torch.device
-    parser: ParserPredictor | None = None  # the archive's own constituency parser, for raw text
+    parser: ParserInference | None = None  # the archive's own constituency parser, for raw text
     spacy: SpacyTrees | None = None  # the spaCy route, when the model was trained on spaCy trees
     precision: str = "fp32"  # or bf16: autocast for the classifier (and the parser) at inference
     max_length: int = 300  # longest raw sentence parsed (the spaCy route; the parser keeps its own)
@@ -247,7 +247,7 @@ class TreePredictor:
     def from_archive(
         cls, archive: dict, device: torch.device, max_length: int | None = None, spacy_model: str | None = None,
         precision: str = "fp32", workers: int = 1,
-    ) -> TreePredictor:  # fmt: skip
+    ) -> TreeInference:  # fmt: skip
         """Load the classifier and, when the archive carries one, its parser (or its spaCy pipeline).
 
         Args:
@@ -264,7 +264,7 @@ class TreePredictor:
         model.to(device).eval()
         parser = None
         if "parser" in archive:
-            parser = ParserPredictor.from_archive(archive["parser"], device, max_length, precision, workers)
+            parser = ParserInference.from_archive(archive["parser"], device, max_length, precision, workers)
         spacy_name = spacy_model or archive["config"].get("data", {}).get("spacy_model")
         spacy = SpacyTrees(spacy_name) if spacy_name else None
         return cls(model, cfg, vocab, LabelScheme(cfg), device, parser, spacy, precision, max_length or 300)
