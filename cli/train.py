@@ -23,6 +23,10 @@ TreeKind = Literal[TREE_KINDS]  # type: ignore[valid-type]
 Cell = Literal[RECURRENT_CELLS]  # type: ignore[valid-type]
 AttentionKind = Literal[ATTENTION_KINDS]  # type: ignore[valid-type]
 
+
+def _choices(names: tuple[str, ...]) -> str:
+    return ", ".join(names[:-1]) + " or " + names[-1]
+
 # Model options with one spelling in every family.
 EmbedDim = Annotated[Opt[int], typer.Option("--embed-dim", help="Word (or subword) embedding size.", min=1, show_default=False)]
 HiddenSize = Annotated[Opt[int], typer.Option("--hidden-size", help="RNN size (per direction where bidirectional).", min=1, show_default=False)]
@@ -31,7 +35,7 @@ Dropout = Annotated[Opt[float], typer.Option("--dropout", help="Dropout rate.", 
 
 @train_command(app, "tree")
 def train_tree(
-    model_kind: Annotated[Opt[TreeKind], typer.Option("--model-kind", help="rnn, rntn, binary-lstm or childsum-lstm (default: binary-lstm; childsum-lstm with --spacy-model).", show_default=False)] = None,
+    model_kind: Annotated[Opt[TreeKind], typer.Option("--model-kind", help=f"{_choices(TREE_KINDS)} (default: binary-lstm; childsum-lstm with --spacy-model).", show_default=False)] = None,
     labels: Annotated[Opt[Literal["fine", "binary"]], typer.Option(help="fine (all classes) or binary (SST: neutral dropped) (default: fine).", show_default=False)] = None,
     embed_dim: EmbedDim = None,
     hidden_size: HiddenSize = None,
@@ -163,8 +167,8 @@ def train_lm(
 def train_translator(
     src: Annotated[Opt[str], typer.Option(help="Source language suffix (default: de).", show_default=False)] = None,
     tgt: Annotated[Opt[str], typer.Option(help="Target language suffix (default: en).", show_default=False)] = None,
-    rnn: Annotated[Opt[Literal["gru", "lstm", "rnn", "irnn"]], typer.Option(help="gru, lstm, rnn (tanh) or irnn (ReLU, identity init) (default: gru).", show_default=False)] = None,
-    attention: Annotated[Opt[AttentionKind], typer.Option(help="bahdanau, dot or general (default: general).", show_default=False)] = None,
+    rnn: Annotated[Opt[Cell], typer.Option(help="gru, lstm, rnn (tanh) or irnn (ReLU, identity init) (default: gru).", show_default=False)] = None,
+    attention: Annotated[Opt[AttentionKind], typer.Option(help=f"{_choices(ATTENTION_KINDS)} (default: general).", show_default=False)] = None,
     embed_dim: EmbedDim = None,
     hidden_size: HiddenSize = None,
     dropout: Dropout = None,

@@ -1,10 +1,13 @@
 """Each family's options for loading, predicting, generating and evaluating, declared once.
 
-Every surface derives from these declarations: `treeseq.load(**options)` and each model's `predict`
-check their options here, the predicting commands build their flags from them (cli/predicting.py
-`predict_command`), the HTTP service its request models (treeseq/serve/app.py) and the spaCy components
-their configs; so an option, its default, its bounds and every check across options are written once,
-and every surface refuses the same things with the same sentence.
+Every surface derives from these declarations: `treeseq.load(**options)` and `treeseq.evaluate` check
+their options here, the predicting commands build their flags from them (cli/predicting.py
+`predict_command`) and the HTTP service its request models (treeseq/serve/app.py), so an option, its
+default, its bounds and every check across options are written once, and those surfaces refuse the
+same things with the same sentence. In Python, the translator's decoding options and the language
+model's generation are checked here too; other families' `predict` keywords are plain Python
+arguments. The spaCy components take the options of the "spacy" surface (the translator's beam and
+n-best) through their factories' signatures.
 
 This module is plain Python (no torch), so the command line can read it when it starts.
 """
@@ -20,6 +23,7 @@ from treeseq.errors import ConfigError
 Stage = Literal["load", "predict", "generate", "evaluate"]
 Surface = Literal["cli", "http", "spacy"]
 ALL_SURFACES: frozenset[str] = frozenset({"cli", "http", "spacy"})
+CLI_HTTP: frozenset[str] = frozenset({"cli", "http"})  # spaCy's components cut their own docs and keep their factories' options
 
 # Names the library's registries and configs start with (the registries may gain more at run time).
 TREE_KINDS = ("rnn", "rntn", "binary-lstm", "childsum-lstm")
@@ -174,7 +178,7 @@ FAMILIES: dict[str, FamilyOptions] = {
         Option("spacy_model", str, None, "Parse raw text with this spaCy pipeline (dependency trees).", stages=("load",),
                flag="--spacy-model", surfaces=frozenset({"cli"})),
         Option("brackets", bool, False, "The lines are bracketed trees, e.g. (X (X The) (X film)), labelled as given "
-               "(their labels are ignored).", flag="--trees"),
+               "(their labels are ignored).", flag="--trees", surfaces=CLI_HTTP),
         Option("parse", bool, False, "Re-parse each sentence from its raw text with the archive's parser (or spaCy "
                "pipeline) and score against the gold labels (phrases: matched spans only).", stages=("evaluate",),
                surfaces=frozenset({"cli"})),
@@ -182,14 +186,15 @@ FAMILIES: dict[str, FamilyOptions] = {
     "parser": FamilyOptions("parser", "parse", (MAX_LENGTH, WORKERS, LIMIT)),
     "tagger": FamilyOptions("tagger", "tag", (
         MAX_LENGTH, LIMIT,
-        Option("tokenized", bool, False, "Text is already tokenized: split on whitespace, not spaCy."),
+        Option("tokenized", bool, False, "Text is already tokenized: split on whitespace, not spaCy.", surfaces=CLI_HTTP),
     )),  # fmt: skip
     "classifier": FamilyOptions("classifier", "classify", (MAX_LENGTH, LIMIT)),
     "translator": FamilyOptions("translator", "translate", (
         MAX_LENGTH, BEAM, LIMIT,
         Option("n_best", int, 1, "Hypotheses per sentence (<= beam).", low=1, high=64),
-        Option("alpha", float, 0.6, "Length penalty exponent (GNMT; 0: none).", low=0, high=10),
-        Option("max_len_ratio", float, 1.5, "Output budget: ratio x source subwords + 10.", above=0, high=10),
+        Option("alpha", float, 0.6, "Length penalty exponent (GNMT; 0: none).", low=0, high=10, surfaces=CLI_HTTP),
+        Option("max_len_ratio", float, 1.5, "Output budget: ratio x source subwords + 10.", above=0, high=10,
+               surfaces=CLI_HTTP),
         Option("attention", bool, False, "Keep each hypothesis's attention matrix (target pieces x source pieces).",
                surfaces=frozenset({"cli", "http"})),
     ), checks=(("predict", _n_best_at_most_beam),)),  # fmt: skip

@@ -91,7 +91,7 @@ def folder_layouts(data_dir: str | Path, split: str = "train") -> list[str]:
 
 def file_layout(path: str | Path) -> str:
     """`trees` when a file's first line is a bracketed tree, `columns` when its first lines all have the
-    same number of fields (2 to 12: a token and its tags), else `text`; "" for an empty file or a
+    same number of fields (2 or more: a token and its tags; `-DOCSTART-` lines aside), else `text`; "" for an empty file or a
     tree that does not parse (its reader says where)."""
     lines = list(itertools.islice(((n, line) for n, line in read_lines(path, allow_empty=True)), 4 * PEEK))
     filled = [line for _, line in lines if line.strip()][:PEEK]
@@ -103,8 +103,8 @@ def file_layout(path: str | Path) -> str:
             return "trees"
         except BracketError:
             return ""  # a tree that does not parse: the tree reader says where
-    fields = {len(line.split()) for line in filled}
-    return "columns" if len(fields) == 1 and 2 <= min(fields) <= 12 else "text"
+    fields = {len(line.split()) for line in filled if line.split()[0] != "-DOCSTART-"}  # the column reader skips those
+    return "columns" if len(fields) == 1 and min(fields) >= 2 else "text"
 
 
 def _jsonl_layout(path: Path) -> str:
@@ -123,11 +123,21 @@ def check_layout(data_dir: str | Path, family: str, split: str = "train") -> Non
         CorpusFormatError: one line: `DIR: LAYOUT, which a FAMILY model does not read (it reads ...);
             LAYOUT is read by treeseq train X`.
     """
+    if family == "tagger" and _registered_tagging_layout(Path(data_dir), split):
+        return  # a layout registered with register_tagging_format is the tagger's own
     found = folder_layouts(data_dir, split)
     reads = FAMILY_LAYOUTS[family] + ALSO_READ.get(family, ())
     if not found or any(layout in reads for layout in found):
         return
     raise CorpusFormatError(refusal(data_dir, family, found[0]))
+
+
+def _registered_tagging_layout(data_dir: Path, split: str) -> bool:
+    """Whether a tagging layout registered from outside (not one of the four built in) finds the split."""
+    from treeseq.corpora.readers.tagging import BUILT_IN, TAGGING_FORMATS  # noqa: PLC0415
+
+    added = [f for name, f in TAGGING_FORMATS.items() if name not in BUILT_IN]
+    return data_dir.is_dir() and any(f.find(data_dir, name) is not None for f in added for name in split_names(split))
 
 
 def refusal(data_dir: str | Path, family: str, layout: str) -> str:

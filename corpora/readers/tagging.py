@@ -95,6 +95,9 @@ register_tagging_format("columns", _file((".conll", ".txt")),
                         "{split}.conll")  # fmt: skip
 
 
+BUILT_IN = frozenset(TAGGING_FORMATS)  # the layouts above; corpora/readers/layouts.py knows these by their files
+
+
 def find_split(data_dir: Path, split: str) -> tuple[str, Path]:
     """(format, path) of a split inside `data_dir`: the first registered layout that has it, under the
     split's name or an alias (dev, valid, validation).

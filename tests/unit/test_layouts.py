@@ -53,3 +53,26 @@ def test_the_tagger_refuses_the_treebank_as_the_issue_shows_it() -> None:
         "(train.conll or train.txt: a token and its tag a line)); this corpus is for `treeseq train tree` or "
         "`treeseq train parser` or `treeseq train classifier`"
     )
+
+
+def test_column_files_with_docstart_lines_or_many_columns_are_columns(tmp_path: Path) -> None:
+    (tmp_path / "train.txt").write_text("-DOCSTART- -X- O O\n\nEU NNP B-NP B-ORG\nrejects VBZ B-VP O\n", encoding="utf-8")
+    assert file_layout(tmp_path / "train.txt") == "columns"
+    check_layout(tmp_path, "tagger")  # read by the column reader: not refused
+    wide = " ".join(f"c{i}" for i in range(14))
+    (tmp_path / "train.txt").write_text(f"{wide}\n{wide}\n", encoding="utf-8")
+    assert file_layout(tmp_path / "train.txt") == "columns"
+
+
+def test_a_registered_tagging_layout_is_never_refused_as_another_familys(tmp_path: Path) -> None:
+    from treeseq.corpora.readers.tagging import TAGGING_FORMATS, register_tagging_format
+
+    (tmp_path / "train.tsv").write_text("The\tDET\ncat\tNOUN\n", encoding="utf-8")
+    with pytest.raises(CorpusFormatError, match="TSV"):
+        check_layout(tmp_path, "tagger")  # a classifier's or translator's layout, until a tagging layout claims it
+    register_tagging_format("tsv-tags", lambda d, n: d / f"{n}.tsv" if (d / f"{n}.tsv").is_file() else None,
+                            lambda path, options: None, "{split}.tsv")  # type: ignore[arg-type, return-value]
+    try:
+        check_layout(tmp_path, "tagger")
+    finally:
+        del TAGGING_FORMATS["tsv-tags"]

@@ -76,3 +76,17 @@ def test_every_family_trains_and_evaluates_on_a_slice(family: str, folder: str, 
     split = "val.en" if family == "lm" else None
     report = treeseq.evaluate(tmp_path / "m.pt", SAMPLES / folder, split, limit=9)
     assert report.info[count] == 9
+
+
+def test_a_classifier_slice_keeps_whole_sentences_with_their_phrases() -> None:
+    from treeseq.corpora.readers.classification import Split
+    from treeseq.data.classification import LabelledText
+    from treeseq.recipes.classifier import limited_split
+
+    items = []
+    for line in range(1, 11):
+        items.append(LabelledText(("a", "b"), "1", f"train.txt:{line}"))
+        items += [LabelledText(("a",), "1", f"train.txt:{line}", phrase=True), LabelledText(("b",), "1", f"train.txt:{line}", phrase=True)]
+    kept = limited_split(Split("sst", Path("train.txt"), items), 3, 7).items
+    sentences = [item.where for item in kept if not item.phrase]
+    assert len(sentences) == 3 and len(kept) == 9 and {item.where for item in kept} == set(sentences)

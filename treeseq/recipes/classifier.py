@@ -98,8 +98,14 @@ class ClassifierData:
 
 
 def limited_split(split: Split, limit: int | None, seed: int) -> Split:
-    """The split with a random sample of `limit` of its examples (in their order, drawn with `seed`)."""
-    return replace(split, items=sample_limit(split.items, limit, seed, "examples", split.path))
+    """The split with a random sample of `limit` of its sentences (in their order, drawn with `seed`);
+    with treebank phrases, the phrases read from the kept sentences' lines stay with them."""
+    sentences = [item for item in split.items if not item.phrase]
+    kept = sample_limit(sentences, limit, seed, "sentences", split.path)
+    if len(kept) == len(sentences):
+        return split
+    lines = {item.where for item in kept}
+    return replace(split, items=[item for item in split.items if item.where in lines])
 
 
 @dataclass

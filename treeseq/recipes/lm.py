@@ -236,7 +236,8 @@ def evaluate(model: LanguageModel, data_dir: str | Path, split: str = "dev", *, 
     """Perplexity (and bits per character) of a split read as one stream with the state carried, as
     training measures dev; `predictions` adds every line's own score."""
     path = find_split(Path(data_dir), split)
-    lines = sample_limit(read_text(path), limit, 0, "lines", path)
+    numbered = sample_limit(list(enumerate(read_text(path), start=1)), limit, 0, "lines", path)
+    lines = [line for _, line in numbered]
     encoded = model.units.encode(lines)
     metrics, tokens = model.inference.stream_metrics(encoded, sum(len(line) + 1 for line in lines))  # + 1: the line end
     unknown = 0 if model.units.unit == "subword" else sum(i == 1 for ids in encoded for i in ids)
@@ -244,7 +245,7 @@ def evaluate(model: LanguageModel, data_dir: str | Path, split: str = "dev", *, 
     report = Report("lm", str(path), {k: v for k, v in metrics.items() if k != "nll"}, info)
     report.info["nll_per_token"] = round(metrics["nll"], 5)
     if predictions:
-        report.predictions = model.predict(lines, source=str(path))
+        report.predictions = model.predict(lines, source=str(path), line_numbers=[n for n, _ in numbered])
     return report
 
 

@@ -157,9 +157,10 @@ def evaluate(model: ParserModel, data_dir: str | Path, split: str = "dev", *, pr
              limit: int | None = None) -> Report:
     """Unlabelled bracket precision, recall, F1 and exact match on a treebank split (its tokens as given)."""
     path = Path(data_dir) / f"{split}.txt"
-    gold = sample_limit(binary_trees(read_trees(path)), limit, 0, "trees", path)
+    numbered = sample_limit(list(enumerate(binary_trees(read_trees(path)), start=1)), limit, 0, "trees", path)
+    gold = [tree for _, tree in numbered]
     inference = model.inference
-    for number, tree in enumerate(gold, start=1):
+    for number, tree in numbered:  # the tree's own place in the file, with --limit too
         inference.check(tree.tokens, f"{path}:{number}")
     found = inference.parse_tokens([t.tokens for t in gold], str(path))
     scores = bracket_scores([tree_spans(t) for t in found], [tree_spans(t) for t in gold], [len(t.tokens) for t in gold])
