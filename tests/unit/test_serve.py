@@ -96,7 +96,8 @@ def test_render_draws_the_cli_svg(client: Any) -> None:
     nodes = client.post("/v1/predict", json={"model": "sst", "texts": ["A <b>good</b> film."]}).json()["results"][0]["nodes"]
     assert drawn.text.count('<g class="node"') == len(nodes) and "<b>" not in drawn.text  # user text escaped
     parse = client.post("/v1/render", json={"model": "parser", "text": "A good film."})
-    assert parse.status_code == 200 and parse.text.count('data-label="X"') == 2 * 4 - 1
+    assert parse.status_code == 200 and parse.text.count('<g class="node dot"') == 2 * 4 - 1  # a dot a node:
+    assert "data-label" not in parse.text and "1.00" not in parse.text  # no "X 1.00" box on an unlabelled parse
     refused = client.post("/v1/render", json={"model": "nlu", "text": "flights"})
     assert refused.status_code == 422 and "draws no tree" in refused.json()["error"]
 

@@ -139,14 +139,10 @@ def _encode(results: Sequence[Any], limits: Limits, svg: bool = False,
 
 
 def tree_svg(result: Any) -> str:
-    """The picture `classify --render` draws: a labelled tree's SVG, or a parse's with X on every node."""
-    from treeseq.render_svg import layout_tree, to_svg  # noqa: PLC0415
+    """The picture `classify --render` draws: a labelled tree's SVG, or a parse's, its nodes dots with no label."""
+    from treeseq.render_svg import layout_parse, layout_tree, to_svg  # noqa: PLC0415
 
-    if hasattr(result, "by_node"):
-        layout = layout_tree(result.tree, result.classes, *result.by_node())
-    else:
-        size = len(result.tree)
-        layout = layout_tree(result.tree, ("X",), [0] * size, [1.0] * size)
+    layout = layout_tree(result.tree, result.classes, *result.by_node()) if hasattr(result, "by_node") else layout_parse(result.tree)
     return to_svg(layout, " ".join(result.tree.tokens))
 
 
