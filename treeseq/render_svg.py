@@ -3,8 +3,9 @@
 Layout: words sit on the bottom row in sentence order, each in a slot as wide as its word or its
 node's box. Nodes take one row per depth (the root on top). A constituency node is centred over its
 span (its first and last word), so edges never cross; a leaf has a dotted line down to its word. A
-dependency node sits above its own word, with a dotted line down to it. Boxes are coloured by class
-on a red-grey-green scale, and a legend names the classes' colours.
+dependency node sits above its own word, with a dotted line down to it, and its arc is labelled with
+its relation where the tree has one (spaCy's parses do). Boxes are coloured by class on a
+red-grey-green scale, and a legend names the classes' colours.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from treeseq.trees import Tree
 
 PALETTE = ("#d7191c", "#fdae61", "#d9d9d9", "#a6d96a", "#1a9641")  # negative ... positive
 CHAR_WIDTH, ROW, BOX_HEIGHT, GAP, MARGIN = 7.2, 62.0, 34.0, 10.0, 20.0
+DOT, DOT_ROW = 4.0, 30.0  # an unlabelled node's radius and the rows' distance in a parse
 
 
 def class_colour(index: int, num_classes: int) -> str:
@@ -38,6 +40,7 @@ class Box:
     title: str
     subtitle: str
     colour: str
+    dot: bool = False  # an unlabelled node: a dot at (x, y), no box
 
 
 @dataclass
@@ -51,12 +54,20 @@ class Layout:
     width: float
     height: float
     legend: list[tuple[float, float, str, str]] = field(default_factory=list)  # x, y, colour, class name
+    relations: list[tuple[float, float, str]] = field(default_factory=list)  # a dependency arc's label: x, y centre, text
 
 
-def layout_tree(tree: Tree, classes: Sequence[str], predicted: Sequence[int], probs: Sequence[float]) -> Layout:
-    """Place every node, edge and word of a labelled tree."""
+def layout_parse(tree: Tree) -> Layout:
+    """Place every node, edge and word of an unlabelled tree (a parse): each node a dot on its edges, with
+    no label or probability box and no legend."""
+    return layout_tree(tree, ("",), [0] * len(tree), [0.0] * len(tree), dots=True)
+
+
+def layout_tree(tree: Tree, classes: Sequence[str], predicted: Sequence[int], probs: Sequence[float], *,
+                dots: bool = False) -> Layout:  # fmt: skip
+    """Place every node, edge and word of a labelled tree (`dots`: unlabelled, see `layout_parse`)."""
     titles = [classes[predicted[n]] for n in range(len(tree))]
-    box_width = [max(len(t), 4) * CHAR_WIDTH + 12 for t in titles]
+    box_width = [DOT * 2 if dots else max(len(t), 4) * CHAR_WIDTH + 12 for t in titles]
     slot = [len(w) * CHAR_WIDTH + GAP for w in tree.tokens]
     for node, token in enumerate(tree.word):
         if token >= 0:
@@ -67,12 +78,22 @@ def layout_tree(tree: Tree, classes: Sequence[str], predicted: Sequence[int], pr
         left += width
     x, row = _positions(tree, centres)
     rows = max(row) + 1
+    if dots:  # a dot where its edges meet: the parent's edges leave from its centre, the child's arrive there
+        y = [MARGIN + r * DOT_ROW for r in row]
+        boxes = [Box(n, x[n], y[n], box_width[n], "", "", "#555", dot=True) for n in range(len(tree))]
+        edges = [(x[p], y[p], x[c], y[c]) for p, kids in enumerate(tree.children) for c in kids]
+        word_y = MARGIN + (rows - 1) * DOT_ROW + 34
+        ties = [(x[n], y[n], centres[t], word_y - 14) for n, t in enumerate(tree.word) if t >= 0]
+        return Layout(boxes, edges, [(centres[i], word_y, w) for i, w in enumerate(tree.tokens)], ties, left + MARGIN,
+                      word_y + MARGIN)  # fmt: skip
     y = [MARGIN + r * ROW for r in row]
     boxes = [
         Box(n, x[n], y[n], box_width[n], titles[n], f"{probs[n]:.2f}", class_colour(predicted[n], len(classes)))
         for n in range(len(tree))
     ]  # fmt: skip
     edges = [(x[p], y[p] + BOX_HEIGHT, x[c], y[c]) for p, kids in enumerate(tree.children) for c in kids]
+    relations = [((x[p] + x[c]) / 2, (y[p] + BOX_HEIGHT + y[c]) / 2 + 4, str(tree.labels[c])) for p, kids in enumerate(tree.children)
+                 for c in kids if tree.kind == "dependency" and tree.labels[c]]  # fmt: skip
     word_y = MARGIN + rows * ROW + 4
     words = [(centres[i], word_y, w) for i, w in enumerate(tree.tokens)]
     ties = [(x[n], y[n] + BOX_HEIGHT, centres[t], word_y - 14) for n, t in enumerate(tree.word) if t >= 0]
@@ -80,7 +101,7 @@ def layout_tree(tree: Tree, classes: Sequence[str], predicted: Sequence[int], pr
     for index, name in enumerate(classes):
         legend.append((legend_x, legend_y, class_colour(index, len(classes)), name))
         legend_x += 24 + len(name) * CHAR_WIDTH
-    return Layout(boxes, edges, words, ties, max(left, legend_x) + MARGIN, legend_y + 12 + MARGIN, legend)
+    return Layout(boxes, edges, words, ties, max(left, legend_x) + MARGIN, legend_y + 12 + MARGIN, legend, relations)
 
 
 def _positions(tree: Tree, centres: list[float]) -> tuple[list[float], list[int]]:
@@ -109,10 +130,17 @@ def to_svg(layout: Layout, title: str = "") -> str:
     ]
     for x1, y1, x2, y2 in layout.edges:
         parts.append(f'<line class="edge" x1="{x1:.1f}" y1="{y1:.1f}" x2="{x2:.1f}" y2="{y2:.1f}" stroke="#555" stroke-width="1.2"/>')
+    for x, y, relation in layout.relations:
+        parts.append(f'<text class="relation" x="{x:.1f}" y="{y:.1f}" font-size="10" text-anchor="middle" fill="#1f4e79" '
+                     f'stroke="white" stroke-width="3" paint-order="stroke">{escape(relation)}</text>')  # fmt: skip
     for x1, y1, x2, y2 in layout.ties:
         parts.append(f'<line class="tie" x1="{x1:.1f}" y1="{y1:.1f}" x2="{x2:.1f}" y2="{y2:.1f}" stroke="#999" stroke-dasharray="2,3"/>')
     for box in layout.boxes:
         left = box.x - box.width / 2
+        if box.dot:
+            parts.append(f'<g class="node dot" data-node="{box.node}"><circle cx="{box.x:.1f}" cy="{box.y:.1f}" r="{DOT:g}" '
+                         f'fill="{box.colour}"/></g>')  # fmt: skip
+            continue
         parts.append(
             f'<g class="node" data-node="{box.node}" data-label="{escape(box.title)}" data-prob="{box.subtitle}">'
             f'<rect x="{left:.1f}" y="{box.y:.1f}" width="{box.width:.1f}" height="{BOX_HEIGHT}" rx="5" '
@@ -147,9 +175,15 @@ def save_png(layout: Layout, path: str | Path, dpi: int = 110) -> None:
     ax.axis("off")
     for x1, y1, x2, y2 in layout.edges:
         ax.plot([x1, x2], [y1, y2], color="#555", linewidth=1)
+    for x, y, relation in layout.relations:
+        ax.text(x, y - 4, relation, ha="center", va="center", fontsize=7, color="#1f4e79", parse_math=False,
+                bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.5})  # fmt: skip
     for x1, y1, x2, y2 in layout.ties:
         ax.plot([x1, x2], [y1, y2], color="#999", linewidth=0.8, linestyle=":")
     for box in layout.boxes:
+        if box.dot:
+            ax.add_patch(plt.Circle((box.x, box.y), DOT, color=box.colour))
+            continue
         ax.add_patch(FancyBboxPatch((box.x - box.width / 2, box.y), box.width, BOX_HEIGHT, boxstyle="round,pad=0,rounding_size=5",
                                     facecolor=box.colour, edgecolor="#333", linewidth=0.8))  # fmt: skip
         ax.text(box.x, box.y + 11, box.title, ha="center", va="center", fontsize=8, parse_math=False)

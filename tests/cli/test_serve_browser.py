@@ -1,5 +1,7 @@
 """The page at / in a real headless browser (Chromium + chromedriver through Selenium): a sentence typed
-in gives a labelled tree, tags for every token and a translation; a screenshot of each view."""
+in gives a labelled tree with its class bars (a long one fitted to the width), tags with the slots
+marked by type, a translation with the attention heatmap and its scale, and a language model's samples
+from a prompt; a screenshot of each view."""
 
 from __future__ import annotations
 
@@ -46,10 +48,14 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
                   overrides=["model.mlp_size=16", "model.embed_dim=8", "model.char_out=8"], **quiet)  # fmt: skip
     treeseq.train("tree", SAMPLES / "sentiment", runs / "sst.pt", epochs=2, embed_dim=16, hidden_size=16,
                   parser=runs / "parser.pt", **quiet)  # fmt: skip
-    treeseq.train("tagger", SAMPLES / "nlu", runs / "atis.pt", epochs=4, hidden_size=24, embed_dim=24, **quiet)
+    treeseq.train("tagger", SAMPLES / "nlu", runs / "atis.pt", epochs=12, hidden_size=48, embed_dim=48, **quiet)  # finds slots
     treeseq.train("translator", SAMPLES / "parallel", runs / "de-en.pt", epochs=2, hidden_size=32, embed_dim=32,
                   vocab_size=300, batch_size=600, lr=0.01, overrides=["data.dev_subset=5"], **quiet)  # fmt: skip
-    return {name: treeseq.load(runs / f"{name}.pt", "cpu") for name in ("sst", "atis", "de-en")}
+    text = tmp_path_factory.mktemp("text")
+    for split, name in (("train", "train"), ("dev", "val")):
+        (text / f"{split}.txt").write_text((SAMPLES / "parallel" / f"{name}.en").read_text(encoding="utf-8"), encoding="utf-8")
+    treeseq.train("lm", text, runs / "lm.pt", epochs=2, embed_dim=32, hidden_size=32, batch_size=4, overrides=["data.bptt=10"], **quiet)
+    return {name: treeseq.load(runs / f"{name}.pt", "cpu") for name in ("sst", "atis", "de-en", "lm")}
 
 
 def ask(driver: Any, model: str, text: str) -> None:
@@ -68,7 +74,37 @@ def ask(driver: Any, model: str, text: str) -> None:
     assert not driver.find_element("id", "error").is_displayed(), driver.find_element("id", "error").text
 
 
+def done(driver: Any, before: str | None) -> None:
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(driver, 60).until(
+        lambda d: d.find_element("id", "results").get_attribute("data-done") not in (None, before)
+        or d.find_element("id", "error").is_displayed()
+    )
+    assert not driver.find_element("id", "error").is_displayed(), driver.find_element("id", "error").text
+
+
+def generate(driver: Any, prompt: str, **options: Any) -> None:
+    """Choose the language model, type a prompt and the options (the others keep their defaults), generate."""
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    Select(driver.find_element("id", "model")).select_by_value("lm")
+    WebDriverWait(driver, 30).until(lambda d: d.find_elements("id", "gen-samples"))
+    for name, value in {"prompt": prompt, **{f"gen-{k}": v for k, v in options.items()}}.items():
+        box = driver.find_element("id", name)
+        box.clear()
+        box.send_keys(str(value))
+    before = driver.find_element("id", "results").get_attribute("data-done")
+    driver.find_element("id", "generate").click()
+    done(driver, before)
+
+
+SCREENSHOTS = ("serve-tree.png", "serve-long-tree.png", "serve-tags.png", "serve-slots.png", "serve-translation.png",
+               "serve-attention.png", "serve-generate.png")  # fmt: skip
+
+
 def test_the_page_shows_trees_tags_and_translations(models: dict[str, Any], tmp_path: Path) -> None:
+    import httpx
     from selenium.webdriver.support.ui import WebDriverWait
 
     driver = browser()
@@ -76,7 +112,8 @@ def test_the_page_shows_trees_tags_and_translations(models: dict[str, Any], tmp_
         with Server(create_app(models)) as url:
             driver.get(url + "/")
             WebDriverWait(driver, 30).until(lambda d: d.find_element("tag name", "body").get_attribute("data-ready") == "true")
-            assert len(driver.find_elements("css selector", "#model option")) == 3
+            assert len(driver.find_elements("css selector", "#model option")) == 4
+            assert not driver.find_element("id", "generate-form").is_displayed()  # only for language models
 
             sentence = "The film is not <b>bad</b> at all."
             ask(driver, "sst", sentence)
@@ -86,7 +123,25 @@ def test_the_page_shows_trees_tags_and_translations(models: dict[str, Any], tmp_
             assert sorted(n.get_attribute("data-label") for n in nodes) == sorted(n.label for n in expected.nodes)
             assert driver.find_elements("css selector", ".result b") == []  # the user's markup stayed text
             assert driver.find_element("css selector", ".result h2 .label").text == expected.label
+            bars = driver.find_elements("css selector", ".result .bars .class-row")
+            probs = [float(b.get_attribute("data-prob")) for b in bars]
+            assert probs == sorted(probs, reverse=True) and len(bars) == len(expected.classes)  # the best class first
+            assert bars[0].find_element("css selector", ".class-name").text == expected.label
             driver.save_screenshot(str(tmp_path / "serve-tree.png"))
+
+            long = " ".join(["The film , which is long and slow but never dull ,"] * 4) + " works ."
+            ask(driver, "sst", long)
+            box = driver.find_element("css selector", ".result .tree")
+            svg = box.find_element("css selector", "svg")
+            root = svg.find_elements("css selector", "g.node")
+            root = max(root, key=lambda g: int(g.get_attribute("data-node")))  # post-order: the root is numbered last
+            edge = lambda e, side: driver.execute_script(f"return arguments[0].getBoundingClientRect().{side}", e)  # noqa: E731
+            natural = float(svg.get_attribute("width"))
+            assert natural > box.size["width"]  # wider than the page: scaled down to fit
+            assert edge(svg, "right") <= edge(box, "right") + 1 and edge(root, "left") >= edge(box, "left")
+            assert edge(root, "right") <= edge(box, "right")  # the root is in view, no scrolling
+            assert driver.execute_script("return document.documentElement.scrollWidth <= window.innerWidth")
+            driver.save_screenshot(str(tmp_path / "serve-long-tree.png"))
 
             flight = "show flights from boston to denver tomorrow"
             ask(driver, "atis", flight)
@@ -96,6 +151,19 @@ def test_the_page_shows_trees_tags_and_translations(models: dict[str, Any], tmp_
             assert [t.get_attribute("data-tag") for t in tokens] == list(tagged.tags)
             assert driver.find_element("css selector", ".intent-label").text == tagged.intent
             driver.save_screenshot(str(tmp_path / "serve-tags.png"))
+            slotted = "how much is a flight from boston to san francisco tomorrow"
+            ask(driver, "atis", slotted)
+            slots = models["atis"].predict([slotted])[0].slots
+            marks = driver.find_elements("css selector", ".result .entities mark.entity")
+            assert slots and len(marks) == len(slots)  # one merged span a slot, however many tokens it covers
+            assert [m.get_attribute("data-type") for m in marks] == [s.type for s in slots]
+            assert [m.find_element("css selector", ".entity-type").text.lower() for m in marks] == [s.type.lower() for s in slots]
+            line = driver.find_element("css selector", ".result .entities").get_attribute("textContent")
+            between = [slotted[a.end if a else 0 : b.start] + b.text + b.type for a, b in zip([None, *slots], slots)]
+            assert line == "".join(between) + slotted[slots[-1].end :]  # the text as typed, each slot's type after it
+            colours = {m.get_attribute("data-type"): m.value_of_css_property("background-color") for m in marks}
+            assert len(set(colours.values())) == len(colours)  # a colour a type
+            driver.save_screenshot(str(tmp_path / "serve-slots.png"))
             # A line of only U+001C..U+001F: blank for the server (str.isspace), so blank for the page too
             ask(driver, "atis", f"{flight}\n\x1c\x1d\x1e\x1f\n{flight}")
             assert len(driver.find_elements("css selector", ".result .intent-label")) == 2
@@ -107,10 +175,28 @@ def test_the_page_shows_trees_tags_and_translations(models: dict[str, Any], tmp_
             assert len(driver.find_elements("css selector", ".nbest li")) == 3
             cells = driver.find_elements("css selector", "table.heatmap tbody td")
             assert len(cells) == len(translated.hypotheses[0].pieces) * len(translated.source_pieces)
+            scale = driver.find_element("css selector", ".attention .scale")
+            assert scale.find_element("css selector", ".scale-bar").is_displayed()
+            assert [t.text for t in scale.find_elements("css selector", ".scale-ticks span")] == ["0", "0.25", "0.5", "0.75", "1"]
             driver.save_screenshot(str(tmp_path / "serve-translation.png"))
+            driver.find_element("css selector", ".attention").screenshot(str(tmp_path / "serve-attention.png"))
+
+            prompt = "A man in a <i>blue</i>"
+            generate(driver, prompt, samples=3, max_tokens=12, seed=4)
+            body = {"model": "lm", "prompt": prompt, "samples": 3, "max_tokens": 12, "seed": 4}
+            records = httpx.post(url + "/v1/generate", json=body, timeout=60).json()["results"]
+            shown = driver.find_elements("css selector", ".result.sample")
+            assert len(shown) == len(records) == 3 and driver.find_elements("css selector", ".result i") == []
+            for section, record in zip(shown, records):
+                text = section.find_element("css selector", ".sample-text")
+                assert text.get_attribute("textContent") == record["text"]  # the same samples as the HTTP records
+                assert section.find_element("css selector", ".prompt").get_attribute("textContent") == prompt
+            driver.save_screenshot(str(tmp_path / "serve-generate.png"))
+            with pytest.raises(AssertionError, match="temperature must be from 0 to 100, got 101"):
+                generate(driver, prompt, temperature=101)  # the server's sentence in the error box
     finally:
         driver.quit()
-    for name in ("serve-tree.png", "serve-tags.png", "serve-translation.png"):
+    for name in SCREENSHOTS:
         assert (tmp_path / name).stat().st_size > 5000
         if os.environ.get("TREESEQ_SCREENSHOTS"):  # refresh the docs' pictures: TREESEQ_SCREENSHOTS=docs/img
             shutil.copyfile(tmp_path / name, Path(os.environ["TREESEQ_SCREENSHOTS"]) / name)

@@ -3,7 +3,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from treeseq.render_svg import class_colour, layout_tree, numbered_paths, render_file, to_svg
+from treeseq.render_svg import class_colour, layout_parse, layout_tree, numbered_paths, render_file, to_svg
 from treeseq.tasks.tree import SST_CLASSES
 from treeseq.trees import Tree
 
@@ -49,6 +49,27 @@ def test_dependency_trees_and_deep_trees_render() -> None:
     ET.fromstring(to_svg(layout_tree(dep, ("a", "b"), [0, 1, 1], [0.9, 0.8, 0.7])))
     deep = Tree.from_brackets("(X " * 1 + " ".join(f"(X w{i})" for i in range(3)) + ")").binarize()
     assert len(layout_tree(deep, ("a",), [0] * len(deep), [1.0] * len(deep)).boxes) == len(deep)
+
+
+def test_dependency_arcs_are_labelled_with_their_relation() -> None:
+    dep = Tree.from_heads(["It", "is", "<good>"], [2, 0, 2], ["nsubj", "ROOT", "a<comp"])
+    root = ET.fromstring(to_svg(layout_tree(dep, ("a", "b"), [0, 1, 1], [0.9, 0.8, 0.7])))
+    assert sorted(t.text for t in root.iter(f"{SVG}text") if t.get("class") == "relation") == ["a<comp", "nsubj"]  # not the root's
+    unlabelled = Tree.from_heads(["It", "is", "good"], [2, 0, 2])
+    assert layout_tree(unlabelled, ("a",), [0] * 3, [1.0] * 3).relations == []
+    constituency = Tree.from_brackets("(S (NP It) (VP is))")
+    assert layout_tree(constituency, ("a",), [0] * 3, [1.0] * 3).relations == []  # phrase labels are not relations
+
+
+def test_an_unlabelled_parse_draws_dots_without_boxes() -> None:
+    tree = Tree.from_brackets("(X (X a) (X (X b) (X <c>)))")
+    root = ET.fromstring(to_svg(layout_parse(tree)))
+    nodes = [g for g in root.iter(f"{SVG}g") if "node" in g.get("class", "").split()]
+    assert len(nodes) == len(tree) and all(g.find(f"{SVG}circle") is not None and g.find(f"{SVG}rect") is None for g in nodes)
+    assert [t.text for t in root.iter(f"{SVG}text")] == ["a", "b", "<c>"]  # the words only: no label, no probability
+    layout = layout_parse(tree)
+    boxes = {b.node: b for b in layout.boxes}
+    assert all((boxes[p].x, boxes[p].y, boxes[c].x, boxes[c].y) in layout.edges for p, kids in enumerate(tree.children) for c in kids)
 
 
 def test_numbered_paths() -> None:

@@ -96,7 +96,8 @@ def test_render_draws_the_cli_svg(client: Any) -> None:
     nodes = client.post("/v1/predict", json={"model": "sst", "texts": ["A <b>good</b> film."]}).json()["results"][0]["nodes"]
     assert drawn.text.count('<g class="node"') == len(nodes) and "<b>" not in drawn.text  # user text escaped
     parse = client.post("/v1/render", json={"model": "parser", "text": "A good film."})
-    assert parse.status_code == 200 and parse.text.count('data-label="X"') == 2 * 4 - 1
+    assert parse.status_code == 200 and parse.text.count('<g class="node dot"') == 2 * 4 - 1  # a dot a node:
+    assert "data-label" not in parse.text and "1.00" not in parse.text  # no "X 1.00" box on an unlabelled parse
     refused = client.post("/v1/render", json={"model": "nlu", "text": "flights"})
     assert refused.status_code == 422 and "draws no tree" in refused.json()["error"]
 
@@ -377,3 +378,106 @@ def test_a_queue_whose_wait_would_pass_the_deadline_answers_503_with_retry_after
     model.gate.set()
     assert first.result(5).status == 200 and queued.result(5).status == 200
     worker.close()
+
+
+@pytest.fixture(scope="module")
+def lm(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny word language model trained on the English side of the parallel samples (its archive)."""
+    text = tmp_path_factory.mktemp("text")
+    (text / "train.txt").write_text((SAMPLES / "parallel" / "train.en").read_text(encoding="utf-8"), encoding="utf-8")
+    (text / "dev.txt").write_text((SAMPLES / "parallel" / "val.en").read_text(encoding="utf-8"), encoding="utf-8")
+    output = tmp_path_factory.mktemp("lm") / "lm.pt"
+    treeseq.train("lm", text, output, epochs=1, embed_dim=16, hidden_size=16, batch_size=4, overrides=["data.bptt=10"],
+                  progress=False, device="cpu")  # fmt: skip
+    return output
+
+
+@pytest.fixture(scope="module")
+def lm_client(lm: Path, models: dict[str, Any]) -> Any:
+    from fastapi.testclient import TestClient
+
+    with TestClient(create_app({"lm": treeseq.load(lm, "cpu"), "nlu": models["nlu"]})) as test_client:
+        yield test_client
+
+
+def cli_samples(path: Path, *args: str) -> list[dict[str, Any]]:
+    """What `treeseq generate -f jsonl` prints, as records."""
+    from typer.testing import CliRunner
+
+    from treeseq.cli.main import app
+
+    result = CliRunner().invoke(app, ["generate", "-m", str(path), "--device", "cpu", "-f", "jsonl", *args])
+    assert result.exit_code == 0, result.output
+    return [json.loads(line) for line in result.output.splitlines()]
+
+
+def test_generate_gives_the_records_of_the_generate_command(lm_client: Any, lm: Path) -> None:
+    for seed in (3, 11):
+        body = {"model": "lm", "prompt": "A man in a", "samples": 3, "max_tokens": 8, "seed": seed, "temperature": 0.9,
+                "top_k": 20, "top_p": 0.95}  # fmt: skip
+        answer = lm_client.post("/v1/generate", json=body)
+        assert answer.status_code == 200, answer.text
+        expected = cli_samples(lm, "--prompt", "A man in a", "--samples", "3", "--max-tokens", "8", "--seed", str(seed),
+                               "--temperature", "0.9", "--top-k", "20", "--top-p", "0.95")  # fmt: skip
+        assert answer.json() == {"model": "lm", "results": expected}
+        assert [r["sample"] for r in expected] == [0, 1, 2] and all(r["text"].startswith("A man in a") for r in expected)
+    defaults = lm_client.post("/v1/generate", json={"model": "lm", "seed": 5}).json()["results"]
+    assert defaults == cli_samples(lm, "--seed", "5") and len(defaults) == 1  # the declared defaults, as on the command line
+    schema = lm_client.get("/openapi.json").json()["paths"]["/v1/generate"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert list(schema["properties"]) == ["model", "prompt", "samples", "max_tokens", "temperature", "top_k", "top_p", "seed"]
+    assert schema["properties"]["samples"]["default"] == 1 and schema["properties"]["top_p"]["exclusiveMinimum"] == 0
+
+
+@pytest.mark.parametrize(("body", "status", "message"), [
+    ({"model": "nlu", "prompt": "a"}, 422, "a tagger model does not generate text; generate takes language models (lm)"),
+    ({"model": "lm", "temperature": 101}, 422, "temperature must be from 0 to 100, got 101"),
+    ({"model": "lm", "top_p": 0}, 422, "top_p must be > 0 and <= 1, got 0"),
+    ({"model": "lm", "samples": 2.5}, 422, "samples must be an integer, got 2.5"),
+    ({"model": "lm", "tempreature": 1}, 422, "tempreature: Extra inputs are not permitted"),
+    ({"model": "lm", "texts": ["a"]}, 422, "texts: Extra inputs are not permitted"),
+    ({"model": "nope"}, 404, "unknown model 'nope'; serving: lm, nlu"),
+    ({"model": "lm", "prompt": "a " * 10_001}, 422, "prompt: 10001 tokens is over the language model's limit of 10000"),
+])  # fmt: skip
+def test_generate_refuses_with_the_sentence_of_every_surface(lm_client: Any, body: dict, status: int, message: str) -> None:
+    answer = lm_client.post("/v1/generate", json=body)
+    assert answer.status_code == status, answer.text
+    assert set(answer.json()) == {"error"} and message in answer.json()["error"], answer.json()
+
+
+def test_the_command_line_refuses_with_the_same_sentence(lm: Path) -> None:
+    from typer.testing import CliRunner
+
+    from treeseq.cli.main import app
+
+    result = CliRunner().invoke(app, ["generate", "-m", str(lm), "--device", "cpu", "--temperature", "101"])
+    assert result.exit_code == 2 and "--temperature must be from 0 to 100, got 101" in result.output
+
+
+def test_generate_is_bounded_by_the_cost_budget_and_the_answer_cap(lm: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from treeseq.serve.app import Served
+    from treeseq.serve.process import ModelProcess
+
+    model = treeseq.load(lm, "cpu")
+    cost = model.generate_cost("A dog", samples=4, max_tokens=100)
+    assert cost == 4 * 100 + 2
+    settings = ServeSettings(max_cost=cost - 1, max_answer_bytes=1000)
+    with TestClient(create_app({"lm": model}, settings)) as small:
+        refused = small.post("/v1/generate", json={"model": "lm", "prompt": "A dog", "samples": 4, "max_tokens": 100})
+        assert refused.status_code == 413
+        assert refused.json()["error"] == (f"the request would cost {cost:,} units of work, over the limit of {cost - 1:,} "
+                                           "(see GET /v1/models: cost); ask for fewer samples or a smaller max_tokens")  # fmt: skip
+        big = small.post("/v1/generate", json={"model": "lm", "samples": 20, "max_tokens": 20, "seed": 1})
+        assert big.status_code == 413 and "bytes, over the limit of 1,000; ask for fewer samples" in big.json()["error"]
+    # A model in a process of its own (treeseq serve's default) answers the same records
+    process = ModelProcess(lm, settings.limits, threads=1)
+    try:
+        with TestClient(create_app({"lm": Served(process.summary, [process])}, settings)) as separate:
+            body = {"model": "lm", "prompt": "A dog", "samples": 2, "max_tokens": 6, "seed": 7}
+            answer = separate.post("/v1/generate", json=body)
+            assert answer.status_code == 200, answer.text
+            assert answer.json()["results"] == [s.to_dict() for s in model.generate(**{k: v for k, v in body.items() if k != "model"})]
+            assert separate.post("/v1/generate", json={**body, "samples": 4, "max_tokens": 100}).status_code == 413
+    finally:
+        process.close()

@@ -209,6 +209,11 @@ class LanguageModel(LoadedModel[ScoreResult]):
                                   sum(sample.logprobs), sample.ended, index))  # fmt: skip
         return out
 
+    def generate_cost(self, prompt: str = "", *, samples: int = 1, max_tokens: int = 50, **_: Any) -> int:
+        """The worst case of `generate` with these options, in the units `cost` counts: the prompt's
+        units, read once, and every sample running the whole `max_tokens` steps."""
+        return len(self.units.encode([prompt])[0] if prompt.strip() else []) + samples * max_tokens
+
 
 def _stream(on_text: Callable[[str], None], shown: str, text: str) -> str:
     """Pass on what `text` adds to what was shown already; returns what is shown now."""

@@ -4,15 +4,17 @@
     GET  /v1/models       each model's name, family, labels and a summary of its config; the service's limits
     POST /v1/predict      {"model": NAME, "texts": [...], options} -> {"model": NAME, "results": [record, ...]}
     POST /v1/render       {"model": NAME, "text": "..."} -> the SVG picture of the (labelled) tree
+    POST /v1/generate     {"model": NAME, "prompt": "...", options} -> {"model": NAME, "results": [sample, ...]}
     GET  /                the browser page (static files in treeseq/serve/static, no outside network)
     GET  /openapi.json    the OpenAPI description (no /docs page: it would load scripts from outside)
 
 Each record is exactly the one `--format jsonl` prints for that line (`result.to_dict()`), `{}` for a
-blank text. Errors are one JSON object `{"error": "..."}` that says where: 404 unknown model or path,
-408 a body that does not arrive in time, 413 a body, a request's cost or an answer over its limit,
-422 a body that is not UTF-8 JSON of the expected shape or a text that is not valid Unicode or too
-long (with the position), 503 the model's queue is full or its wait would pass the deadline (with
-Retry-After). No input reaches a 500, and an error never closes the connection.
+blank text; each sample exactly the one `treeseq generate --format jsonl` prints. Errors are one JSON
+object `{"error": "..."}` that says where: 404 unknown model or path, 408 a body that does not arrive
+in time, 413 a body, a request's cost or an answer over its limit, 422 a body that is not UTF-8 JSON of
+the expected shape or a text that is not valid Unicode or too long (with the position), 503 the
+model's queue is full or its wait would pass the deadline (with Retry-After). No input reaches a 500,
+and an error never closes the connection.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from treeseq.errors import ConfigError, TreeseqError
 from treeseq.files import JSONProblem, parse_json
-from treeseq.options import FAMILIES, Option
+from treeseq.options import FAMILIES, Option, Stage
 from treeseq.serve.batching import InProcess, Limits, ModelWorker, Outcome, Overloaded, Runner
 from treeseq.serve.guard import Guard, error_response
 from treeseq.serve.summary import model_summary
@@ -77,10 +79,13 @@ class Served:
 JSON_TYPES = {int: "integer", float: "number", bool: "boolean", str: "string"}
 
 
-def _option_field(family: str, option: Option) -> tuple[Any, Any]:
+def _option_field(family: str, option: Option, default: bool = False) -> tuple[Any, Any]:
     """A request field for a declared option: its type and bounds in the schema, its value checked by the
-    family's declaration (treeseq.options), so HTTP refuses what the other surfaces refuse, in the same words."""
+    family's declaration (treeseq.options), so HTTP refuses what the other surfaces refuse, in the same words.
+    `default`: the schema gives the declared default (the page fills its inputs with it)."""
     schema: dict[str, Any] = {"type": JSON_TYPES[option.kind]}
+    if default and option.default is not None:
+        schema["default"] = option.default
     for key, value in (("minimum", option.low), ("maximum", option.high), ("exclusiveMinimum", option.above)):
         if value is not None:
             schema[key] = value
@@ -103,6 +108,17 @@ def _predict_request() -> type[BaseModel]:
 PredictRequest = _predict_request()
 
 
+def _generate_request() -> type[BaseModel]:
+    """The body of POST /v1/generate: a language model and the options the lm family declares for generating."""
+    fields: dict[str, Any] = {"model": (StrictStr, Field(description="A served language model's name (GET /v1/models)."))}
+    for option in FAMILIES["lm"].of("generate", "http"):
+        fields[option.name] = _option_field("lm", option, default=True)
+    return create_model("GenerateRequest", __config__=ConfigDict(extra="forbid", protected_namespaces=()), **fields)
+
+
+GenerateRequest = _generate_request()
+
+
 class RenderRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", protected_namespaces=())
     model: StrictStr
@@ -117,16 +133,17 @@ class ServeError(TreeseqError):
         self.status, self.headers = status, headers
 
 
-def family_options(summary: dict[str, Any], request: BaseModel) -> dict[str, Any]:
+def family_options(summary: dict[str, Any], request: BaseModel, stage: Stage = "predict") -> dict[str, Any]:
     """The options given in the request, checked by the model's family's declaration (treeseq.options):
     one it does not take, a value out of bounds or options that do not go together are 422, with the
-    sentence every surface gives."""
+    sentence every surface gives. Returns the given options (predict), or all of them with the
+    declared defaults filled in (generate)."""
     given = {k: v for k, v in request.model_dump(exclude={"model", "texts"}).items() if v is not None}
     try:
-        FAMILIES[summary["family"]].check("predict", given)
+        filled = FAMILIES[summary["family"]].check(stage, given)
     except ConfigError as err:
         raise ServeError(422, str(err)) from None
-    return given
+    return given if stage == "predict" else filled
 
 
 def read_body(body: bytes, schema: type[BaseModel]) -> Any:
@@ -206,9 +223,9 @@ def create_app(models: Mapping[str, Any], settings: ServeSettings | None = None)
     app.state.workers = workers
     app.state.settings = settings
 
-    async def run(name: str, texts: list[str], numbers: list[int], options: dict[str, Any]) -> Outcome:
+    async def run(name: str, texts: list[str], numbers: list[int], options: dict[str, Any], work: int = 0) -> Outcome:
         try:
-            future = worker(name).submit(texts, options, numbers, lag=lag.seconds)
+            future = worker(name).submit(texts, options, numbers, lag=lag.seconds, work=work)
         except Overloaded as err:
             raise ServeError(503, str(err), {"Retry-After": str(err.retry_after)}) from None
         outcome: Outcome = await asyncio.wrap_future(future)
@@ -263,6 +280,20 @@ def create_app(models: Mapping[str, Any], settings: ServeSettings | None = None)
             raise ServeError(422, "no text to render")
         outcome = await run(asked.model, [asked.text], [1], {"svg": True})
         return Response(outcome.records[0], media_type="image/svg+xml")
+
+    @app.post("/v1/generate", summary="Sample continuations of a prompt with a language model; records as generate --format jsonl",
+              openapi_extra=_body_schema(GenerateRequest))  # fmt: skip
+    async def generate(request: Request) -> Response:
+        asked = read_body(await request.body(), GenerateRequest)
+        summary = entry_for(asked.model).summary
+        if summary["family"] != "lm":
+            raise ServeError(422, f"a {summary['family']} model does not generate text; generate takes language models (lm)")
+        options = family_options(summary, asked, "generate")
+        prompt = options.pop("prompt")
+        work = options["samples"] * options["max_tokens"] + len(prompt.split())  # admission's estimate, in words
+        outcome = await run(asked.model, [prompt], [1], {"generate": True, **options}, work=work)
+        body = b'{"model": ' + json.dumps(asked.model).encode() + b', "results": [' + b", ".join(outcome.records) + b"]}"
+        return Response(body, media_type="application/json")
 
     @app.get("/", include_in_schema=False)
     async def page() -> FileResponse:

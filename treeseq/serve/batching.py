@@ -61,20 +61,26 @@ class Outcome:
 
 def answer_batch(model: Any, jobs: Sequence[tuple[list[Any], list[int], dict[str, Any]]], limits: Limits) -> list[Outcome]:
     """Run a batch of requests (texts, their numbers in the request, options; the same options for all)
-    through `model.predict` once, each request answered on its own.
+    through `model.predict` once, each request answered on its own; requests whose options say
+    `generate` (POST /v1/generate: the text is the prompt) through `model.generate`, one by one.
 
-    A request whose `model.cost` is over `limits.max_cost` is refused (413) before anything runs; a
-    batch that fails on bad input is re-run request by request, so a bad text fails only its own
-    request (422, the message naming `texts:N`); an answer over `limits.max_answer_bytes` is refused (413).
+    A request whose `model.cost` (`model.generate_cost`) is over `limits.max_cost` is refused (413)
+    before anything runs; a batch that fails on bad input is re-run request by request, so a bad text
+    fails only its own request (422, the message naming `texts:N`); an answer over
+    `limits.max_answer_bytes` is refused (413).
     """
     outcomes: list[Outcome | None] = [None] * len(jobs)
     runnable = []
     for index, (texts, _, options) in enumerate(jobs):
-        cost = model.cost(texts, **{k: v for k, v in options.items() if k != "svg"}) if hasattr(model, "cost") else 0
+        if options.get("generate"):
+            cost = model.generate_cost(texts[0], **{k: v for k, v in options.items() if k != "generate"})
+            fewer = "ask for fewer samples or a smaller max_tokens"
+        else:
+            cost = model.cost(texts, **{k: v for k, v in options.items() if k != "svg"}) if hasattr(model, "cost") else 0
+            fewer = "send fewer or shorter texts or a smaller beam or max_len_ratio"
         if cost > limits.max_cost:
             outcomes[index] = Outcome(413, error=f"the request would cost {cost:,} units of work, over the limit of "
-                                                 f"{limits.max_cost:,} (see GET /v1/models: cost); send fewer or shorter texts "
-                                                 "or a smaller beam or max_len_ratio")  # fmt: skip
+                                                 f"{limits.max_cost:,} (see GET /v1/models: cost); {fewer}")  # fmt: skip
         else:
             runnable.append(index)
     for index, outcome in zip(runnable, _run(model, [jobs[i] for i in runnable], limits)):
@@ -88,6 +94,8 @@ def _run(model: Any, jobs: list[tuple[list[Any], list[int], dict[str, Any]]], li
     texts = [t for job in jobs for t in job[0]]
     numbers = [n for job in jobs for n in job[1]]
     options = dict(jobs[0][2])
+    if options.pop("generate", False):  # /v1/generate: each request is one call (its prompt, its seed)
+        return [_generate(model, job[0][0], options, limits) for job in jobs]
     svg = options.pop("svg", False)  # /v1/render: the picture of each result's tree instead of its record
     try:
         results = model.predict(texts, source="texts", line_numbers=numbers, **options)
@@ -107,26 +115,34 @@ def _run(model: Any, jobs: list[tuple[list[Any], list[int], dict[str, Any]]], li
     return out
 
 
-def _encode(results: Sequence[Any], limits: Limits, svg: bool = False) -> Outcome:
+def _generate(model: Any, prompt: str, options: dict[str, Any], limits: Limits) -> Outcome:
+    """One /v1/generate request: the samples' records, exactly those `treeseq generate --format jsonl` prints."""
+    try:
+        samples = model.generate(prompt, **options)
+    except TreeseqError as err:
+        return Outcome(422, error=str(err))
+    except Exception:  # noqa: BLE001 - a fault of the model's code: this request's 500, logged
+        logger.exception("the model failed to generate")
+        return Outcome(500, error="internal error; see the server's log")
+    return _encode(samples, limits, fewer="ask for fewer samples or a smaller max_tokens")
+
+
+def _encode(results: Sequence[Any], limits: Limits, svg: bool = False,
+            fewer: str = "send fewer texts or ask for fewer hypotheses or no attention") -> Outcome:  # fmt: skip
     if svg:
         return Outcome(200, tuple(tree_svg(r).encode("utf-8") for r in results))
     records = tuple(json.dumps(r.to_dict(), ensure_ascii=False).encode("utf-8", "backslashreplace") for r in results)
     size = sum(len(r) for r in records)
     if size > limits.max_answer_bytes:
-        return Outcome(413, error=f"the answer would hold {size:,} bytes, over the limit of {limits.max_answer_bytes:,}; send "
-                                  "fewer texts or ask for fewer hypotheses or no attention")  # fmt: skip
+        return Outcome(413, error=f"the answer would hold {size:,} bytes, over the limit of {limits.max_answer_bytes:,}; {fewer}")
     return Outcome(200, records)
 
 
 def tree_svg(result: Any) -> str:
-    """The picture `classify --render` draws: a labelled tree's SVG, or a parse's with X on every node."""
-    from treeseq.render_svg import layout_tree, to_svg  # noqa: PLC0415
+    """The picture `classify --render` draws: a labelled tree's SVG, or a parse's, its nodes dots with no label."""
+    from treeseq.render_svg import layout_parse, layout_tree, to_svg  # noqa: PLC0415
 
-    if hasattr(result, "by_node"):
-        layout = layout_tree(result.tree, result.classes, *result.by_node())
-    else:
-        size = len(result.tree)
-        layout = layout_tree(result.tree, ("X",), [0] * size, [1.0] * size)
+    layout = layout_tree(result.tree, result.classes, *result.by_node()) if hasattr(result, "by_node") else layout_parse(result.tree)
     return to_svg(layout, " ".join(result.tree.tokens))
 
 
@@ -158,11 +174,11 @@ class Request:
     options: dict[str, Any]
     future: Future = field(default_factory=Future)
     key: str = ""
-    tokens: int = 0
+    tokens: int = 0  # its work in words; by default its texts' words
 
     def __post_init__(self) -> None:
         self.key = json.dumps(self.options, sort_keys=True)
-        self.tokens = sum(len(t.split()) if isinstance(t, str) else len(t) for t in self.texts) or 1
+        self.tokens = self.tokens or sum(len(t.split()) if isinstance(t, str) else len(t) for t in self.texts) or 1
 
 
 @dataclass
@@ -218,15 +234,17 @@ class ModelWorker:
         return (self._queued_tokens + tokens) * self.seconds_per_token / len(self.runners)
 
     def submit(self, texts: Sequence[Any], options: dict[str, Any] | None = None, numbers: Sequence[int] | None = None,
-               lag: float = 0.0) -> Future:  # fmt: skip
+               lag: float = 0.0, work: int = 0) -> Future:  # fmt: skip
         """Queue a request; its future gets an Outcome. `lag`: seconds the request has waited already
         (or will wait in the server's event loop), counted against the deadline with the queue's wait.
+        `work`: the request's work in words when its texts do not say it (a generation: the units it
+        may make); by default the words of its texts.
 
         Raises:
             Overloaded: the queue is full, its expected wait is over the deadline, or the worker is shutting down.
         """
         numbers = list(numbers) if numbers is not None else list(range(1, len(texts) + 1))
-        request = Request(list(texts), numbers, dict(options or {}))
+        request = Request(list(texts), numbers, dict(options or {}), tokens=work)
         if self._stopping:
             raise Overloaded(f"model {self.name!r} is shutting down")
         with self._lock:
