@@ -56,7 +56,7 @@ def test_the_tagger_refuses_the_treebank_as_the_issue_shows_it() -> None:
 
 
 def test_column_files_with_docstart_lines_or_many_columns_are_columns(tmp_path: Path) -> None:
-    (tmp_path / "train.txt").write_text("-DOCSTART- -X- O O\n\nEU NNP B-NP B-ORG\nrejects VBZ B-VP O\n", encoding="utf-8")
+    (tmp_path / "train.txt").write_text("-DOCSTART-\n\nEU NNP B-NP B-ORG\nrejects VBZ B-VP O\n", encoding="utf-8")
     assert file_layout(tmp_path / "train.txt") == "columns"
     check_layout(tmp_path, "tagger")  # read by the column reader: not refused
     wide = " ".join(f"c{i}" for i in range(14))
